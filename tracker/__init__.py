@@ -1,0 +1,101 @@
+"""Aftercare: a post-treatment side-effect tracker for botulinum-toxin clinics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: configuration, extensions, blueprints, commands, error pages."""
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+    )
+    app.config.update(config.DEFAULTS)
+    app.config.update(config.from_environment(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+    check_production_settings(app)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = config.development_secret_key(app.instance_path)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_security_headers(app)
+    register_template_helpers(app)
+    return app
+
+
+def check_production_settings(app: Flask) -> None:
+    """Refuse to run in production with debug on or without a real secret key."""
+    if app.config["TRACKER_ENV"] != "production":
+        return
+    if app.debug:
+        raise RuntimeError("Refusing to start: debug is on in production.")
+    if len(app.config.get("SECRET_KEY") or "") < 32:
+        raise RuntimeError(
+            "Refusing to start: set SECRET_KEY to a random string of 32+ characters."
+        )
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the extension objects and tune SQLite."""
+    from .database import begin_write_for_unsafe_methods, configure_sqlite
+    from .extensions import csrf, db, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    csrf.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine)
+    app.before_request(begin_write_for_unsafe_methods)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount the web interfaces."""
+    from .patient import bp as patient_bp
+    from .public import bp as public_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(patient_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Friendly pages for every error status."""
+    from .errors import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    """The `flask tracker ...` commands."""
+    from .cli import tracker_cli
+
+    app.cli.add_command(tracker_cli)
+
+
+def register_security_headers(app: Flask) -> None:
+    """Headers that keep health data out of caches, frames and referrers."""
+    from .security import add_security_headers
+
+    app.after_request(add_security_headers)
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Filters that show UTC times in the viewer's timezone."""
+    from .templating import register
+
+    register(app)

@@ -1,0 +1,71 @@
+"""Configuration, read from the environment by the app factory and nowhere else."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+DEV_SECRET_FILE = "secret_key"  # noqa: S105  (a file name, not a secret)
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def database_url(instance_path: str, env: dict[str, str]) -> str:
+    """`DATABASE_URL`, with plain PostgreSQL URLs pointed at psycopg 3; SQLite in instance/."""
+    url = env.get("DATABASE_URL")
+    if not url:
+        return f"sqlite:///{Path(instance_path) / 'aftercare.db'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def development_secret_key(instance_path: str) -> str:
+    """A random key kept in instance/ so development sessions survive a restart."""
+    path = Path(instance_path) / DEV_SECRET_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def from_environment(instance_path: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """The app's settings from environment variables, with development defaults."""
+    env = dict(os.environ if env is None else env)
+    production = env.get("TRACKER_ENV", "development") == "production"
+    return {
+        "TRACKER_ENV": "production" if production else "development",
+        "SECRET_KEY": env.get("SECRET_KEY") or None,
+        "SQLALCHEMY_DATABASE_URI": database_url(instance_path, env),
+        "MAIL_SERVER": env.get("MAIL_SERVER") or None,
+        "MAIL_PORT": int(env.get("MAIL_PORT") or 25),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_USE_TLS": _flag(env.get("MAIL_USE_TLS")),
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER") or "aftercare@localhost",
+        "TRACKER_SCHEDULER": _flag(env.get("TRACKER_SCHEDULER")),
+        "TRACKER_BASE_URL": (env.get("TRACKER_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        "EMERGENCY_NUMBER": env.get("EMERGENCY_NUMBER") or "999",
+        "EMERGENCY_SERVICE": env.get("EMERGENCY_SERVICE") or "A&E",
+        "NON_URGENT_NUMBER": env.get("NON_URGENT_NUMBER") or "111",
+        "SESSION_COOKIE_SECURE": production,
+    }
+
+
+DEFAULTS: dict[str, Any] = {
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+    "PATIENT_LINK_HOURS": 72,
+    "PATIENT_SESSION_HOURS": 24,
+    "NOTE_MAX_CHARS": 2000,
+    "CLOCK_SKEW_SECONDS": 300,
+}

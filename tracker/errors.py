@@ -1,0 +1,53 @@
+"""Error pages: a clear, friendly page for every error status, never a traceback."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+MESSAGES = {
+    400: ("Something was wrong with that request", "Go back and try again."),
+    401: ("Please sign in", "Open the link in your latest email from the clinic."),
+    403: ("Not allowed", "You do not have access to this page."),
+    404: ("Not found", "This page does not exist, or you do not have access to it."),
+    405: ("Not allowed", "That action is not available here."),
+    409: ("Already changed", "Someone else changed this first. Reload and try again."),
+    413: (
+        "That was too much to send",
+        "Nothing was saved. Keep notes short (2,000 characters at most) and try again.",
+    ),
+    422: ("Please check what you entered", "Go back, correct it and try again."),
+    429: ("Too many attempts", "Please wait a few minutes and try again."),
+    500: ("Something went wrong on our side", "Nothing you entered was lost. Try again soon."),
+}
+
+
+def render_error(status: int, detail: str | None = None):
+    """The error page for `status`, with an optional sentence saying what to do."""
+    title, hint = MESSAGES.get(status, MESSAGES[500] if status >= 500 else MESSAGES[400])
+    return render_template(
+        "errors/error.html", status=status, title=title, hint=detail or hint
+    ), status
+
+
+def register(app: Flask) -> None:
+    """Install the handlers."""
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        app.logger.warning("CSRF refused: %s", error.description)
+        return render_error(
+            400,
+            "This form had expired or did not come from this site, so nothing was saved. "
+            "Go back, reload the page and send it again.",
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        return render_error(error.code or 500)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception):
+        app.logger.exception("Unhandled error", exc_info=error)
+        return render_error(InternalServerError.code)
