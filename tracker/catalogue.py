@@ -1,0 +1,208 @@
+"""Clinical defaults: the symptom catalogue a new clinic starts with, and the follow-up policy.
+
+This is the one place where Aftercare's clinical numbers live. Each clinic gets its own copy of
+the catalogue (and may edit it); the rules read every number from a catalogue entry or from a
+`FlagPolicy`, never from literals of their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+EXPECTED = "expected"
+REVIEW = "review"
+URGENT = "urgent"
+ACTIONS = (EXPECTED, REVIEW, URGENT)
+
+SPREAD_ADVICE = (
+    "This can be a sign that the toxin has spread beyond the injection sites. "
+    "It needs medical help now."
+)
+
+
+@dataclass(frozen=True)
+class DefaultSymptom:
+    """One row of the default catalogue."""
+
+    code: str
+    name: str
+    action: str
+    expected_hours: int | None
+    expected_text: str
+    advice: str
+
+
+DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
+    DefaultSymptom(
+        "bruising",
+        "Bruising",
+        EXPECTED,
+        72,
+        "Bruising usually fades within a few days.",
+        "A cold compress for 10 minutes at a time helps. Avoid rubbing the area. "
+        "Tell us if it is still there after three days.",
+    ),
+    DefaultSymptom(
+        "headache",
+        "Headache",
+        EXPECTED,
+        48,
+        "A headache usually lasts 24 to 48 hours.",
+        "Rest, drink water, and take a simple painkiller such as paracetamol if you need one.",
+    ),
+    DefaultSymptom(
+        "redness",
+        "Redness at the injection sites",
+        EXPECTED,
+        48,
+        "Redness usually settles within hours to two days.",
+        "Keep the area clean, avoid make-up, heat and exercise for the first day.",
+    ),
+    DefaultSymptom(
+        "swelling",
+        "Swelling at the injection sites",
+        EXPECTED,
+        48,
+        "Small swellings usually settle within hours to two days.",
+        "A cold compress helps. Do not massage the area.",
+    ),
+    DefaultSymptom(
+        "pain",
+        "Pain or tenderness at the injection sites",
+        EXPECTED,
+        48,
+        "Tenderness usually settles within two days.",
+        "A simple painkiller such as paracetamol can help. Do not massage the area.",
+    ),
+    DefaultSymptom(
+        "itching",
+        "Itching",
+        EXPECTED,
+        72,
+        "Mild itching at the injection sites usually settles within a few days.",
+        "Avoid scratching. If the itching is widespread, with hives or wheezing, "
+        "that is an allergic reaction: report it as one.",
+    ),
+    DefaultSymptom(
+        "nausea",
+        "Nausea",
+        EXPECTED,
+        72,
+        "Nausea usually passes within one to three days.",
+        "Eat small, plain meals and sip water.",
+    ),
+    DefaultSymptom(
+        "sweating",
+        "Sweating",
+        EXPECTED,
+        72,
+        "Some extra sweating elsewhere on the body can follow treatment for sweating.",
+        "Wear loose, breathable clothing. Tell us if it does not settle.",
+    ),
+    DefaultSymptom(
+        "eyelid_drooping",
+        "Eyelid drooping",
+        REVIEW,
+        None,
+        "Eyelid drooping can start 3 to 14 days after treatment and may last some weeks.",
+        "Your clinic will review this and contact you. It usually wears off.",
+    ),
+    DefaultSymptom(
+        "brow_drooping",
+        "Brow drooping",
+        REVIEW,
+        None,
+        "A heavy or drooping brow can follow forehead treatment and usually wears off.",
+        "Your clinic will review this and contact you.",
+    ),
+    DefaultSymptom(
+        "dry_eye",
+        "Dry or irritated eyes",
+        REVIEW,
+        None,
+        "Dry or irritated eyes can follow treatment near the eyes.",
+        "Lubricating eye drops can help. Eye pain or any change in vision is urgent: "
+        "report it as vision problems.",
+    ),
+    DefaultSymptom(
+        "difficulty_swallowing",
+        "Difficulty swallowing",
+        URGENT,
+        None,
+        "Difficulty swallowing is not an expected side effect.",
+        SPREAD_ADVICE,
+    ),
+    DefaultSymptom(
+        "difficulty_breathing",
+        "Difficulty breathing",
+        URGENT,
+        None,
+        "Difficulty breathing is not an expected side effect.",
+        SPREAD_ADVICE,
+    ),
+    DefaultSymptom(
+        "difficulty_speaking",
+        "Difficulty speaking or hoarse voice",
+        URGENT,
+        None,
+        "Difficulty speaking is not an expected side effect.",
+        SPREAD_ADVICE,
+    ),
+    DefaultSymptom(
+        "vision_problems",
+        "Double or blurred vision",
+        URGENT,
+        None,
+        "Double or blurred vision is not an expected side effect.",
+        SPREAD_ADVICE,
+    ),
+    DefaultSymptom(
+        "muscle_weakness",
+        "Weakness away from the injection sites",
+        URGENT,
+        None,
+        "Weakness away from the injection sites is not an expected side effect.",
+        SPREAD_ADVICE,
+    ),
+    DefaultSymptom(
+        "allergic_reaction",
+        "Rash, hives, swollen face or lips, wheeze",
+        URGENT,
+        None,
+        "These are signs of an allergic reaction.",
+        "An allergic reaction can get worse quickly and needs medical help now.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class FlagPolicy:
+    """The time thresholds of the flag rules that do not belong to any one symptom."""
+
+    severe_sustained_hours: float = 24
+    """Severity 3 (severe) or more lasting longer than this is flagged severe."""
+    worsening_after_hours: float = 24
+    """A rise in severity counts as worsening only this long after the treatment."""
+    no_response_hours: float = 48
+    """Silence this long (since treatment or last check-in) is flagged no response..."""
+    no_response_window_days: float = 7
+    """...but only within this many days of the treatment."""
+
+
+DEFAULT_POLICY = FlagPolicy()
+
+
+@dataclass(frozen=True)
+class FollowUpSchedule:
+    """Which days after a treatment a patient is asked to check in (day 0 is treatment day)."""
+
+    window_days: int = 28
+    reminder_days: tuple[int, ...] = field(default=tuple(range(1, 15)) + (21, 28))
+    review_day: int = 14
+
+
+DEFAULT_SCHEDULE = FollowUpSchedule()
+
+SEVERITY_LABELS = ("None", "Mild", "Moderate", "Severe", "Very severe")
+"""PRO-CTCAE's five-point severity scale, stored as 0 to 4."""
+MAX_SEVERITY = len(SEVERITY_LABELS) - 1

@@ -1,0 +1,237 @@
+"""The flag rules: pure functions that turn a treatment's check-ins into findings.
+
+Plain data in, plain data out, `now` always passed in: no Flask, no SQLAlchemy, no clock. The
+numbers come from the clinic's catalogue (`SymptomRule.expected_hours`) and from a `FlagPolicy`.
+See "The rules" in shared/product.md; each function below names the rule it implements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from itertools import pairwise
+
+from .catalogue import DEFAULT_POLICY, EXPECTED, REVIEW, URGENT, FlagPolicy
+
+
+class Reason(StrEnum):
+    """Why a flag is raised, in the order the clinic's queue sorts them (most urgent first)."""
+
+    URGENT = "urgent"
+    REVIEW = "review"
+    SEVERE = "severe"
+    WORSENING = "worsening"
+    OVERDUE = "overdue"
+    NO_RESPONSE = "no_response"
+
+    @property
+    def priority(self) -> int:
+        """0 for the most urgent reason."""
+        return list(Reason).index(self)
+
+
+CHECKIN_REASONS = frozenset({Reason.URGENT, Reason.REVIEW, Reason.SEVERE, Reason.WORSENING})
+"""What a check-in shows by itself, raised at once."""
+ALL_REASONS = frozenset(Reason)
+"""What the sweep raises: everything, including what needs time to pass."""
+
+SEVERE = 3
+VERY_SEVERE = 4
+
+
+@dataclass(frozen=True)
+class SymptomRule:
+    """What the rules need from one catalogue entry."""
+
+    code: str
+    action: str
+    expected_hours: float | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """One symptom in one check-in (severity 0 to 4)."""
+
+    code: str
+    severity: int
+    onset_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    """A check-in: the symptoms present; a catalogue symptom left out counts as none."""
+
+    reported_at: datetime
+    reports: tuple[Report, ...] = ()
+
+    def severity_of(self, code: str) -> int:
+        """The severity reported for `code`, 0 when it was left out."""
+        return max((r.severity for r in self.reports if r.code == code), default=0)
+
+    def onset_of(self, code: str) -> datetime | None:
+        """The onset the patient gave for `code`, if any."""
+        onsets = [r.onset_at for r in self.reports if r.code == code and r.onset_at]
+        return min(onsets, default=None)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One report of a symptom within an episode."""
+
+    reported_at: datetime
+    severity: int
+
+
+@dataclass(frozen=True)
+class Episode:
+    """A run of check-ins reporting one symptom, from its start until a check-in reports none."""
+
+    code: str
+    started_at: datetime
+    points: tuple[Point, ...]
+    ended_at: datetime | None = None
+
+    @property
+    def is_ongoing(self) -> bool:
+        """True while no later check-in has reported the symptom as none."""
+        return self.ended_at is None
+
+    def duration(self, now: datetime) -> timedelta:
+        """How long the episode lasted, or has lasted until `now` while ongoing."""
+        return (self.ended_at or now) - self.started_at
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A reason to flag a treatment, keyed by the episode (or silence) it belongs to."""
+
+    reason: Reason
+    code: str | None
+    episode_started_at: datetime
+    observed_at: datetime
+
+
+def episodes_of(code: str, checkins: Sequence[CheckIn]) -> list[Episode]:
+    """Split the check-ins (in time order) into the episodes of one symptom."""
+    episodes: list[Episode] = []
+    points: list[Point] = []
+    started_at: datetime | None = None
+    previous_end: datetime | None = None
+    for checkin in checkins:
+        severity = checkin.severity_of(code)
+        if severity >= 1:
+            if not points:
+                onset = checkin.onset_of(code)
+                started_at = min(checkin.reported_at, onset) if onset else checkin.reported_at
+                if previous_end and started_at < previous_end:
+                    started_at = previous_end  # the patient said "none" then; believe it
+            points.append(Point(checkin.reported_at, severity))
+        elif points:
+            assert started_at is not None
+            episodes.append(Episode(code, started_at, tuple(points), checkin.reported_at))
+            previous_end, points = checkin.reported_at, []
+    if points:
+        assert started_at is not None
+        episodes.append(Episode(code, started_at, tuple(points)))
+    return episodes
+
+
+def action_finding(episode: Episode, rule: SymptomRule) -> Finding | None:
+    """`review` and `urgent` symptoms are flagged as soon as they are reported."""
+    reason = {URGENT: Reason.URGENT, REVIEW: Reason.REVIEW}.get(rule.action)
+    if reason is None:
+        return None
+    return Finding(reason, episode.code, episode.started_at, episode.points[0].reported_at)
+
+
+def overdue_finding(episode: Episode, rule: SymptomRule, now: datetime) -> Finding | None:
+    """An ongoing `expected` episode lasting strictly longer than its expected duration."""
+    if rule.action != EXPECTED or rule.expected_hours is None or not episode.is_ongoing:
+        return None
+    expected = timedelta(hours=rule.expected_hours)
+    if episode.duration(now) <= expected:
+        return None
+    return Finding(Reason.OVERDUE, episode.code, episode.started_at, episode.started_at + expected)
+
+
+def severe_finding(episode: Episode, now: datetime, policy: FlagPolicy) -> Finding | None:
+    """Severity 4 at once; severity 3 or more for longer than the policy's sustained hours."""
+    sustained = timedelta(hours=policy.severe_sustained_hours)
+    run_start: datetime | None = None
+    candidates: list[datetime] = []
+    for point in episode.points:
+        if point.severity >= VERY_SEVERE:
+            candidates.append(point.reported_at)
+        if point.severity >= SEVERE:
+            run_start = run_start or point.reported_at
+        elif run_start:
+            if point.reported_at - run_start > sustained:
+                candidates.append(run_start + sustained)
+            run_start = None
+    if run_start:
+        run_end = episode.ended_at or now
+        if run_end - run_start > sustained:
+            candidates.append(run_start + sustained)
+    if not candidates:
+        return None
+    return Finding(Reason.SEVERE, episode.code, episode.started_at, min(candidates))
+
+
+def worsening_finding(episode: Episode, treated_at: datetime, policy: FlagPolicy) -> Finding | None:
+    """A report more severe than the episode's previous one, late enough after the treatment."""
+    after = treated_at + timedelta(hours=policy.worsening_after_hours)
+    for previous, point in pairwise(episode.points):
+        if point.severity > previous.severity and point.reported_at > after:
+            return Finding(Reason.WORSENING, episode.code, episode.started_at, point.reported_at)
+    return None
+
+
+def no_response_finding(
+    treated_at: datetime, checkins: Sequence[CheckIn], now: datetime, policy: FlagPolicy
+) -> Finding | None:
+    """Within the first days after treatment, too long without a check-in."""
+    if now - treated_at > timedelta(days=policy.no_response_window_days):
+        return None
+    silence_started_at = max([treated_at, *(c.reported_at for c in checkins)])
+    if now - silence_started_at < timedelta(hours=policy.no_response_hours):
+        return None
+    observed_at = silence_started_at + timedelta(hours=policy.no_response_hours)
+    return Finding(Reason.NO_RESPONSE, None, silence_started_at, observed_at)
+
+
+def evaluate(
+    treated_at: datetime,
+    checkins: Iterable[CheckIn],
+    catalogue: Mapping[str, SymptomRule],
+    now: datetime,
+    reasons: frozenset[Reason] = ALL_REASONS,
+    policy: FlagPolicy = DEFAULT_POLICY,
+) -> list[Finding]:
+    """Every finding of `reasons` that the check-ins up to `now` show, judged as of `now`.
+
+    Check-ins after `now` are ignored, so a check-in can be judged as of its own time. A symptom
+    not in the catalogue is ignored (the check-in service refuses unknown codes).
+    """
+    history = sorted((c for c in checkins if c.reported_at <= now), key=lambda c: c.reported_at)
+    findings: list[Finding] = []
+    reported_codes = {r.code for c in history for r in c.reports if r.severity >= 1}
+    for code in sorted(reported_codes & catalogue.keys()):
+        rule = catalogue[code]
+        for episode in episodes_of(code, history):
+            findings += [
+                f
+                for f in (
+                    action_finding(episode, rule),
+                    overdue_finding(episode, rule, now),
+                    severe_finding(episode, now, policy),
+                    worsening_finding(episode, treated_at, policy),
+                )
+                if f is not None and f.reason in reasons
+            ]
+    if Reason.NO_RESPONSE in reasons:
+        silence = no_response_finding(treated_at, history, now, policy)
+        if silence:
+            findings.append(silence)
+    return findings
