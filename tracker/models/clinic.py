@@ -1,0 +1,89 @@
+"""Clinics, their staff, and each clinic's symptom catalogue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..catalogue import ACTIONS
+from ..extensions import db
+from ..timeutil import utcnow
+from .types import UTCDateTime
+
+ROLES = ("clinician", "admin")
+
+
+class Clinic(db.Model):
+    """A clinic: the unit every clinician's view is scoped to."""
+
+    __tablename__ = "clinics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
+    phone: Mapped[str | None] = mapped_column(String(40))
+    alert_email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    symptoms: Mapped[list[Symptom]] = relationship(
+        back_populates="clinic", order_by="Symptom.position"
+    )
+
+
+class User(db.Model):
+    """A member of a clinic's staff: a clinician, or an admin who also manages the clinic."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(f"role IN {ROLES}", name="role_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20), default="clinician")
+    registration_number: Mapped[str | None] = mapped_column(String(60))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    session_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    clinic: Mapped[Clinic] = relationship()
+
+    def set_password(self, password: str) -> None:
+        """Store a memory-hard (scrypt) hash of `password`, never the password itself."""
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        """True if `password` matches the stored hash."""
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class Symptom(db.Model):
+    """One entry of a clinic's symptom catalogue: what to expect and what the rules do."""
+
+    __tablename__ = "symptoms"
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "code"),
+        CheckConstraint(f"action IN {ACTIONS}", name="action_known"),
+        CheckConstraint("expected_hours IS NULL OR expected_hours > 0", name="expected_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(20))
+    expected_hours: Mapped[float | None] = mapped_column(Float)
+    expected_text: Mapped[str] = mapped_column(Text, default="")
+    advice: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    clinic: Mapped[Clinic] = relationship(back_populates="symptoms")

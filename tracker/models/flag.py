@@ -1,0 +1,122 @@
+"""Flags raised by the rules, the clinicians' notes on them, and the audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..rules import Reason
+from ..timeutil import utcnow
+from .clinic import Symptom, User
+from .patient import Treatment
+from .types import UTCDateTime
+
+OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
+STATUSES = (OPEN, ACKNOWLEDGED, RESOLVED)
+OUTCOMES = {
+    "reassured": "Reassured",
+    "self_care": "Advised self-care",
+    "seen_in_clinic": "Seen in clinic",
+    "referred": "Referred",
+    "emergency_care": "Emergency care",
+    "reported_to_regulator": "Reported to regulator",
+}
+REASONS = tuple(r.value for r in Reason)
+_NOT_RESOLVED = text(f"status <> '{RESOLVED}'")
+
+
+class Flag(db.Model):
+    """A case for the clinic to look at: one reason, one symptom (or none), one treatment.
+
+    Two unique indexes keep flags single: one per (treatment, symptom, reason) while open or
+    acknowledged, and one per episode (or silence) ever, so a resolved flag is never reopened
+    for the same episode. `symptom_id` is NULL for no response, hence the COALESCE.
+    """
+
+    __tablename__ = "flags"
+    __table_args__ = (
+        CheckConstraint(f"reason IN {REASONS}", name="reason_known"),
+        CheckConstraint(f"status IN {STATUSES}", name="status_known"),
+        Index(
+            "uq_flags_open",
+            "treatment_id",
+            func.coalesce(text("symptom_id"), 0),
+            "reason",
+            unique=True,
+            sqlite_where=_NOT_RESOLVED,
+            postgresql_where=_NOT_RESOLVED,
+        ),
+        Index(
+            "uq_flags_episode",
+            "treatment_id",
+            func.coalesce(text("symptom_id"), 0),
+            "reason",
+            "episode_started_at",
+            unique=True,
+        ),
+        Index("ix_flags_clinic_status", "clinic_id", "status", "opened_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    treatment_id: Mapped[int] = mapped_column(ForeignKey("treatments.id"), index=True)
+    symptom_id: Mapped[int | None] = mapped_column(ForeignKey("symptoms.id"))
+    reason: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default=OPEN)
+    episode_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    outcome: Mapped[str | None] = mapped_column(String(40))
+
+    treatment: Mapped[Treatment] = relationship()
+    symptom: Mapped[Symptom | None] = relationship()
+    acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id])
+    resolved_by: Mapped[User | None] = relationship(foreign_keys=[resolved_by_id])
+    notes: Mapped[list[FlagNote]] = relationship(
+        back_populates="flag", order_by="FlagNote.created_at"
+    )
+
+
+class FlagNote(db.Model):
+    """A clinician's note on a flag."""
+
+    __tablename__ = "flag_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    flag: Mapped[Flag] = relationship(back_populates="notes")
+    author: Mapped[User] = relationship()
+
+
+class AuditEvent(db.Model):
+    """One append-only row per view or change of a patient's data: who, when, what, from where.
+
+    Never holds symptom text or notes: only the kind of action and the ids involved.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_clinic_at", "clinic_id", "at"),
+        Index("ix_audit_patient_at", "patient_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"))
+    actor_type: Mapped[str] = mapped_column(String(20))  # user, patient or system
+    actor_id: Mapped[int | None]
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    action: Mapped[str] = mapped_column(String(60))
+    target: Mapped[str | None] = mapped_column(String(80))
+    ip_address: Mapped[str | None] = mapped_column(String(45))

@@ -1,0 +1,80 @@
+"""Patients, their treatments, and the personal links that let them in without a password."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, String, Time
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..timeutil import utcnow
+from .clinic import Clinic, User
+from .types import UTCDateTime
+
+INDICATIONS = ("cosmetic", "sweating", "migraine", "other")
+
+
+class Patient(db.Model):
+    """A patient of one clinic, reminded at their local time in their own timezone."""
+
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
+    reminder_time: Mapped[time] = mapped_column(Time, default=time(9, 0))
+    reminders_enabled: Mapped[bool] = mapped_column(default=True)
+    # Bumped to end every patient session at once (links revoked by the clinic).
+    session_epoch: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    clinic: Mapped[Clinic] = relationship()
+    treatments: Mapped[list[Treatment]] = relationship(
+        back_populates="patient", order_by="Treatment.treated_at"
+    )
+
+
+class Treatment(db.Model):
+    """One injection session: what was given, where, by whom; check-ins and flags hang off it."""
+
+    __tablename__ = "treatments"
+    __table_args__ = (
+        CheckConstraint(f"indication IN {INDICATIONS}", name="indication_known"),
+        Index("ix_treatments_clinic_treated", "clinic_id", "treated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    treated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    product: Mapped[str] = mapped_column(String(120))
+    batch_number: Mapped[str] = mapped_column(String(60))
+    indication: Mapped[str] = mapped_column(String(20))
+    areas: Mapped[list[str]] = mapped_column(JSON, default=list)
+    units_by_area: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    units_total: Mapped[float] = mapped_column(Float, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    patient: Mapped[Patient] = relationship(back_populates="treatments")
+    practitioner: Mapped[User | None] = relationship()
+
+
+class PatientLink(db.Model):
+    """A personal link, stored only as a hash; single use to start a patient session."""
+
+    __tablename__ = "patient_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    patient: Mapped[Patient] = relationship()
