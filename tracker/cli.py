@@ -1,0 +1,120 @@
+"""The `flask --app wsgi tracker ...` commands: thin wrappers over the services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from .extensions import db
+from .models import Patient
+from .services import demo as demo_service
+from .services.clinics import SetupError, create_clinic, create_user, find_clinic
+from .services.flagging import sweep
+from .services.links import issue_link, link_url
+from .timeutil import as_utc, utcnow
+
+tracker_cli = AppGroup("tracker", help="Aftercare: clinics, users, demo data and jobs.")
+
+
+class ISODateTime(click.ParamType):
+    """An ISO 8601 timestamp with an offset (or Z), as an aware UTC datetime."""
+
+    name = "ISO8601"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, datetime):
+            return value
+        try:
+            return as_utc(datetime.fromisoformat(value))
+        except ValueError:
+            self.fail(
+                f"{value!r} is not an ISO 8601 time with an offset, e.g. 2026-03-29T09:00+01:00"
+            )
+
+
+def _fail_on_setup_error(func):
+    """Turn a SetupError into a clear message and exit status 1."""
+
+    def wrapped(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except SetupError as error:
+            db.session.rollback()
+            raise click.ClickException(str(error)) from error
+
+    wrapped.__name__ = func.__name__
+    wrapped.__doc__ = func.__doc__
+    return wrapped
+
+
+@tracker_cli.command("create-clinic")
+@click.argument("name")
+@click.option("--timezone", default="Europe/London", show_default=True, help="IANA timezone.")
+@_fail_on_setup_error
+def create_clinic_command(name: str, timezone: str) -> None:
+    """Create a clinic NAME with the default symptom catalogue."""
+    clinic = create_clinic(name, timezone)
+    db.session.commit()
+    click.echo(f"Created clinic {clinic.name!r} (id {clinic.id}).")
+
+
+@tracker_cli.command("create-user")
+@click.option("--clinic", "clinic_name", required=True, help="The clinic's name.")
+@click.option("--email", required=True)
+@click.option("--password", required=True, help="8 characters or more.")
+@click.option("--role", type=click.Choice(["clinician", "admin"]), default="clinician")
+@click.option("--name", default=None, help="Display name (default: from the email).")
+@click.option("--registration-number", default=None, help="Professional registration number.")
+@_fail_on_setup_error
+def create_user_command(clinic_name, email, password, role, name, registration_number) -> None:
+    """Create a staff user at a clinic."""
+    clinic = find_clinic(clinic_name)
+    if clinic is None:
+        raise SetupError(f"No clinic called {clinic_name!r}: create it with tracker create-clinic.")
+    user = create_user(clinic, email, password, role, name, registration_number)
+    db.session.commit()
+    click.echo(f"Created {user.role} {user.email} at {clinic.name}.")
+
+
+@tracker_cli.command("demo")
+def demo_command() -> None:
+    """Load a demo clinic (once) and print its logins and a fresh link for each patient."""
+    if current_app.config["TRACKER_ENV"] == "production":
+        raise click.ClickException("The demo clinic has known passwords: not in production.")
+    clinic, created = demo_service.ensure_demo()
+    links = [
+        (patient, link_url(issue_link(patient))) for patient in demo_service.demo_patients(clinic)
+    ]
+    db.session.commit()
+    click.echo(("Created" if created else "Using existing") + f" demo clinic {clinic.name!r}.")
+    click.echo("Staff logins (password for both: " + demo_service.DEMO_PASSWORD + "):")
+    for email, _name, role, _registration in demo_service.DEMO_STAFF:
+        click.echo(f"  {role:<10} {email}")
+    descriptions = {d.email: d.shows for d in demo_service.DEMO_PATIENTS}
+    click.echo("Patient check-in links (each works once, for 72 hours):")
+    for patient, url in links:
+        click.echo(f"  {patient.name} ({descriptions.get(patient.email, '')}):\n    {url}")
+
+
+@tracker_cli.command("patient-link")
+@click.argument("patient_id", type=int)
+def patient_link_command(patient_id: int) -> None:
+    """Print a fresh personal link for a patient."""
+    patient = db.session.get(Patient, patient_id)
+    if patient is None:
+        raise click.ClickException(f"No patient with id {patient_id}.")
+    url = link_url(issue_link(patient))
+    db.session.commit()
+    click.echo(url)
+
+
+@tracker_cli.command("sweep")
+@click.option("--now", type=ISODateTime(), default=None, help="Judge as of this time.")
+def sweep_command(now: datetime | None) -> None:
+    """Run the flag sweep once."""
+    result = sweep(now or utcnow())
+    db.session.commit()
+    click.echo(f"Swept {result.treatments} treatments, opened {result.flags_opened} flags.")
