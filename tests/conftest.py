@@ -1,0 +1,176 @@
+"""Fixtures: a fresh, migrated database per test, the app, its client, and data builders."""
+
+from __future__ import annotations
+
+import contextvars
+import re
+import shutil
+from datetime import UTC, datetime, time
+
+import pytest
+from flask import Flask, has_app_context
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+
+from tracker import create_app
+from tracker.extensions import db
+from tracker.models import Patient, Treatment
+from tracker.services.clinics import create_clinic, create_user
+from tracker.services.links import issue_link
+
+TREATED_AT = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose requests each run in a fresh context, as they do in production.
+
+    Flask reuses an app context that is already pushed (as the `app` fixture does), which would
+    share `g` and the database session between the test and every request. The test's own
+    session is committed first, so its set-up is visible and its next read sees the request's.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            db.session.commit()
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+def make_app(database_uri: str, **overrides) -> Flask:
+    """An app on `database_uri` with test settings (CSRF stays on)."""
+    app = _create_app(database_uri, **overrides)
+    app.test_client_class = IsolatedClient
+    return app
+
+
+def _create_app(database_uri: str, **overrides) -> Flask:
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": TEST_SECRET,
+            "SQLALCHEMY_DATABASE_URI": database_uri,
+            "TRACKER_BASE_URL": "http://aftercare.test",
+            **overrides,
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory) -> str:
+    """A SQLite file migrated once with the real migrations, copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    app = make_app(f"sqlite:///{path}")
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return str(path)
+
+
+@pytest.fixture
+def database_uri(tmp_path, migrated_template) -> str:
+    """A fresh database for this test alone."""
+    path = tmp_path / "aftercare.db"
+    shutil.copy(migrated_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def app(database_uri):
+    """The app on this test's database, inside an app context."""
+    app = make_app(database_uri)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def clinic(app):
+    """A clinic with the default catalogue and one clinician."""
+    clinic = create_clinic("Riverside Clinic")
+    create_user(clinic, "nurse@riverside.test", "correct horse battery", "clinician")
+    db.session.commit()
+    return clinic
+
+
+@pytest.fixture
+def make_patient(app, clinic):
+    """Build a patient (of `clinic` unless told otherwise) with one treatment."""
+
+    def build(name="Pat Example", clinic=clinic, timezone="Europe/London", treated_at=TREATED_AT):
+        patient = Patient(
+            clinic_id=clinic.id,
+            name=name,
+            email=f"{name.split()[0].lower()}@example.com",
+            timezone=timezone,
+            reminder_time=time(9, 0),
+        )
+        db.session.add(patient)
+        db.session.flush()
+        treatment = Treatment(
+            clinic_id=clinic.id,
+            patient_id=patient.id,
+            treated_at=treated_at,
+            product="Botox",
+            batch_number="C1234AB5",
+            indication="cosmetic",
+            areas=["forehead"],
+            units_by_area={"forehead": 10},
+            units_total=10,
+        )
+        db.session.add(treatment)
+        db.session.commit()
+        return patient, treatment
+
+    return build
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token in a rendered form."""
+    match = CSRF_RE.search(html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+class PatientActions:
+    """Drive the patient's pages like a browser: open a link, press its button."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def sign_in(self, patient: Patient):
+        """Open a fresh personal link and press "Start my check-in"."""
+        token = issue_link(patient)
+        db.session.commit()
+        page = self.client.get(f"/p/{token}")
+        assert page.status_code == 200
+        return self.client.post(f"/p/{token}", data={"csrf_token": csrf_token(page.text)})
+
+    def checkin_page(self):
+        return self.client.get("/checkin")
+
+    def submit_checkin(self, severities: dict[str, object] | None = None, **fields):
+        """Post the check-in form with a valid CSRF token; symptoms not named stay "None"."""
+        page = self.checkin_page()
+        data = {"csrf_token": csrf_token(page.text), **fields}
+        for code, severity in (severities or {}).items():
+            data[f"severity_{code}"] = severity
+        return self.client.post("/checkin", data=data)
+
+
+@pytest.fixture
+def patient_actions(client):
+    return PatientActions(client)

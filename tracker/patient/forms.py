@@ -1,0 +1,93 @@
+"""The patient's forms. They check shape only; clinical meaning lives in the services."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from flask_wtf import FlaskForm
+from wtforms import DateTimeLocalField, RadioField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, Optional
+
+from ..catalogue import SEVERITY_LABELS
+from ..models import Symptom
+from ..services.checkins import NOTE_MAX_CHARS, SymptomEntry
+
+SEVERITY_PREFIX = "severity_"
+ONSET_PREFIX = "onset_"
+
+
+class OpenLinkForm(FlaskForm):
+    """The one button that uses a personal link up (a POST, so mail scanners do not)."""
+
+    submit = SubmitField("Start my check-in")
+
+
+class NoSymptomsForm(FlaskForm):
+    """ "No symptoms today" in one tap."""
+
+    submit = SubmitField("No symptoms today")
+
+
+class CheckInForm(FlaskForm):
+    """Today's check-in: a severity for every catalogue symptom, an onset if new, and a note."""
+
+    note = TextAreaField(
+        "Anything else you want the clinic to know?",
+        validators=[Optional(), Length(max=NOTE_MAX_CHARS)],
+    )
+    submit = SubmitField("Send my check-in")
+
+    symptoms: list[Symptom] = []
+
+    @classmethod
+    def for_catalogue(cls, symptoms: Iterable[Symptom], **kwargs) -> CheckInForm:
+        """A form class with one severity and one onset field per symptom, instantiated."""
+        symptoms = list(symptoms)
+        fields = {"symptoms": symptoms}
+        for symptom in symptoms:
+            fields[SEVERITY_PREFIX + symptom.code] = RadioField(
+                symptom.name,
+                choices=[SelectChoice(n, label) for n, label in enumerate(SEVERITY_LABELS)],
+                coerce=int,
+                default=0,
+            )
+            fields[ONSET_PREFIX + symptom.code] = DateTimeLocalField(
+                "When did it start?", format="%Y-%m-%dT%H:%M", validators=[Optional()]
+            )
+        form_class = type("CatalogueCheckInForm", (cls,), fields)
+        return form_class(**kwargs)
+
+    def severity_field(self, symptom: Symptom) -> RadioField:
+        return self[SEVERITY_PREFIX + symptom.code]
+
+    def onset_field(self, symptom: Symptom) -> DateTimeLocalField:
+        return self[ONSET_PREFIX + symptom.code]
+
+    def unknown_codes(self, submitted: Iterable[str]) -> list[str]:
+        """Symptom codes in the submitted field names that are not in this clinic's catalogue."""
+        known = {s.code for s in self.symptoms}
+        return sorted(
+            name.removeprefix(SEVERITY_PREFIX)
+            for name in submitted
+            if name.startswith(SEVERITY_PREFIX) and name.removeprefix(SEVERITY_PREFIX) not in known
+        )
+
+    def entries(self, to_utc) -> list[SymptomEntry]:
+        """The symptoms reported (severity 1 or more), onsets turned into UTC by `to_utc`."""
+        entries = []
+        for symptom in self.symptoms:
+            severity = self.severity_field(symptom).data or 0
+            if severity >= 1:
+                onset: datetime | None = self.onset_field(symptom).data
+                entries.append(
+                    SymptomEntry(symptom.code, severity, to_utc(onset) if onset else None)
+                )
+        return entries
+
+    def field_for(self, service_key: str):
+        """The form field that a check-in service error key ("symptoms.<code>") belongs to."""
+        if service_key.startswith("symptoms."):
+            return self._fields.get(SEVERITY_PREFIX + service_key.removeprefix("symptoms."))
+        return self._fields.get(service_key)

@@ -1,0 +1,171 @@
+"""Views of the patient's pages. Each checks who is asking via `patient_required`."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from flask import abort, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import CheckIn, Flag, Symptom, Treatment
+from ..services.checkins import CheckInInvalid, record_checkin
+from ..services.links import LinkState, check_link, use_link
+from ..services.timeline import build_timeline, treatment_day
+from ..timeutil import utcnow
+from . import bp
+from .forms import CheckInForm, NoSymptomsForm, OpenLinkForm
+from .session import (
+    audit_patient,
+    current_patient,
+    latest_treatment,
+    patient_required,
+    start_patient_session,
+)
+
+LINK_PROBLEM_STATUS = {
+    LinkState.INVALID: 404,
+    LinkState.EXPIRED: 410,
+    LinkState.USED: 410,
+    LinkState.REVOKED: 410,
+}
+
+
+def _link_problem(state: LinkState):
+    g.patient = current_patient()  # a patient who used their own link can carry on
+    status = LINK_PROBLEM_STATUS[state]
+    return render_template("patient/link_problem.html", state=state.value), status
+
+
+@bp.get("/p/<token>")
+def open_link(token: str):
+    """Show the start button; fetching this page does not use the link up."""
+    found = check_link(token)
+    if found.state is not LinkState.VALID:
+        return _link_problem(found.state)
+    return render_template("patient/open_link.html", form=OpenLinkForm())
+
+
+@bp.post("/p/<token>")
+def start_session(token: str):
+    """Use the link up and start the patient's session."""
+    form = OpenLinkForm()
+    if not form.validate_on_submit():
+        abort(400)
+    found = use_link(token)
+    if found.state is not LinkState.VALID or found.link is None:
+        return _link_problem(found.state)
+    start_patient_session(found.link.patient)
+    g.patient = found.link.patient
+    audit_patient("patient.link.use", target=f"link:{found.link.id}")
+    db.session.commit()
+    return redirect(url_for("patient.checkin"))
+
+
+def _catalogue(clinic_id: int) -> list[Symptom]:
+    return list(
+        db.session.scalars(
+            select(Symptom).where(Symptom.clinic_id == clinic_id).order_by(Symptom.position)
+        )
+    )
+
+
+@bp.route("/checkin", methods=["GET", "POST"])
+@patient_required
+def checkin():
+    """Today's check-in form; saving it shows the answer page."""
+    treatment = latest_treatment(g.patient)
+    if treatment is None:
+        return render_template("patient/no_treatment.html")
+    form = CheckInForm.for_catalogue(_catalogue(g.patient.clinic_id))
+    tz = ZoneInfo(g.patient.timezone)
+    status = 200
+    if request.method == "POST":
+        unknown = form.unknown_codes(request.form.keys())
+        if form.validate_on_submit() and not unknown:
+            try:
+                result = record_checkin(
+                    treatment, form.entries(lambda dt: dt.replace(tzinfo=tz)), note=form.note.data
+                )
+            except CheckInInvalid as invalid:
+                for key, message in invalid.fields.items():
+                    field = form.field_for(key)
+                    (field.errors if field else form.form_errors).append(message)
+            else:
+                audit_patient("patient.checkin.create", target=f"checkin:{result.checkin.id}")
+                db.session.commit()
+                return redirect(url_for("patient.answer", checkin_id=result.checkin.id))
+        if unknown:
+            form.form_errors.append(f"Unknown symptom: {', '.join(unknown)}. Nothing was saved.")
+        db.session.rollback()
+        status = 422
+    previous = build_timeline(treatment, form.symptoms, g.patient.timezone, utcnow())
+    return render_template(
+        "patient/checkin.html",
+        form=form,
+        none_form=NoSymptomsForm(),
+        treatment=treatment,
+        timeline=previous,
+        day=treatment_day(treatment, utcnow(), g.patient.timezone),
+    ), status
+
+
+@bp.post("/checkin/none")
+@patient_required
+def no_symptoms():
+    """ "No symptoms today": a check-in with nothing to report, in one tap."""
+    treatment = latest_treatment(g.patient)
+    if treatment is None or not NoSymptomsForm().validate_on_submit():
+        abort(400)
+    result = record_checkin(treatment, [])
+    audit_patient("patient.checkin.create", target=f"checkin:{result.checkin.id}")
+    db.session.commit()
+    return redirect(url_for("patient.answer", checkin_id=result.checkin.id))
+
+
+@bp.get("/checkins/<int:checkin_id>")
+@patient_required
+def answer(checkin_id: int):
+    """What to expect and what to do about each symptom in one check-in."""
+    checkin = db.session.scalar(
+        select(CheckIn)
+        .join(Treatment)
+        .where(CheckIn.id == checkin_id, Treatment.patient_id == g.patient.id)
+    )
+    if checkin is None:
+        abort(404)
+    reports = [r for r in checkin.reports if r.severity >= 1]
+    reported_ids = {r.symptom_id for r in reports}
+    alerted = db.session.scalars(
+        select(Flag).where(
+            Flag.treatment_id == checkin.treatment_id,
+            Flag.status != "resolved",
+            Flag.symptom_id.in_(reported_ids),
+        )
+    ).all()
+    timeline = build_timeline(
+        checkin.treatment, [r.symptom for r in reports], g.patient.timezone, utcnow()
+    )
+    audit_patient("patient.checkin.view", target=f"checkin:{checkin.id}")
+    db.session.commit()
+    return render_template(
+        "patient/answer.html",
+        checkin=checkin,
+        reports=sorted(reports, key=lambda r: r.symptom.position),
+        urgent=[r for r in reports if r.symptom.action == "urgent"],
+        alerted_symptom_ids={f.symptom_id for f in alerted},
+        timeline=timeline,
+    )
+
+
+@bp.get("/timeline")
+@patient_required
+def timeline():
+    """Each symptom's days against its expected duration."""
+    treatment = latest_treatment(g.patient)
+    if treatment is None:
+        return render_template("patient/no_treatment.html")
+    data = build_timeline(treatment, _catalogue(g.patient.clinic_id), g.patient.timezone, utcnow())
+    audit_patient("patient.timeline.view", target=f"treatment:{treatment.id}")
+    db.session.commit()
+    return render_template("patient/timeline.html", timeline=data)
