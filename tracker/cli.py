@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from .database import begin_write
 from .extensions import db
 from .models import Patient
 from .services import demo as demo_service
@@ -56,6 +57,7 @@ def _fail_on_setup_error(func):
 @_fail_on_setup_error
 def create_clinic_command(name: str, timezone: str) -> None:
     """Create a clinic NAME with the default symptom catalogue."""
+    begin_write()
     clinic = create_clinic(name, timezone)
     db.session.commit()
     click.echo(f"Created clinic {clinic.name!r} (id {clinic.id}).")
@@ -71,6 +73,7 @@ def create_clinic_command(name: str, timezone: str) -> None:
 @_fail_on_setup_error
 def create_user_command(clinic_name, email, password, role, name, registration_number) -> None:
     """Create a staff user at a clinic."""
+    begin_write()
     clinic = find_clinic(clinic_name)
     if clinic is None:
         raise SetupError(f"No clinic called {clinic_name!r}: create it with tracker create-clinic.")
@@ -103,6 +106,7 @@ def demo_command() -> None:
 @click.argument("patient_id", type=int)
 def patient_link_command(patient_id: int) -> None:
     """Print a fresh personal link for a patient."""
+    begin_write()
     patient = db.session.get(Patient, patient_id)
     if patient is None:
         raise click.ClickException(f"No patient with id {patient_id}.")

@@ -8,9 +8,7 @@ from ..catalogue import DEFAULT_CATALOGUE
 from ..extensions import db
 from ..models import ROLES, Clinic, Symptom, User
 from ..timeutil import is_timezone
-
-MIN_PASSWORD_CHARS = 8
-MAX_PASSWORD_CHARS = 128
+from .passwords import password_problem
 
 
 class SetupError(ValueError):
@@ -65,10 +63,9 @@ def create_user(
         raise SetupError(f"{email!r} is not an email address.")
     if role not in ROLES:
         raise SetupError(f"Role must be one of {', '.join(ROLES)}.")
-    if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
-        raise SetupError(
-            f"A password needs {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters."
-        )
+    problem = password_problem(password, email)
+    if problem:
+        raise SetupError(f"Password refused: {problem}")
     if db.session.scalar(select(User.id).where(User.email == email)):
         raise SetupError(f"A user with email {email} already exists.")
     user = User(
