@@ -26,10 +26,20 @@ def format_hours(hours: float | None) -> str:
     return f"{hours:g} hours"
 
 
+def format_elapsed(hours: float) -> str:
+    """How long something has lasted so far: "less than an hour", "about 5 hours", "3 days"."""
+    if hours < 1:
+        return "less than an hour"
+    if hours < 48:
+        return f"about {round(hours)} hour{'s' if round(hours) != 1 else ''}"
+    return f"about {round(hours / 24)} days"
+
+
 def register(app: Flask) -> None:
     """Make the filters and globals available to every template."""
     app.add_template_filter(format_local, "local")
     app.add_template_filter(format_hours, "duration")
+    app.add_template_filter(format_elapsed, "elapsed")
     app.add_template_global(SEVERITY_LABELS, "SEVERITY_LABELS")
 
     @app.context_processor

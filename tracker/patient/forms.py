@@ -16,6 +16,8 @@ from ..services.checkins import NOTE_MAX_CHARS, SymptomEntry
 
 SEVERITY_PREFIX = "severity_"
 ONSET_PREFIX = "onset_"
+SEVERITY_ERROR = "Choose one: " + ", ".join(label.lower() for label in SEVERITY_LABELS) + "."
+NOTE_ERROR = f"Keep the note to {NOTE_MAX_CHARS:,} characters or fewer."
 
 
 class OpenLinkForm(FlaskForm):
@@ -35,7 +37,7 @@ class CheckInForm(FlaskForm):
 
     note = TextAreaField(
         "Anything else you want the clinic to know?",
-        validators=[Optional(), Length(max=NOTE_MAX_CHARS)],
+        validators=[Optional(), Length(max=NOTE_MAX_CHARS, message=NOTE_ERROR)],
     )
     submit = SubmitField("Send my check-in")
 
@@ -52,6 +54,8 @@ class CheckInForm(FlaskForm):
                 choices=[SelectChoice(n, label) for n, label in enumerate(SEVERITY_LABELS)],
                 coerce=int,
                 default=0,
+                invalid_value_message=SEVERITY_ERROR,
+                invalid_choice_message=SEVERITY_ERROR,
             )
             fields[ONSET_PREFIX + symptom.code] = DateTimeLocalField(
                 "When did it start?", format="%Y-%m-%dT%H:%M", validators=[Optional()]
@@ -87,7 +91,12 @@ class CheckInForm(FlaskForm):
         return entries
 
     def field_for(self, service_key: str):
-        """The form field that a check-in service error key ("symptoms.<code>") belongs to."""
+        """The form field a check-in service error key belongs to.
+
+        "symptoms.<code>" is the severity field, "symptoms.<code>.onset_at" the onset field.
+        """
         if service_key.startswith("symptoms."):
-            return self._fields.get(SEVERITY_PREFIX + service_key.removeprefix("symptoms."))
+            code, _, part = service_key.removeprefix("symptoms.").partition(".")
+            prefix = ONSET_PREFIX if part == "onset_at" else SEVERITY_PREFIX
+            return self._fields.get(prefix + code)
         return self._fields.get(service_key)

@@ -100,6 +100,9 @@ def checkin():
         db.session.rollback()
         status = 422
     previous = build_timeline(treatment, form.symptoms, g.patient.timezone, utcnow())
+    if request.method == "GET":  # the form shows what was reported before: health data
+        audit_patient("patient.checkin_form.view", target=f"treatment:{treatment.id}")
+        db.session.commit()
     return render_template(
         "patient/checkin.html",
         form=form,

@@ -15,6 +15,8 @@ from ..models import Patient, Treatment
 from ..services import audit
 from ..timeutil import utcnow
 
+PATIENT_KEYS = ("patient_id", "patient_epoch", "patient_since")
+
 
 def start_patient_session(patient: Patient) -> None:
     """A fresh session for `patient` (whatever the cookie held before is dropped)."""
@@ -23,6 +25,12 @@ def start_patient_session(patient: Patient) -> None:
     session["patient_id"] = patient.id
     session["patient_epoch"] = patient.session_epoch
     session["patient_since"] = int(utcnow().timestamp())
+
+
+def end_patient_session() -> None:
+    """Forget the patient, but keep the CSRF token a link page in another tab may still need."""
+    for key in PATIENT_KEYS:
+        session.pop(key, None)
 
 
 def current_patient() -> Patient | None:
@@ -46,7 +54,7 @@ def patient_required(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         patient = current_patient()
         if patient is None:
-            session.clear()
+            end_patient_session()
             return render_error(
                 401,
                 "Your check-in session has ended. Open the link in your latest email "

@@ -72,12 +72,13 @@ def _validate(
         elif not 0 <= entry.severity <= MAX_SEVERITY:
             errors[key] = "Severity must be from 0 (none) to 4 (very severe)."
         elif entry.onset_at is not None:
+            onset_key = f"{key}.onset_at"
             if entry.onset_at.tzinfo is None:
-                errors[key] = "Give the start time with its timezone offset."
+                errors[onset_key] = "Give the start time with its timezone offset."
             elif "reported_at" not in errors and entry.onset_at > reported_at:
-                errors[key] = "A symptom cannot start after the check-in."
+                errors[onset_key] = "A symptom cannot start after the check-in."
             elif entry.onset_at < treatment.treated_at:
-                errors[key] = "A symptom counted here starts after the treatment."
+                errors[onset_key] = "A symptom counted here starts after the treatment."
         seen.add(entry.code)
     if note is not None and len(note) > NOTE_MAX_CHARS:
         errors["note"] = f"Keep the note to {NOTE_MAX_CHARS:,} characters or fewer."

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from .. import rules
 from ..catalogue import DEFAULT_SCHEDULE
-from ..database import insert_ignoring_conflicts
+from ..database import begin_write, insert_ignoring_conflicts
 from ..extensions import db
 from ..models import CheckIn, Flag, Symptom, SymptomReport, Treatment
 from ..timeutil import utcnow
@@ -40,11 +40,10 @@ class Catalogue:
 
 
 def load_catalogues(clinic_ids: Iterable[int]) -> dict[int, Catalogue]:
-    """Each clinic's catalogue, in one query."""
-    by_clinic: dict[int, list[Symptom]] = defaultdict(list)
-    for symptom in db.session.scalars(
-        select(Symptom).where(Symptom.clinic_id.in_(set(clinic_ids)))
-    ):
+    """Each clinic's catalogue, in one query (empty for a clinic that has none)."""
+    clinic_ids = set(clinic_ids)
+    by_clinic: dict[int, list[Symptom]] = {clinic_id: [] for clinic_id in clinic_ids}
+    for symptom in db.session.scalars(select(Symptom).where(Symptom.clinic_id.in_(clinic_ids))):
         by_clinic[symptom.clinic_id].append(symptom)
     return {clinic_id: Catalogue.of(rows) for clinic_id, rows in by_clinic.items()}
 
@@ -137,6 +136,7 @@ def sweep(now: datetime | None = None) -> SweepResult:
     Set-based: a few queries per batch of treatments, never one per patient. Idempotent: the
     flags' unique indexes make a second run open nothing new.
     """
+    begin_write()  # take SQLite's write lock before reading: a reader cannot always upgrade
     now = now or utcnow()
     window_start = now - timedelta(days=DEFAULT_SCHEDULE.window_days)
     result = SweepResult()

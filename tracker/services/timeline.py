@@ -93,13 +93,15 @@ def _symptom_days(
     for episode in episodes:
         start = local_date(episode.started_at, tz_name)
         end = local_date(episode.ended_at or now, tz_name)
-        over_from = local_date(episode.started_at + expected, tz_name) if expected else None
+        over_from = None  # the local day its expected duration ran out, if it went beyond it
+        if expected and episode.duration(now) > expected:
+            over_from = local_date(episode.started_at + expected, tz_name)
         spans.append((start, end, over_from))
     for n, day in days:
         checkins = by_day.get(n)
         severity = max(c.severity_of(symptom.code) for c in checkins) if checkins else None
         span = next((s for s in spans if s[0] <= day <= s[1]), None)
-        over = bool(span and span[2] and day > span[2])
+        over = bool(span and span[2] and day >= span[2])
         row.cells.append(DayCell(n, day, severity, span is not None, over))
     if episodes and episodes[-1].is_ongoing:
         row.ongoing = episodes[-1]
