@@ -174,3 +174,53 @@ class PatientActions:
 @pytest.fixture
 def patient_actions(client):
     return PatientActions(client)
+
+
+STAFF_PASSWORD = "correct horse battery"
+
+
+class StaffActions:
+    """Sign staff in and out through the real forms (CSRF on)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def sign_in(self, email: str = "nurse@riverside.test", password: str = STAFF_PASSWORD):
+        page = self.client.get("/signin")
+        return self.client.post(
+            "/signin",
+            data={"csrf_token": csrf_token(page.text), "email": email, "password": password},
+        )
+
+    def sign_out(self):
+        page = self.client.get("/clinic/patients")
+        return self.client.post("/signout", data={"csrf_token": csrf_token(page.text)})
+
+    def post(self, url: str, data: dict | None = None, form_page: str | None = None, **kwargs):
+        """POST to `url` with a CSRF token taken from `form_page` (default: the patients list)."""
+        page = self.client.get(form_page or "/clinic/patients")
+        return self.client.post(
+            url, data={"csrf_token": csrf_token(page.text), **(data or {})}, **kwargs
+        )
+
+
+@pytest.fixture
+def staff_actions(client):
+    return StaffActions(client)
+
+
+@pytest.fixture
+def admin(app, clinic):
+    """An admin of `clinic`."""
+    user = create_user(clinic, "admin@riverside.test", STAFF_PASSWORD, "admin")
+    db.session.commit()
+    return user
+
+
+@pytest.fixture
+def other_clinic(app):
+    """A second clinic with its own clinician, patient and treatment, for scoping tests."""
+    other = create_clinic("Hillside Clinic")
+    create_user(other, "nurse@hillside.test", STAFF_PASSWORD, "clinician")
+    db.session.commit()
+    return other

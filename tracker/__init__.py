@@ -52,10 +52,12 @@ def check_production_settings(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     """Bind the extension objects and tune SQLite."""
+    from .auth.login import init_app as init_login
     from .database import begin_write_for_unsafe_methods, configure_sqlite
     from .extensions import csrf, db, migrate
 
     db.init_app(app)
+    init_login(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
     with app.app_context():
@@ -66,11 +68,15 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount the web interfaces."""
+    from .auth import bp as auth_bp
+    from .clinic import bp as clinic_bp
     from .patient import bp as patient_bp
     from .public import bp as public_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(patient_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(clinic_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

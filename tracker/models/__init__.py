@@ -3,9 +3,20 @@
 from .checkin import SOURCES, CheckIn, SymptomReport
 from .clinic import ROLES, Clinic, Symptom, User
 from .flag import ACKNOWLEDGED, OPEN, OUTCOMES, RESOLVED, STATUSES, AuditEvent, Flag, FlagNote
+from .outbox import FAILED, MESSAGE_STATUSES, PENDING, SENDING, SENT, OutboxMessage
 from .patient import INDICATIONS, Patient, PatientLink, Treatment
+from .staff import CatalogueChange, LoginAttempt, StaffSession
 
 __all__ = [
+    "FAILED",
+    "MESSAGE_STATUSES",
+    "PENDING",
+    "SENDING",
+    "SENT",
+    "CatalogueChange",
+    "LoginAttempt",
+    "OutboxMessage",
+    "StaffSession",
     "ACKNOWLEDGED",
     "INDICATIONS",
     "OPEN",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -33,7 +34,7 @@ class Clinic(db.Model):
     )
 
 
-class User(db.Model):
+class User(UserMixin, db.Model):
     """A member of a clinic's staff: a clinician, or an admin who also manages the clinic."""
 
     __tablename__ = "users"

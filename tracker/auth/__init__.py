@@ -1,0 +1,7 @@
+"""Staff sign-in, sign-out and password change."""
+
+from flask import Blueprint
+
+bp = Blueprint("auth", __name__)
+
+from . import routes  # noqa: E402,F401  (routes attach themselves to bp)

@@ -1,0 +1,35 @@
+"""Flask-Login wired to our server-side staff sessions."""
+
+from __future__ import annotations
+
+from flask import Flask, session
+from flask_login import LoginManager, login_user
+
+from ..models import User
+from ..services import accounts
+
+SESSION_KEY = "staff_token"
+
+login_manager = LoginManager()
+login_manager.login_view = "auth.signin"
+login_manager.login_message = "Please sign in to continue."
+login_manager.session_protection = None  # the server-side session row does this job
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """The user of this browser's live session, if it is still live and still theirs."""
+    user = accounts.session_user(session.get(SESSION_KEY))
+    return user if user is not None and str(user.id) == user_id else None
+
+
+def begin_staff_session(user: User, token: str) -> None:
+    """Replace whatever the cookie held with a fresh staff session."""
+    session.clear()
+    session[SESSION_KEY] = token
+    login_user(user)
+
+
+def init_app(app: Flask) -> None:
+    """Bind Flask-Login to the app."""
+    login_manager.init_app(app)

@@ -1,0 +1,7 @@
+"""The clinicians' workspace: patients, treatments, the flag queue, admin pages."""
+
+from flask import Blueprint
+
+bp = Blueprint("clinic", __name__, url_prefix="/clinic")
+
+from . import admin, flags, navigation, patients  # noqa: E402,F401  (views attach to bp)

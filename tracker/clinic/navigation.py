@@ -1,0 +1,23 @@
+"""What every staff page shows in its navigation: the clinic's open flag count."""
+
+from __future__ import annotations
+
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import OPEN, Flag
+from . import bp
+
+
+@bp.app_context_processor
+def open_flag_count() -> dict:
+    """The number of open flags of the signed-in user's clinic (nothing for anyone else)."""
+    if not current_user or not current_user.is_authenticated:
+        return {}
+    count = db.session.scalar(
+        select(func.count(Flag.id)).where(
+            Flag.clinic_id == current_user.clinic_id, Flag.status == OPEN
+        )
+    )
+    return {"open_flag_count": count}
