@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask, session
+from flask import Flask, g, session
 from flask_login import LoginManager, login_user
 
+from ..extensions import db
 from ..models import User
 from ..services import accounts
 
@@ -16,10 +17,22 @@ login_manager.login_message = "Please sign in to continue."
 login_manager.session_protection = None  # the server-side session row does this job
 
 
+def load_staff_session() -> None:
+    """Before each request: check this browser's staff session, note activity, commit that.
+
+    Runs before the view's own transaction begins, so recording activity (or the end of an
+    expired session) never mixes with what the view writes or rolls back.
+    """
+    token = session.get(SESSION_KEY)
+    if token:
+        g.staff_user = accounts.session_user(token)
+        db.session.commit()
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     """The user of this browser's live session, if it is still live and still theirs."""
-    user = accounts.session_user(session.get(SESSION_KEY))
+    user = g.get("staff_user")
     return user if user is not None and str(user.id) == user_id else None
 
 
@@ -31,5 +44,6 @@ def begin_staff_session(user: User, token: str) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Bind Flask-Login to the app."""
+    """Bind Flask-Login to the app; the session check runs before any other request hook."""
     login_manager.init_app(app)
+    app.before_request(load_staff_session)

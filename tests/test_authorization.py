@@ -1,0 +1,112 @@
+"""Walk the URL map: every route that takes an id refuses anyone who may not see that record."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import TREATED_AT, PatientActions, StaffActions, csrf_token
+from tracker.extensions import db
+from tracker.models import Flag, Symptom, User
+from tracker.services.checkins import SymptomEntry, record_checkin
+from tracker.services.clinics import create_user
+
+ID_ARGUMENTS = {"patient_id", "treatment_id", "flag_id", "checkin_id", "symptom_id", "user_id"}
+
+
+@pytest.fixture
+def records(app, clinic, make_patient, time_machine):
+    """One of everything in Riverside Clinic, and the ids to put in URLs."""
+    time_machine.move_to(TREATED_AT + timedelta(days=1), tick=False)
+    patient, treatment = make_patient("Riley Private")
+    result = record_checkin(treatment, [SymptomEntry("eyelid_drooping", 2)])
+    db.session.commit()
+    flag = db.session.scalars(select(Flag)).one()
+    owner_admin = create_user(clinic, "boss@riverside.test", "riverside-admin-pass", "admin")
+    db.session.commit()
+    return {
+        "patient_id": patient.id,
+        "treatment_id": treatment.id,
+        "checkin_id": result.checkin.id,
+        "flag_id": flag.id,
+        "symptom_id": db.session.scalar(select(Symptom.id).where(Symptom.clinic_id == clinic.id)),
+        "user_id": db.session.scalar(select(User.id).where(User.email == "nurse@riverside.test")),
+        "patient": patient,
+        "owner_admin": owner_admin,
+    }
+
+
+def id_routes(app):
+    """(rule, method) for every route whose URL carries a record id."""
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if rule.arguments & ID_ARGUMENTS and not rule.arguments - ID_ARGUMENTS:
+            for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+                routes.append((rule, method))
+    return routes
+
+
+def request(client, rule, method, ids, csrf=None):
+    url = rule.build({k: ids[k] for k in rule.arguments})[1]
+    if method == "GET":
+        return client.get(url)
+    return client.open(url, method=method, data={"csrf_token": csrf} if csrf else {})
+
+
+def test_there_are_routes_to_check(app):
+    assert len(id_routes(app)) >= 1
+
+
+def test_admin_of_another_clinic_gets_404_for_every_record(app, records, other_clinic):
+    create_user(other_clinic, "boss@hillside.test", "hillside-admin-pass", "admin")
+    db.session.commit()
+    client = app.test_client()
+    assert (
+        StaffActions(client).sign_in("boss@hillside.test", "hillside-admin-pass").status_code == 302
+    )
+    token = csrf_token(client.get("/clinic/patients").text)
+    for rule, method in id_routes(app):
+        response = request(client, rule, method, records, token)
+        # Staff have no patient session: the patient's own pages answer 401 to them.
+        expected = 401 if rule.endpoint.startswith("patient.") else 404
+        assert response.status_code == expected, (rule.rule, method, response.status_code)
+        assert "Riley" not in response.text
+
+
+def test_patient_session_never_reaches_staff_records(app, records):
+    client = app.test_client()
+    PatientActions(client).sign_in(records["patient"])
+    token = csrf_token(client.get("/checkin").text)
+    for rule, method in id_routes(app):
+        if rule.endpoint.startswith("patient."):
+            continue  # the patient's own pages are tested in test_patient_pages
+        response = request(client, rule, method, records, token)
+        assert response.status_code in (302, 401, 403, 404), (rule.rule, method)
+        if response.status_code == 302:
+            assert response.headers["Location"].startswith("/signin")
+
+
+def test_signed_out_visitor_is_sent_to_sign_in(app, records):
+    client = app.test_client()
+    token = csrf_token(client.get("/signin").text)
+    for rule, method in id_routes(app):
+        response = request(client, rule, method, records, token)
+        assert response.status_code in (302, 401), (rule.rule, method, response.status_code)
+        if response.status_code == 302:
+            assert response.headers["Location"].startswith("/signin")
+        assert "Riley" not in response.text
+
+
+def test_the_owning_clinics_admin_can_open_every_page(app, records):
+    """The ids above are real: the same GETs succeed for the clinic they belong to."""
+    client = app.test_client()
+    assert (
+        StaffActions(client).sign_in("boss@riverside.test", "riverside-admin-pass").status_code
+        == 302
+    )
+    for rule, method in id_routes(app):
+        if method == "GET" and not rule.endpoint.startswith("patient."):
+            response = request(client, rule, method, records)
+            assert response.status_code in (200, 302), (rule.rule, response.status_code)
