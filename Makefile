@@ -13,7 +13,7 @@ run: migrate
 	@$(FLASK) tracker demo
 	@echo
 	@echo "Aftercare is running at http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
-	@echo "Open one of the patient links above in your browser."
+	@echo "Open one of the patient links above in your browser; staff sign in at http://$(HOST):$(PORT)/signin"
 	@$(FLASK) run --host $(HOST) --port $(PORT)
 
 test: install
