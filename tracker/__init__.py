@@ -53,7 +53,7 @@ def check_production_settings(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     """Bind the extension objects and tune SQLite."""
     from .auth.login import init_app as init_login
-    from .database import begin_write_for_unsafe_methods, configure_sqlite
+    from .database import begin_request_transaction, configure_sqlite
     from .extensions import csrf, db, migrate
 
     db.init_app(app)
@@ -63,7 +63,7 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
-    app.before_request(begin_write_for_unsafe_methods)
+    app.before_request(begin_request_transaction)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -54,12 +54,15 @@ def insert_ignoring_conflicts(model: type) -> Any:
     return module.insert(model).on_conflict_do_nothing()
 
 
-def begin_write_for_unsafe_methods() -> None:
-    """Before a request that may write (POST, PUT, PATCH, DELETE), begin a write transaction.
+def begin_request_transaction() -> None:
+    """Begin each request's transaction as a write transaction (BEGIN IMMEDIATE on SQLite).
 
-    The view's first reads then happen inside the write lock, so its writes cannot fail later.
+    Nearly every page writes: changes, and an audit row for every view of patient data. A
+    transaction that reads first and writes later can fail at once on SQLite in WAL mode when
+    another writer committed in between (waiting does not help), so the lock is taken first.
+    PostgreSQL ignores this. Static files never touch the database.
     """
     from flask import request
 
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
+    if request.endpoint != "static":
         begin_write()

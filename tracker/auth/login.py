@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, g, session
 from flask_login import LoginManager, login_user
 
+from ..database import begin_write
 from ..extensions import db
 from ..models import User
 from ..services import accounts
@@ -25,6 +26,7 @@ def load_staff_session() -> None:
     """
     token = session.get(SESSION_KEY)
     if token:
+        begin_write()
         g.staff_user = accounts.session_user(token)
         db.session.commit()
 
