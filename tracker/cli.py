@@ -15,6 +15,7 @@ from .services import demo as demo_service
 from .services.clinics import SetupError, create_clinic, create_user, find_clinic
 from .services.flagging import sweep
 from .services.links import issue_link, link_url
+from .services.outbox import default_transport, deliver_due
 from .timeutil import as_utc, utcnow
 
 tracker_cli = AppGroup("tracker", help="Aftercare: clinics, users, demo data and jobs.")
@@ -122,3 +123,17 @@ def sweep_command(now: datetime | None) -> None:
     result = sweep(now or utcnow())
     db.session.commit()
     click.echo(f"Swept {result.treatments} treatments, opened {result.flags_opened} flags.")
+
+
+@tracker_cli.command("deliver")
+def deliver_command() -> None:
+    """Deliver the outbox once: send every message that is due, with retries on failure."""
+    try:
+        transport = default_transport()
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from error
+    result = deliver_due(utcnow(), transport)
+    click.echo(
+        f"Sent {result.sent} messages; {result.retrying} will be retried, "
+        f"{result.failed} failed for good."
+    )

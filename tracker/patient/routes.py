@@ -5,12 +5,15 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from flask import abort, g, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import CheckIn, Flag, Symptom, Treatment
+from ..models import CheckIn, Flag, PatientLink, Symptom, Treatment
+from ..services import audit
 from ..services.checkins import CheckInInvalid, record_checkin
 from ..services.links import LinkState, check_link, use_link
+from ..services.messages import offers_fresh_link, queue_fresh_link
 from ..services.timeline import build_timeline, treatment_day
 from ..timeutil import utcnow
 from . import bp
@@ -31,10 +34,20 @@ LINK_PROBLEM_STATUS = {
 }
 
 
-def _link_problem(state: LinkState):
+FRESH_LINK_STATES = (LinkState.EXPIRED, LinkState.USED)
+"""Links whose page offers to email a fresh one (not revoked ones: the clinic withdrew them)."""
+
+
+def _link_problem(state: LinkState, link: PatientLink | None = None, fresh_link_sent=False):
     g.patient = current_patient()  # a patient who used their own link can carry on
-    status = LINK_PROBLEM_STATUS[state]
-    return render_template("patient/link_problem.html", state=state.value), status
+    status = 200 if fresh_link_sent else LINK_PROBLEM_STATUS[state]
+    offer = state in FRESH_LINK_STATES and link is not None and offers_fresh_link(link)
+    return render_template(
+        "patient/link_problem.html",
+        state=state.value,
+        offer_fresh_link=offer and not fresh_link_sent,
+        fresh_link_sent=fresh_link_sent,
+    ), status
 
 
 @bp.get("/p/<token>")
@@ -42,7 +55,7 @@ def open_link(token: str):
     """Show the start button; fetching this page does not use the link up."""
     found = check_link(token)
     if found.state is not LinkState.VALID:
-        return _link_problem(found.state)
+        return _link_problem(found.state, found.link)
     return render_template("patient/open_link.html", form=OpenLinkForm())
 
 
@@ -54,12 +67,40 @@ def start_session(token: str):
         abort(400)
     found = use_link(token)
     if found.state is not LinkState.VALID or found.link is None:
-        return _link_problem(found.state)
+        return _link_problem(found.state, found.link)
     start_patient_session(found.link.patient)
     g.patient = found.link.patient
     audit_patient("patient.link.use", target=f"link:{found.link.id}")
     db.session.commit()
     return redirect(url_for("patient.checkin"))
+
+
+@bp.post("/p/<token>/fresh")
+def request_fresh_link(token: str):
+    """Email a fresh link to the address on file for the patient of an expired or used link.
+
+    The answer is the same whether or not an email went (rate limit), and never shows the
+    address; a forged or unknown token gets the "not recognised" page and sends nothing.
+    """
+    if not FlaskForm().validate_on_submit():  # the form is only its CSRF token
+        abort(400)
+    found = check_link(token)
+    if found.state is LinkState.VALID:
+        return redirect(url_for("patient.open_link", token=token))
+    if found.state not in FRESH_LINK_STATES or found.link is None:
+        return _link_problem(found.state, found.link)
+    sent = queue_fresh_link(found.link)
+    audit.record(
+        "patient.link.fresh_sent" if sent else "patient.link.fresh_refused",
+        actor_type="patient",
+        actor_id=None,  # whoever holds the link: not a signed-in patient
+        clinic_id=found.link.patient.clinic_id,
+        patient_id=found.link.patient_id,
+        target=f"link:{found.link.id}",
+        ip_address=request.remote_addr,
+    )
+    db.session.commit()
+    return _link_problem(found.state, found.link, fresh_link_sent=True)
 
 
 def _catalogue(clinic_id: int) -> list[Symptom]:

@@ -1,0 +1,155 @@
+"""The emails patients get from their clinic, composed from templates/email/ and queued.
+
+Each message is rendered once, when it is queued, so what is delivered is what was decided in the
+transaction that caused it (a treatment recorded, a fresh link asked for). Times are shown in the
+patient's own timezone.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import exists, select
+
+from ..extensions import db
+from ..models import OutboxMessage, Patient, PatientLink, Treatment
+from ..timeutil import utcnow
+from . import outbox
+from .links import issue_link, link_url
+
+INVITE = "invite"
+FRESH_LINK = "fresh_link"
+FRESH_LINK_INTERVAL = timedelta(minutes=10)
+"""At most one fresh-link email per patient in this long, however often it is asked for."""
+
+
+@dataclass(frozen=True)
+class Email:
+    """A rendered message: subject, plain text and HTML."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def render_email(template: str, subject: str, **context) -> Email:
+    """Render templates/email/<template>.txt and .html (HTML escaped, text not)."""
+    env = current_app.jinja_env
+    context.setdefault("emergency_number", current_app.config["EMERGENCY_NUMBER"])
+    text = env.get_template(f"email/{template}.txt").render(context)
+    html = env.get_template(f"email/{template}.html").render(context)
+    return Email(subject=subject, text=text, html=html)
+
+
+def _queue_link_email(
+    patient: Patient,
+    *,
+    kind: str,
+    template: str,
+    subject: str,
+    dedupe_key: str,
+    now: datetime,
+    **context,
+) -> OutboxMessage | None:
+    """Issue a fresh personal link and queue an email carrying it."""
+    token = issue_link(patient, now)
+    expires_at = now + timedelta(hours=current_app.config["PATIENT_LINK_HOURS"])
+    email = render_email(
+        template,
+        subject,
+        patient=patient,
+        clinic=patient.clinic,
+        link=link_url(token),
+        link_expires_at=expires_at,
+        **context,
+    )
+    return outbox.enqueue(
+        clinic_id=patient.clinic_id,
+        patient_id=patient.id,
+        kind=kind,
+        to_address=patient.email,
+        subject=email.subject,
+        body_text=email.text,
+        body_html=email.html,
+        dedupe_key=dedupe_key,
+        headers={"X-Aftercare-Kind": kind},
+        now=now,
+    )
+
+
+def queue_invite(
+    treatment: Treatment, *, resend: bool = False, now: datetime | None = None
+) -> OutboxMessage | None:
+    """Queue the invite for a treatment, with a fresh personal link (flush only).
+
+    The first invite of a treatment is keyed `invite:<treatment id>`, so it is written once; each
+    re-send by the clinic is a new message with its own key and its own link.
+    """
+    now = now or utcnow()
+    key = f"{INVITE}:{treatment.id}"
+    if resend:
+        key += f":resend:{secrets.token_hex(8)}"
+    patient = treatment.patient
+    return _queue_link_email(
+        patient,
+        kind=INVITE,
+        template="invite",
+        subject=f"Your aftercare check-ins with {patient.clinic.name}",
+        dedupe_key=key,
+        now=now,
+        treatment=treatment,
+    )
+
+
+def offers_fresh_link(link: PatientLink) -> bool:
+    """Whether the page of an expired or used link may offer to email a fresh one.
+
+    Not after the clinic revoked the patient's links (since this link was made): a revocation
+    must not be undone by whoever holds an old link.
+    """
+    revoked_since = db.session.scalar(
+        select(
+            exists().where(
+                PatientLink.patient_id == link.patient_id,
+                PatientLink.revoked_at.is_not(None),
+                PatientLink.revoked_at >= link.created_at,
+            )
+        )
+    )
+    return not revoked_since
+
+
+def queue_fresh_link(link: PatientLink, now: datetime | None = None) -> bool:
+    """Email the link's patient a fresh link at the address on file, at most once in 10 minutes.
+
+    Returns whether a message was queued. The caller shows the same answer either way, so the
+    page tells nobody whether the link was theirs or where the email went.
+    """
+    now = now or utcnow()
+    if not offers_fresh_link(link):
+        return False
+    recent = db.session.scalar(
+        select(
+            exists().where(
+                OutboxMessage.patient_id == link.patient_id,
+                OutboxMessage.kind == FRESH_LINK,
+                OutboxMessage.created_at > now - FRESH_LINK_INTERVAL,
+            )
+        )
+    )
+    if recent:
+        return False
+    # The key also holds the limit if two requests race past the query (one per window).
+    window = int(now.timestamp() // FRESH_LINK_INTERVAL.total_seconds())
+    message = _queue_link_email(
+        link.patient,
+        kind=FRESH_LINK,
+        template="fresh_link",
+        subject=f"Your new check-in link from {link.patient.clinic.name}",
+        dedupe_key=f"{FRESH_LINK}:{link.patient_id}:{window}",
+        now=now,
+    )
+    return message is not None

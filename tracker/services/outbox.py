@@ -1,0 +1,269 @@
+"""The outbox: every message is a row written with its cause, then delivered with retries.
+
+Writing a message (`enqueue`) only adds a row in the caller's transaction, so a message exists if
+and only if the thing that caused it was committed. Delivery (`deliver_due`) is a job: it claims
+each due row with a compare-and-set UPDATE and commits the claim before sending, so two delivery
+runs at once never send the same row, and commits each outcome at once, so a run that dies half
+way loses nothing (a row it left in `sending` goes back to pending after `SENDING_TIMEOUT`).
+
+Transports are pluggable: anything with `send(message, outbox_id)`. Without `MAIL_SERVER` the
+`FileTransport` writes `.eml` files under `instance/mail/`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from pathlib import Path
+from typing import Protocol
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from ..database import begin_write, insert_ignoring_conflicts
+from ..extensions import db
+from ..models import FAILED, PENDING, SENDING, SENT, OutboxMessage
+from ..timeutil import utcnow
+
+MAX_ATTEMPTS = 8
+"""A row that has failed this many times is `failed` and left for a person to look at."""
+FIRST_RETRY = timedelta(seconds=60)
+MAX_RETRY = timedelta(hours=6)
+JITTER = 0.1
+"""Each delay is moved by up to this fraction either way, so rows failed together spread out."""
+SENDING_TIMEOUT = timedelta(minutes=15)
+"""A row claimed longer ago than this was left by a run that died: it is put back to pending."""
+BATCH_SIZE = 100
+ERROR_MAX_CHARS = 1000
+
+
+class Transport(Protocol):
+    """Something that hands an email on (a mail server, a folder); raises if it could not."""
+
+    def send(self, message: EmailMessage, outbox_id: int) -> None:
+        """Hand the message of outbox row `outbox_id` on, or raise."""
+
+
+class FileTransport:
+    """Writes each message as an RFC 5322 `.eml` file named after its outbox row.
+
+    Writing the same row again replaces its file, so a retried row never leaves two copies.
+    """
+
+    def __init__(self, directory: Path | str):
+        self.directory = Path(directory)
+
+    def path_for(self, outbox_id: int) -> Path:
+        """Where the message of outbox row `outbox_id` is written."""
+        return self.directory / f"outbox-{outbox_id:08d}.eml"
+
+    def send(self, message: EmailMessage, outbox_id: int) -> None:
+        """Write the message atomically (a reader never sees half a file)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(message.as_bytes())
+            os.replace(temporary, self.path_for(outbox_id))
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+
+def default_transport() -> Transport:
+    """The transport the configuration asks for: `.eml` files when no `MAIL_SERVER` is set."""
+    config = current_app.config
+    if config.get("MAIL_SERVER"):
+        # SMTP delivery arrives with the scheduler issue; until then say so rather than
+        # silently writing files that nobody will read.
+        raise RuntimeError(
+            "MAIL_SERVER is set but SMTP delivery is not available yet: unset it to write "
+            "messages as .eml files under instance/mail/."
+        )
+    return FileTransport(Path(current_app.instance_path) / "mail")
+
+
+def enqueue(
+    *,
+    clinic_id: int,
+    kind: str,
+    to_address: str,
+    subject: str,
+    body_text: str,
+    body_html: str | None = None,
+    patient_id: int | None = None,
+    dedupe_key: str | None = None,
+    headers: dict[str, str] | None = None,
+    now: datetime | None = None,
+) -> OutboxMessage | None:
+    """Add a pending message to the caller's transaction (flush only; the caller commits).
+
+    With a `dedupe_key`, a second message with the same key is ignored and None is returned:
+    one intent, one message, however often the code that writes it runs.
+    """
+    now = now or utcnow()
+    values = {
+        "clinic_id": clinic_id,
+        "patient_id": patient_id,
+        "kind": kind,
+        "dedupe_key": dedupe_key,
+        "to_address": to_address,
+        "subject": subject,
+        "body_text": body_text,
+        "body_html": body_html,
+        "headers": dict(headers or {}),
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    new_id = db.session.execute(
+        insert_ignoring_conflicts(OutboxMessage).values(values).returning(OutboxMessage.id)
+    ).scalar()
+    return db.session.get(OutboxMessage, new_id) if new_id is not None else None
+
+
+def build_email(row: OutboxMessage, sender: str) -> EmailMessage:
+    """The RFC 5322 message of an outbox row: plain text with an HTML alternative.
+
+    The Message-ID comes from the row, so every retry of a row carries the same one.
+    """
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = row.to_address
+    message["Subject"] = row.subject
+    message["Date"] = format_datetime(row.created_at)
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "aftercare.localhost"
+    message["Message-ID"] = f"<outbox.{row.id}.{row.created_at:%Y%m%d%H%M%S}@{domain}>"
+    for name, value in (row.headers or {}).items():
+        message[name] = value
+    message.set_content(row.body_text)
+    if row.body_html:
+        message.add_alternative(row.body_html, subtype="html")
+    return message
+
+
+def retry_delay(attempts: int, rng: random.Random | None = None) -> timedelta:
+    """How long to wait after the `attempts`-th failure: 60 s doubling up to 6 h, with jitter."""
+    rng = rng or random.Random()  # noqa: S311  (spreading retries, not a secret)
+    base = min(FIRST_RETRY * 2 ** max(attempts - 1, 0), MAX_RETRY)
+    return base * rng.uniform(1 - JITTER, 1 + JITTER)
+
+
+@dataclass
+class DeliveryResult:
+    """What one delivery run did."""
+
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    released: int = 0
+
+
+def release_stuck(now: datetime) -> int:
+    """Put rows left in `sending` by a run that died back to pending; returns how many."""
+    begin_write()
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == SENDING, OutboxMessage.claimed_at < now - SENDING_TIMEOUT)
+        .values(status=PENDING, next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount
+
+
+def claim(outbox_id: int, now: datetime) -> bool:
+    """Claim one due row for sending (compare-and-set) and commit; False if someone else did."""
+    begin_write()
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == outbox_id,
+            OutboxMessage.status == PENDING,
+            OutboxMessage.next_attempt_at <= now,
+        )
+        .values(status=SENDING, claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def _due_ids(now: datetime, after_id: int) -> list[int]:
+    ids = db.session.scalars(
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status == PENDING,
+            OutboxMessage.next_attempt_at <= now,
+            OutboxMessage.id > after_id,
+        )
+        .order_by(OutboxMessage.id)
+        .limit(BATCH_SIZE)
+    ).all()
+    db.session.commit()  # end the read, so each claim starts its own write transaction
+    return list(ids)
+
+
+def _record_outcome(
+    outbox_id: int, error: Exception | None, now: datetime, rng: random.Random | None
+) -> str:
+    """Mark a claimed row sent, or back off (or give up) after a failure; commit; new status."""
+    begin_write()
+    row = db.session.get(OutboxMessage, outbox_id, populate_existing=True)
+    if error is None:
+        row.status, row.sent_at, row.last_error = SENT, now, None
+    else:
+        row.attempts += 1
+        row.last_error = f"{type(error).__name__}: {error}"[:ERROR_MAX_CHARS]
+        if row.attempts >= MAX_ATTEMPTS:
+            row.status = FAILED
+        else:
+            row.status = PENDING
+            row.next_attempt_at = now + retry_delay(row.attempts, rng)
+    status = row.status
+    db.session.commit()
+    return status
+
+
+def deliver_due(
+    now: datetime | None = None,
+    transport: Transport | None = None,
+    *,
+    rng: random.Random | None = None,
+) -> DeliveryResult:
+    """One delivery run: send every pending row due by `now`, each claimed once.
+
+    A job, not a step of someone else's unit of work: it commits per row (the claim, then the
+    outcome), so call it with no transaction of your own open.
+    """
+    now = now or utcnow()
+    transport = transport or default_transport()
+    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    result = DeliveryResult(released=release_stuck(now))
+    last_id = 0
+    while ids := _due_ids(now, last_id):
+        last_id = ids[-1]
+        for outbox_id in ids:
+            if not claim(outbox_id, now):
+                continue  # another run got there first
+            error: Exception | None = None
+            try:
+                row = db.session.get(OutboxMessage, outbox_id)
+                transport.send(build_email(row, sender), outbox_id)
+            except Exception as exc:  # any failure of one message must not stop the run
+                error = exc
+            db.session.rollback()
+            status = _record_outcome(outbox_id, error, now, rng)
+            if status == SENT:
+                result.sent += 1
+            elif status == FAILED:
+                result.failed += 1
+            else:
+                result.retrying += 1
+    return result
