@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("clinic", __name__, url_prefix="/clinic")
 
-from . import admin, flags, navigation, patients  # noqa: E402,F401  (views attach to bp)
+from . import admin, flags, navigation, patients, treatments  # noqa: E402,F401  (attach views)

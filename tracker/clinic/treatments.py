@@ -1,0 +1,76 @@
+"""Recording a treatment (which invites the patient) and the treatment page."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from ..database import begin_write
+from ..extensions import db
+from ..models import Patient, Treatment
+from ..services import treatments as treatments_service
+from ..services.treatments import RecordedTreatment, TreatmentInvalid
+from ..timeutil import local, utcnow
+from . import bp
+from .access import audit_staff, clinic_get_or_404
+from .patient_forms import TreatmentForm, add_service_errors
+
+
+def _treatment_form(clinic_timezone: str) -> TreatmentForm:
+    """The form, defaulting to now (clinic time) and the signed-in clinician as practitioner."""
+    now_local = local(utcnow(), clinic_timezone).replace(second=0, microsecond=0, tzinfo=None)
+    form = TreatmentForm(treated_at=now_local, practitioner_id=current_user.id)
+    form.set_practitioners(treatments_service.clinic_staff(current_user.clinic_id))
+    return form
+
+
+def _saved(patient: Patient, recorded: RecordedTreatment):
+    """Audit and commit a recorded treatment, say what happened, and show it."""
+    treatment = recorded.treatment
+    audit_staff("treatment.create", patient.id, target=f"treatment:{treatment.id}")
+    db.session.commit()
+    flash(
+        f"Treatment recorded. The invite is on its way to {patient.name}."
+        if recorded.invite
+        else "Treatment recorded. No invite was sent: its follow-up period has ended."
+    )
+    return redirect(url_for("clinic.treatment_detail", treatment_id=treatment.id))
+
+
+@bp.route("/patients/<int:patient_id>/treatments/new", methods=["GET", "POST"])
+@login_required
+def new_treatment(patient_id: int):
+    """Record a treatment; saving it queues the patient's invite in the same transaction."""
+    begin_write()
+    patient = clinic_get_or_404(Patient, patient_id)
+    timezone = current_user.clinic.timezone
+    form = _treatment_form(timezone)
+    if form.validate_on_submit():
+        try:
+            recorded = treatments_service.record_treatment(patient, form.details(timezone))
+        except TreatmentInvalid as invalid:
+            add_service_errors(form, invalid.fields, form.error_aliases())
+        else:
+            return _saved(patient, recorded)
+    if form.errors:
+        db.session.rollback()
+    else:
+        audit_staff("treatment.form.view", patient.id)
+    html = render_template(
+        "clinic/treatment_form.html", form=form, patient=patient, timezone=timezone
+    )
+    db.session.commit()
+    return html, 422 if form.errors else 200
+
+
+@bp.get("/treatments/<int:treatment_id>")
+@login_required
+def treatment_detail(treatment_id: int):
+    """What was given, where and by whom, with the check-ins and flags that followed."""
+    begin_write()
+    treatment = clinic_get_or_404(Treatment, treatment_id)
+    record = treatments_service.treatment_record(treatment)
+    audit_staff("treatment.view", treatment.patient_id, target=f"treatment:{treatment.id}")
+    html = render_template("clinic/treatment_detail.html", record=record)
+    db.session.commit()
+    return html
