@@ -1,0 +1,500 @@
+"""The flag queue and the CSV export of flags, through the browser with CSRF on.
+
+Time is frozen with `time_machine` (staff sessions time out, so the clock is set before signing
+in); flags are either raised by the real check-in service and sweep, or inserted as rows where a
+test needs many reasons at chosen times.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import STAFF_PASSWORD, TREATED_AT, StaffActions
+from tracker.extensions import db
+from tracker.models import AuditEvent, Flag, Symptom, Treatment, User
+from tracker.rules import Reason
+from tracker.services.checkins import SymptomEntry, record_checkin
+from tracker.services.clinics import create_user
+from tracker.services.flagging import sweep
+from tracker.services.queue import csv_cell, duration_words
+
+NOW = TREATED_AT + timedelta(days=5)
+"""Five days after the treatment: inside the no-response window, bruising long overdue."""
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(time_machine):
+    time_machine.move_to(NOW, tick=False)
+    return time_machine
+
+
+def add_flag(
+    treatment: Treatment,
+    reason: str,
+    code: str | None = None,
+    *,
+    opened_at,
+    status: str = "open",
+    started_at=None,
+) -> Flag:
+    """A flag row as the sweep would store it (no_response has no symptom)."""
+    symptom_id = None
+    if code:
+        symptom_id = db.session.scalar(
+            select(Symptom.id).where(Symptom.clinic_id == treatment.clinic_id, Symptom.code == code)
+        )
+        assert symptom_id is not None, code
+    flag = Flag(
+        clinic_id=treatment.clinic_id,
+        treatment_id=treatment.id,
+        symptom_id=symptom_id,
+        reason=reason,
+        status=status,
+        episode_started_at=started_at or opened_at - timedelta(hours=1),
+        observed_at=opened_at,
+        opened_at=opened_at,
+    )
+    db.session.add(flag)
+    db.session.commit()
+    return flag
+
+
+def row_ids(html: str) -> list[int]:
+    """The flag ids of the queue's rows, in the order shown."""
+    return [int(i) for i in re.findall(r'<tr id="flag-(\d+)">', html)]
+
+
+def row_html(html: str, flag_id: int) -> str:
+    match = re.search(rf'<tr id="flag-{flag_id}">(.*?)</tr>', html, re.S)
+    assert match, f"flag {flag_id} not in the page"
+    return match.group(1)
+
+
+def audit_actions(action: str) -> list[AuditEvent]:
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+
+
+def hours_ago(hours: float):
+    return NOW - timedelta(hours=hours)
+
+
+# --- order --------------------------------------------------------------------------------------
+
+
+def test_queue_lists_the_most_urgent_reason_first_then_the_oldest(client, nurse, make_patient):
+    _, first = make_patient("Ada First")
+    _, second = make_patient("Ben Second")
+    overdue_new = add_flag(first, "overdue", "bruising", opened_at=hours_ago(1))
+    urgent_new = add_flag(first, "urgent", "difficulty_breathing", opened_at=hours_ago(2))
+    no_response = add_flag(second, "no_response", opened_at=hours_ago(30))
+    review = add_flag(second, "review", "eyelid_drooping", opened_at=hours_ago(3))
+    worsening = add_flag(first, "worsening", "headache", opened_at=hours_ago(4))
+    severe_old = add_flag(second, "severe", "pain", opened_at=hours_ago(5))
+    urgent_old = add_flag(second, "urgent", "vision_problems", opened_at=hours_ago(10))
+    overdue_old = add_flag(second, "overdue", "redness", opened_at=hours_ago(20))
+    severe_acknowledged = add_flag(
+        first, "severe", "swelling", opened_at=hours_ago(1), status="acknowledged"
+    )
+    add_flag(first, "urgent", "muscle_weakness", opened_at=hours_ago(50), status="resolved")
+
+    page = client.get("/clinic/flags")
+
+    assert page.status_code == 200
+    assert row_ids(page.text) == [
+        urgent_old.id,
+        urgent_new.id,
+        review.id,
+        severe_old.id,
+        severe_acknowledged.id,
+        worsening.id,
+        overdue_old.id,
+        overdue_new.id,
+        no_response.id,
+    ]
+
+
+def test_the_queue_is_also_the_clinic_home_page(client, nurse, make_patient):
+    _, treatment = make_patient()
+    flag = add_flag(treatment, "review", "eyelid_drooping", opened_at=hours_ago(1))
+    assert row_ids(client.get("/clinic/").text) == [flag.id]
+
+
+# --- what a row shows ---------------------------------------------------------------------------
+
+
+def test_overdue_row_says_how_long_against_the_expected_duration(
+    client, clinic, nurse, make_patient
+):
+    patient, treatment = make_patient("Cleo Bruise")
+    record_checkin(
+        treatment, [SymptomEntry("bruising", 2)], reported_at=TREATED_AT + timedelta(days=1)
+    )
+    sweep(now=NOW)
+    db.session.commit()
+    flag = db.session.scalars(select(Flag).where(Flag.reason == "overdue")).one()
+
+    row = row_html(client.get("/clinic/flags").text, flag.id)
+
+    assert "Bruising for 4 days, expected 3 days" in row
+    assert "Cleo Bruise" in row
+    assert f'href="/clinic/patients/{patient.id}"' in row
+    assert 'class="reason reason-overdue"' in row
+    assert f'href="/clinic/flags/{flag.id}"' in row
+
+
+def test_no_response_row_says_no_check_in_and_for_how_long(client, nurse, make_patient):
+    _, treatment = make_patient()
+    sweep(now=TREATED_AT + timedelta(days=3))
+    db.session.commit()
+    flag = db.session.scalars(select(Flag)).one()
+    assert flag.reason == "no_response"
+
+    row = row_html(client.get("/clinic/flags").text, flag.id)
+
+    assert "No check-in for 5 days" in row
+    assert ">No check-in</a>" in row
+
+
+def test_an_episode_that_has_ended_says_how_long_it_lasted(client, nurse, make_patient):
+    _, treatment = make_patient()
+    day = TREATED_AT + timedelta(days=1)
+    record_checkin(treatment, [SymptomEntry("bruising", 1)], reported_at=day)
+    sweep(now=day + timedelta(hours=80))
+    record_checkin(treatment, [], reported_at=day + timedelta(hours=90))
+    db.session.commit()
+    flag = db.session.scalars(select(Flag).where(Flag.reason == "overdue")).one()
+
+    row = row_html(client.get("/clinic/flags").text, flag.id)
+
+    assert "Bruising lasted 3 days 18 hours, expected 3 days" in row
+
+
+def test_times_are_shown_in_the_clinics_timezone_with_practitioner(
+    client, clinic, nurse, make_patient
+):
+    clinic.timezone = "America/New_York"
+    doctor = create_user(clinic, "dr@riverside.test", STAFF_PASSWORD, name="Dr Quinn")
+    _, treatment = make_patient(treated_at=TREATED_AT.replace(hour=2))
+    treatment.practitioner_id = doctor.id
+    db.session.commit()
+    flag = add_flag(treatment, "review", "eyelid_drooping", opened_at=NOW.replace(hour=3, minute=5))
+
+    row = row_html(client.get("/clinic/flags").text, flag.id)
+
+    # 03:05 UTC on 7 March is 22:05 the evening before in New York; 02:00 UTC on 2 March is 1 March.
+    assert "06 Mar 2026, 22:05" in row
+    assert "01 Mar 2026" in row
+    assert "Dr Quinn" in row
+
+
+@pytest.mark.parametrize(
+    ("hours", "words"),
+    [
+        (0.5, "less than an hour"),
+        (1, "1 hour"),
+        (47.9, "47 hours"),
+        (48, "2 days"),
+        (73, "3 days 1 hour"),
+        (96, "4 days"),
+    ],
+)
+def test_durations_are_said_in_whole_hours_then_days(hours, words):
+    assert duration_words(timedelta(hours=hours)) == words
+
+
+# --- navigation count, filters, paging ------------------------------------------------------------
+
+
+def test_navigation_shows_the_number_of_open_flags(client, nurse, make_patient):
+    _, treatment = make_patient()
+    for code in ("bruising", "headache", "redness"):
+        add_flag(treatment, "overdue", code, opened_at=hours_ago(2))
+    add_flag(treatment, "overdue", "pain", opened_at=hours_ago(2), status="acknowledged")
+    add_flag(treatment, "overdue", "nausea", opened_at=hours_ago(2), status="resolved")
+
+    page = client.get("/clinic/flags")
+
+    assert 'aria-label="3 open">3</span>' in page.text
+
+
+def test_filters_by_reason(client, nurse, make_patient):
+    _, treatment = make_patient()
+    overdue = add_flag(treatment, "overdue", "bruising", opened_at=hours_ago(2))
+    add_flag(treatment, "urgent", "difficulty_breathing", opened_at=hours_ago(2))
+
+    assert row_ids(client.get("/clinic/flags?reason=overdue").text) == [overdue.id]
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("", ["open", "acknowledged"]),
+        ("open", ["open"]),
+        ("acknowledged", ["acknowledged"]),
+        ("resolved", ["resolved"]),
+        ("all", ["open", "acknowledged", "resolved"]),
+    ],
+)
+def test_filters_by_status(client, nurse, make_patient, status, expected):
+    _, treatment = make_patient()
+    flags = {
+        s: add_flag(treatment, "overdue", code, opened_at=hours_ago(10 - n), status=s)
+        for n, (s, code) in enumerate(
+            [("open", "bruising"), ("acknowledged", "headache"), ("resolved", "redness")]
+        )
+    }
+
+    page = client.get(f"/clinic/flags?status={status}")
+
+    assert row_ids(page.text) == [flags[s].id for s in expected]
+
+
+def test_filters_by_practitioner(client, clinic, nurse, make_patient):
+    doctor = create_user(clinic, "dr@riverside.test", STAFF_PASSWORD, name="Dr Quinn")
+    _, theirs = make_patient("Dee Theirs")
+    _, other = make_patient("Eve Other")
+    theirs.practitioner_id = doctor.id
+    db.session.commit()
+    flag = add_flag(theirs, "overdue", "bruising", opened_at=hours_ago(2))
+    add_flag(other, "overdue", "bruising", opened_at=hours_ago(2))
+
+    page = client.get(f"/clinic/flags?practitioner={doctor.id}")
+
+    assert row_ids(page.text) == [flag.id]
+    assert f'<option selected value="{doctor.id}">Dr Quinn</option>' in page.text
+
+
+@pytest.mark.parametrize(
+    "query", ["reason=bogus", "status=closed", "practitioner=abc", "practitioner=999"]
+)
+def test_an_unknown_filter_is_refused_and_shows_no_flags(client, nurse, make_patient, query):
+    _, treatment = make_patient("Fay Hidden")
+    add_flag(treatment, "overdue", "bruising", opened_at=hours_ago(2))
+
+    page = client.get(f"/clinic/flags?{query}")
+
+    assert page.status_code == 422
+    assert "Fay Hidden" not in page.text
+    assert "Please check the filters" in page.text
+
+
+def test_another_clinics_staff_member_is_not_a_practitioner_filter(client, nurse, other_clinic):
+    stranger = db.session.scalar(select(User.id).where(User.email == "nurse@hillside.test"))
+    assert client.get(f"/clinic/flags?practitioner={stranger}").status_code == 422
+
+
+def test_queue_is_paged_by_25_in_urgency_order(client, nurse, make_patient):
+    _, treatment = make_patient()
+    codes = db.session.scalars(select(Symptom.code).order_by(Symptom.position)).all()[:15]
+    flags = [
+        add_flag(treatment, reason, code, opened_at=hours_ago(100 - n))
+        for n, (code, reason) in enumerate(
+            (code, reason) for code in codes for reason in ("worsening", "severe")
+        )
+    ]
+    expected = [
+        f.id for f in sorted(flags, key=lambda f: (Reason(f.reason).priority, f.opened_at, f.id))
+    ]
+
+    first = client.get("/clinic/flags")
+    second = client.get("/clinic/flags?page=2")
+
+    assert row_ids(first.text) == expected[:25]
+    assert row_ids(second.text) == expected[25:]
+    assert "Page 1 of 2" in first.text
+    assert 'href="/clinic/flags?page=2"' in first.text
+
+
+def test_paging_keeps_the_filters(client, nurse, make_patient):
+    codes = db.session.scalars(select(Symptom.code).order_by(Symptom.position)).all()
+    for name in ("Lou One", "Mo Two"):
+        _, treatment = make_patient(name)
+        for n, code in enumerate(codes):
+            add_flag(treatment, "severe", code, opened_at=hours_ago(100 - n))
+            add_flag(treatment, "worsening", code, opened_at=hours_ago(200 - n))
+
+    first = client.get("/clinic/flags?reason=worsening")
+    second = client.get("/clinic/flags?reason=worsening&page=2")
+
+    assert 'href="/clinic/flags?page=2&amp;reason=worsening"' in first.text
+    assert len(row_ids(first.text)) == 25
+    assert len(row_ids(second.text)) == 2 * len(codes) - 25
+    shown = row_ids(first.text) + row_ids(second.text)
+    reasons = db.session.scalars(select(Flag.reason).where(Flag.id.in_(shown))).all()
+    assert len(set(shown)) == 2 * len(codes)
+    assert set(reasons) == {"worsening"}
+
+
+# --- scoping, sign-in, audit ----------------------------------------------------------------------
+
+
+def test_another_clinics_flags_are_not_in_the_queue(client, clinic, other_clinic, make_patient):
+    _, ours = make_patient("Gus Ours")
+    _, theirs = make_patient("Hal Theirs", clinic=other_clinic)
+    add_flag(ours, "overdue", "bruising", opened_at=hours_ago(2))
+    add_flag(theirs, "overdue", "bruising", opened_at=hours_ago(2))
+    assert StaffActions(client).sign_in("nurse@hillside.test").status_code == 302
+
+    page = client.get("/clinic/flags?status=all")
+
+    assert "Hal Theirs" in page.text
+    assert "Gus Ours" not in page.text
+    assert 'aria-label="1 open"' in page.text
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(client, clinic):
+    for url in ("/clinic/", "/clinic/flags", "/clinic/flags.csv"):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response.headers["Location"].startswith("/signin"), url
+
+
+def test_each_view_of_the_queue_writes_one_audit_row(client, clinic, nurse, make_patient):
+    _, treatment = make_patient()
+    add_flag(treatment, "overdue", "bruising", opened_at=hours_ago(2))
+
+    client.get("/clinic/flags?reason=overdue")
+    client.get("/clinic/flags")
+
+    rows = audit_actions("flags.list")
+    assert len(rows) == 2
+    assert {(r.actor_type, r.actor_id, r.clinic_id) for r in rows} == {("user", 1, clinic.id)}
+    assert rows[0].target == "reason=overdue;status=active;practitioner=any"
+
+
+# --- CSV export ---------------------------------------------------------------------------------
+
+
+def read_csv(response) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(response.text)))
+
+
+def test_csv_export_has_one_row_per_flag_with_the_documented_columns(
+    client, clinic, nurse, make_patient
+):
+    doctor = create_user(clinic, "dr@riverside.test", STAFF_PASSWORD, name="Dr Quinn")
+    patient, treatment = make_patient("Ivy Export")
+    treatment.practitioner_id = doctor.id
+    db.session.commit()
+    flag = add_flag(treatment, "overdue", "bruising", opened_at=NOW.replace(hour=8))
+    flag.status, flag.outcome = "resolved", "self_care"
+    flag.acknowledged_at, flag.resolved_at = NOW.replace(hour=9), NOW.replace(hour=9, minute=30)
+    db.session.commit()
+
+    response = client.get("/clinic/flags.csv?status=all")
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"].startswith("attachment; filename=")
+    assert response.text.splitlines()[0] == (
+        "flag_id,opened_at,patient_id,patient_name,symptom,reason,status,outcome,"
+        "acknowledged_at,resolved_at,practitioner,product,batch_number"
+    )
+    assert read_csv(response) == [
+        {
+            "flag_id": str(flag.id),
+            "opened_at": "2026-03-07T08:00:00+00:00",
+            "patient_id": str(patient.id),
+            "patient_name": "Ivy Export",
+            "symptom": "bruising",
+            "reason": "overdue",
+            "status": "resolved",
+            "outcome": "self_care",
+            "acknowledged_at": "2026-03-07T09:00:00+00:00",
+            "resolved_at": "2026-03-07T09:30:00+00:00",
+            "practitioner": "Dr Quinn",
+            "product": "Botox",
+            "batch_number": "C1234AB5",
+        }
+    ]
+
+
+def test_csv_export_uses_the_queues_filters(client, nurse, make_patient):
+    _, treatment = make_patient()
+    open_overdue = add_flag(treatment, "overdue", "bruising", opened_at=hours_ago(3))
+    add_flag(treatment, "overdue", "headache", opened_at=hours_ago(2), status="resolved")
+    no_response = add_flag(treatment, "no_response", opened_at=hours_ago(1))
+
+    default = read_csv(client.get("/clinic/flags.csv"))
+    overdue_only = read_csv(client.get("/clinic/flags.csv?reason=overdue"))
+    resolved = read_csv(client.get("/clinic/flags.csv?status=resolved"))
+
+    assert [r["flag_id"] for r in default] == [str(open_overdue.id), str(no_response.id)]
+    assert [r["flag_id"] for r in overdue_only] == [str(open_overdue.id)]
+    assert [r["status"] for r in resolved] == ["resolved"]
+    assert default[1]["symptom"] == ""
+
+
+def test_csv_export_defuses_spreadsheet_formulas(client, nurse, make_patient):
+    patient, treatment = make_patient("=HYPERLINK(evil) Smith")
+    treatment.product = "+cmd|' /C calc'!A0"
+    treatment.batch_number = "@SUM(1+1)"
+    patient.name = "=HYPERLINK(evil) Smith"
+    db.session.commit()
+    add_flag(treatment, "overdue", "bruising", opened_at=hours_ago(2))
+
+    (row,) = read_csv(client.get("/clinic/flags.csv"))
+
+    assert row["patient_name"] == "'=HYPERLINK(evil) Smith"
+    assert row["product"] == "'+cmd|' /C calc'!A0"
+    assert row["batch_number"] == "'@SUM(1+1)"
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+44 20", "'+44 20"),
+        ("-2", "'-2"),
+        ("@A1", "'@A1"),
+        ("\t=1", "'\t=1"),
+        ("Plain", "Plain"),
+        ("a=b", "a=b"),
+        (-2, "-2"),
+        (None, ""),
+    ],
+)
+def test_csv_cells_starting_like_a_formula_are_prefixed_with_a_quote(value, cell):
+    assert csv_cell(value) == cell
+
+
+def test_csv_export_is_audited_without_patient_content(client, clinic, nurse, make_patient):
+    _, treatment = make_patient()
+    add_flag(treatment, "overdue", "bruising", opened_at=hours_ago(2))
+
+    client.get("/clinic/flags.csv?reason=overdue&status=all")
+
+    (row,) = audit_actions("flags.export")
+    assert (row.actor_type, row.actor_id, row.clinic_id) == ("user", 1, clinic.id)
+    assert row.target == "reason=overdue;status=all;practitioner=any"
+
+
+def test_another_clinics_clinician_gets_none_of_our_rows_in_the_csv(
+    client, clinic, other_clinic, make_patient
+):
+    _, ours = make_patient("Jo Ours")
+    add_flag(ours, "overdue", "bruising", opened_at=hours_ago(2))
+    assert StaffActions(client).sign_in("nurse@hillside.test").status_code == 302
+
+    response = client.get("/clinic/flags.csv?status=all")
+
+    assert response.status_code == 200
+    assert read_csv(response) == []
+    assert "Jo Ours" not in response.text
+
+
+def test_csv_export_with_an_unknown_filter_is_refused(client, nurse, make_patient):
+    _, treatment = make_patient("Kit Hidden")
+    add_flag(treatment, "overdue", "bruising", opened_at=hours_ago(2))
+
+    response = client.get("/clinic/flags.csv?status=everything")
+
+    assert response.status_code == 422
+    assert "Kit Hidden" not in response.text
+    assert audit_actions("flags.export") == []

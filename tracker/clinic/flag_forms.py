@@ -1,0 +1,188 @@
+"""Forms of the flag pages: the queue's filters, the actions on a flag, a phone check-in.
+
+They check shape only; what a valid action or check-in is lives in the services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from flask_wtf import FlaskForm
+from wtforms import DateTimeLocalField, SelectField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, Optional
+
+from ..catalogue import SEVERITY_LABELS
+from ..models import OUTCOMES, Symptom, User
+from ..rules import Reason
+from ..services.checkins import NOTE_MAX_CHARS, SymptomEntry
+from ..services.flag_actions import NOTE_MAX_CHARS as FLAG_NOTE_MAX_CHARS
+from ..services.queue import ALL_STATUSES, FlagFilters
+from ..timeutil import local
+
+REASON_LABELS = {
+    "urgent": "Urgent",
+    "review": "Review",
+    "severe": "Severe",
+    "worsening": "Worsening",
+    "overdue": "Overdue",
+    "no_response": "No response",
+}
+STATUS_LABELS = {
+    "": "Open and acknowledged",
+    "open": "Open",
+    "acknowledged": "Acknowledged",
+    "resolved": "Resolved",
+    ALL_STATUSES: "All",
+}
+SEVERITY_PREFIX = "severity_"
+LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+class FlagFilterForm(FlaskForm):
+    """The queue's and the export's filters, read from the query string."""
+
+    class Meta:
+        csrf = False  # a GET that changes nothing
+
+    reason = SelectField(
+        "Reason",
+        default="",
+        choices=[SelectChoice("", "Any reason")]
+        + [SelectChoice(r.value, REASON_LABELS[r.value]) for r in Reason],
+    )
+    status = SelectField(
+        "Status",
+        default="",
+        choices=[SelectChoice(value, label) for value, label in STATUS_LABELS.items()],
+    )
+    practitioner = SelectField("Practitioner", default="")
+
+    def __init__(self, staff: Iterable[User], **kwargs):
+        super().__init__(**kwargs)
+        self.practitioner.choices = [SelectChoice("", "Any practitioner")] + [
+            SelectChoice(str(u.id), u.name) for u in staff
+        ]
+
+    def to_filters(self) -> FlagFilters:
+        """The validated choices as the queue service takes them."""
+        return FlagFilters(
+            reason=self.reason.data or None,
+            status=self.status.data or None,
+            practitioner_id=int(self.practitioner.data) if self.practitioner.data else None,
+        )
+
+
+class AcknowledgeForm(FlaskForm):
+    """ "I am looking at this": one button."""
+
+    submit = SubmitField("Acknowledge")
+
+
+class NoteForm(FlaskForm):
+    """A clinician's note on a flag."""
+
+    body = TextAreaField(
+        "Add a note",
+        validators=[
+            InputRequired("Write the note before saving it."),
+            Length(
+                max=FLAG_NOTE_MAX_CHARS,
+                message=f"Keep the note to {FLAG_NOTE_MAX_CHARS:,} characters or fewer.",
+            ),
+        ],
+    )
+    submit = SubmitField("Save note")
+
+
+class ResolveForm(FlaskForm):
+    """Close a flag with an outcome and, if useful, a note."""
+
+    outcome = SelectField(
+        "Outcome",
+        choices=[SelectChoice(code, label) for code, label in OUTCOMES.items()],
+        validate_choice=True,
+    )
+    resolution_note = TextAreaField(
+        "Note (optional)",
+        validators=[
+            Optional(),
+            Length(
+                max=FLAG_NOTE_MAX_CHARS,
+                message=f"Keep the note to {FLAG_NOTE_MAX_CHARS:,} characters or fewer.",
+            ),
+        ],
+    )
+    submit = SubmitField("Resolve")
+
+
+class PhoneCheckInForm(FlaskForm):
+    """A check-in a clinician records from a phone call: when, each symptom's severity, a note."""
+
+    reported_at = DateTimeLocalField(
+        "When the patient said this (clinic time)", format=LOCAL_FORMAT, validators=[Optional()]
+    )
+    checkin_note = TextAreaField(
+        "What the patient said",
+        validators=[
+            Optional(),
+            Length(
+                max=NOTE_MAX_CHARS,
+                message=f"Keep the note to {NOTE_MAX_CHARS:,} characters or fewer.",
+            ),
+        ],
+    )
+    submit = SubmitField("Record the follow-up")
+
+    symptoms: list[Symptom] = []
+
+    @classmethod
+    def for_catalogue(
+        cls, symptoms: Iterable[Symptom], tz_name: str, now: datetime, **kwargs
+    ) -> PhoneCheckInForm:
+        """A form with one severity field per catalogue symptom, the time defaulting to now."""
+        symptoms = list(symptoms)
+        fields: dict[str, object] = {"symptoms": symptoms}
+        for symptom in symptoms:
+            fields[SEVERITY_PREFIX + symptom.code] = SelectField(
+                symptom.name,
+                choices=[SelectChoice(n, label) for n, label in enumerate(SEVERITY_LABELS)],
+                coerce=int,
+                default=0,
+            )
+        form_class = type("CataloguePhoneCheckInForm", (cls,), fields)
+        form = form_class(**kwargs)
+        if form.reported_at.data is None and not form.is_submitted():
+            form.reported_at.data = local(now, tz_name).replace(
+                second=0, microsecond=0, tzinfo=None
+            )
+        return form
+
+    def severity_field(self, symptom: Symptom) -> SelectField:
+        """The severity field of one catalogue symptom."""
+        return self[SEVERITY_PREFIX + symptom.code]
+
+    def entries(self) -> list[SymptomEntry]:
+        """The symptoms reported (severity 1 or more); the others count as none."""
+        return [
+            SymptomEntry(symptom.code, self.severity_field(symptom).data)
+            for symptom in self.symptoms
+            if (self.severity_field(symptom).data or 0) >= 1
+        ]
+
+    def reported_at_utc(self, tz_name: str) -> datetime | None:
+        """The time given, read in the clinic's timezone, in UTC; None to mean now."""
+        value = self.reported_at.data
+        return value.replace(tzinfo=ZoneInfo(tz_name)).astimezone(UTC) if value else None
+
+    def add_service_errors(self, errors: dict[str, str]) -> None:
+        """Show the check-in service's refusals next to the fields they concern."""
+        for key, message in errors.items():
+            if key.startswith("symptoms."):
+                name = SEVERITY_PREFIX + key.removeprefix("symptoms.").partition(".")[0]
+            else:
+                name = {"note": "checkin_note"}.get(key, key)
+            field = self._fields.get(name)
+            (field.errors if field is not None else self.form_errors).append(message)
