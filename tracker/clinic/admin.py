@@ -1,24 +1,172 @@
-"""Admin pages: catalogue, staff, audit log (placeholder: being built)."""
+"""Admin pages: the clinic's symptom catalogue, its staff, and the audit log.
 
-from flask import render_template
+Admins only (clinicians get 403); anything of another clinic answers 404.
+"""
 
+from __future__ import annotations
+
+from typing import TypeVar
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from ..errors import render_error
+from ..extensions import db
+from ..models import User
+from ..services import catalogue_admin, staff_admin
 from . import bp
-from .access import admin_required
+from .access import admin_required, audit_staff
+from .admin_forms import AuditFilterForm, StaffForm, SymptomForm
+
+Found = TypeVar("Found")
+
+
+def _found(thing: Found | None) -> Found:
+    """The object looked up in the signed-in user's clinic, or 404."""
+    if thing is None:
+        abort(404)
+    return thing
+
+
+def _admin() -> User:
+    """The signed-in admin as a model object, for the services."""
+    return current_user._get_current_object()
+
+
+def _add_errors(form: FlaskForm, errors: dict[str, str]) -> None:
+    """Show a service's refusals next to the fields they concern."""
+    for name, message in errors.items():
+        getattr(form, name).errors.append(message)
+
+
+# --- catalogue ---------------------------------------------------------------------------------
 
 
 @bp.get("/catalogue")
 @admin_required
 def catalogue():
-    return render_template("clinic/catalogue.html")
+    """The clinic's symptom catalogue: what each symptom makes the app do."""
+    symptoms = catalogue_admin.clinic_symptoms(current_user.clinic_id)
+    return render_template(
+        "clinic/catalogue.html", symptoms=symptoms, tz=current_user.clinic.timezone
+    )
+
+
+@bp.route("/catalogue/<int:symptom_id>", methods=["GET", "POST"])
+@admin_required
+def edit_symptom(symptom_id: int):
+    """Edit one catalogue entry; each saved change is kept with who made it and when."""
+    symptom = _found(catalogue_admin.clinic_symptom(current_user.clinic_id, symptom_id))
+    form = SymptomForm.for_symptom(symptom)
+    if form.validate_on_submit():
+        try:
+            change = catalogue_admin.update_symptom(
+                symptom, form.to_edit(), actor=_admin(), ip_address=request.remote_addr
+            )
+        except catalogue_admin.CatalogueInvalid as invalid:
+            _add_errors(form, invalid.fields)
+        else:
+            db.session.commit()
+            flash(f"Saved {symptom.name}." if change else f"No changes to {symptom.name}.")
+            return redirect(url_for("clinic.catalogue"))
+    history = catalogue_admin.symptom_history(symptom)
+    page = render_template(
+        "clinic/symptom_form.html",
+        form=form,
+        symptom=symptom,
+        history=history,
+        tz=current_user.clinic.timezone,
+    )
+    return page, 422 if form.errors else 200
+
+
+# --- staff -------------------------------------------------------------------------------------
 
 
 @bp.get("/staff")
 @admin_required
 def staff():
-    return render_template("clinic/staff.html")
+    """The clinic's staff, with their role, registration number and last sign-in."""
+    rows = staff_admin.list_staff(current_user.clinic_id)
+    return render_template("clinic/staff.html", rows=rows, tz=current_user.clinic.timezone)
+
+
+@bp.route("/staff/new", methods=["GET", "POST"])
+@admin_required
+def add_staff():
+    """Add a clinician or admin with an initial password."""
+    form = StaffForm()
+    if form.validate_on_submit():
+        try:
+            user = staff_admin.add_staff(
+                current_user.clinic,
+                form.to_new_staff(),
+                actor=_admin(),
+                ip_address=request.remote_addr,
+            )
+        except staff_admin.StaffInvalid as invalid:
+            _add_errors(form, invalid.fields)
+        else:
+            db.session.commit()
+            flash(f"Added {user.name}. Give them their initial password in person.")
+            return redirect(url_for("clinic.staff"))
+    return render_template("clinic/staff_form.html", form=form), 422 if form.errors else 200
+
+
+@bp.post("/staff/<int:user_id>/deactivate")
+@admin_required
+def deactivate_staff(user_id: int):
+    """Stop a staff member signing in; their sessions end at once."""
+    user = _found(staff_admin.clinic_user(current_user.clinic_id, user_id))
+    try:
+        staff_admin.deactivate(user, actor=_admin(), ip_address=request.remote_addr)
+    except staff_admin.StaffInvalid as refused:
+        return render_error(403, refused.fields["user"] + " Ask another admin.")
+    db.session.commit()
+    flash(f"{user.name} can no longer sign in; their sessions have ended.")
+    return redirect(url_for("clinic.staff"))
+
+
+@bp.post("/staff/<int:user_id>/reactivate")
+@admin_required
+def reactivate_staff(user_id: int):
+    """Let a deactivated staff member sign in again."""
+    user = _found(staff_admin.clinic_user(current_user.clinic_id, user_id))
+    staff_admin.reactivate(user, actor=_admin(), ip_address=request.remote_addr)
+    db.session.commit()
+    flash(f"{user.name} can sign in again.")
+    return redirect(url_for("clinic.staff"))
+
+
+# --- audit log ---------------------------------------------------------------------------------
 
 
 @bp.get("/audit")
 @admin_required
 def audit_log():
-    return render_template("clinic/audit.html")
+    """Who viewed or changed what, newest first, by patient or staff member; itself audited."""
+    staff = [row.user for row in staff_admin.list_staff(current_user.clinic_id)]
+    form = AuditFilterForm(staff, formdata=request.args)
+    log = None
+    if form.validate() and _patient_filter_ok(form):
+        log = staff_admin.audit_log(
+            current_user.clinic_id,
+            patient_id=form.patient.data,
+            user_id=form.user_id,
+            page=request.args.get("page", 1, type=int),
+        )
+        target = f"user:{form.user_id}" if form.user_id else None
+        audit_staff("audit.view", patient_id=form.patient.data, target=target)
+    page = render_template("clinic/audit.html", form=form, log=log, tz=current_user.clinic.timezone)
+    db.session.commit()  # after rendering: committing first would expire the rows shown
+    return page, 422 if form.errors else 200
+
+
+def _patient_filter_ok(form: AuditFilterForm) -> bool:
+    """The patient filter, if any, names a patient of this clinic (same answer for others')."""
+    patient_id = form.patient.data
+    if patient_id is None or staff_admin.clinic_patient(current_user.clinic_id, patient_id):
+        return True
+    form.patient.errors.append("No patient of this clinic has that ID.")
+    return False

@@ -1,0 +1,124 @@
+"""Forms of the admin pages: a catalogue entry, a new staff member, the audit log's filters.
+
+They check shape only; what a valid entry or account is lives in the services.
+"""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    EmailField,
+    FloatField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from ..catalogue import ACTIONS
+from ..models import ROLES, Symptom, User
+from ..services.catalogue_admin import NAME_MAX_CHARS, TEXT_MAX_CHARS, SymptomEdit
+from ..services.passwords import MAX_PASSWORD_CHARS
+from ..services.staff_admin import (
+    EMAIL_MAX_CHARS,
+    REGISTRATION_MAX_CHARS,
+    NewStaff,
+)
+from ..services.staff_admin import (
+    NAME_MAX_CHARS as STAFF_NAME_MAX_CHARS,
+)
+
+ACTION_LABELS = {
+    "expected": "Expected: flag as overdue once it lasts longer than expected",
+    "review": "Review: flag for a clinician as soon as it is reported",
+    "urgent": "Urgent: emergency advice and an urgent flag at once",
+}
+ROLE_LABELS = {"clinician": "Clinician", "admin": "Admin (also manages staff and catalogue)"}
+
+
+class SymptomForm(FlaskForm):
+    """One catalogue entry."""
+
+    name = StringField("Name", validators=[InputRequired(), Length(max=NAME_MAX_CHARS)])
+    action = SelectField(
+        "What the app does when it is reported",
+        choices=[SelectChoice(a, ACTION_LABELS[a]) for a in ACTIONS],
+    )
+    expected_hours = FloatField("Expected duration (hours)", validators=[Optional()])
+    expected_text = TextAreaField(
+        "What to expect (shown to the patient)", validators=[Length(max=TEXT_MAX_CHARS)]
+    )
+    advice = TextAreaField("Advice (shown to the patient)", validators=[Length(max=TEXT_MAX_CHARS)])
+    submit = SubmitField("Save changes")
+
+    @classmethod
+    def for_symptom(cls, symptom: Symptom) -> SymptomForm:
+        """The form filled with the entry's values (or with what was posted)."""
+        form = cls(obj=symptom)
+        if not form.is_submitted() and symptom.expected_hours is not None:
+            hours = symptom.expected_hours
+            form.expected_hours.data = int(hours) if hours.is_integer() else hours
+        return form
+
+    def to_edit(self) -> SymptomEdit:
+        """The submitted values, for the catalogue service."""
+        return SymptomEdit(
+            name=self.name.data or "",
+            action=self.action.data,
+            expected_hours=self.expected_hours.data,
+            expected_text=self.expected_text.data or "",
+            advice=self.advice.data or "",
+        )
+
+
+class StaffForm(FlaskForm):
+    """A new clinician or admin."""
+
+    name = StringField("Name", validators=[InputRequired(), Length(max=STAFF_NAME_MAX_CHARS)])
+    email = EmailField("Email", validators=[InputRequired(), Length(max=EMAIL_MAX_CHARS)])
+    role = SelectField("Role", choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES])
+    registration_number = StringField(
+        "Professional registration number",
+        validators=[Optional(), Length(max=REGISTRATION_MAX_CHARS)],
+    )
+    password = PasswordField(
+        "Initial password", validators=[InputRequired(), Length(max=MAX_PASSWORD_CHARS)]
+    )
+    submit = SubmitField("Add to staff")
+
+    def to_new_staff(self) -> NewStaff:
+        """The submitted values, for the staff service."""
+        return NewStaff(
+            name=self.name.data or "",
+            email=self.email.data or "",
+            role=self.role.data,
+            password=self.password.data or "",
+            registration_number=self.registration_number.data,
+        )
+
+
+class AuditFilterForm(FlaskForm):
+    """Filters of the audit log, read from the query string."""
+
+    class Meta:
+        csrf = False  # a GET that changes nothing
+
+    patient = IntegerField(
+        "Patient ID", validators=[Optional(), NumberRange(min=1, message="Give a patient ID.")]
+    )
+    user = SelectField("Staff member", default="")
+
+    def __init__(self, staff: list[User], **kwargs):
+        super().__init__(**kwargs)
+        self.user.choices = [SelectChoice("", "Anyone")] + [
+            SelectChoice(str(u.id), u.name) for u in staff
+        ]
+
+    @property
+    def user_id(self) -> int | None:
+        """The chosen staff member's id, if any."""
+        return int(self.user.data) if self.user.data else None
