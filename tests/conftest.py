@@ -210,6 +210,13 @@ def staff_actions(client):
 
 
 @pytest.fixture
+def nurse(client, clinic, staff_actions):
+    """`clinic`'s clinician, signed in; modules that need the User itself override this."""
+    assert staff_actions.sign_in().status_code == 302
+    return staff_actions
+
+
+@pytest.fixture
 def admin(app, clinic):
     """An admin of `clinic`."""
     user = create_user(clinic, "admin@riverside.test", STAFF_PASSWORD, "admin")
