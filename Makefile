@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install migrate demo lint format clean
+.PHONY: run test bench install migrate demo lint format clean
 
 run: export TRACKER_BASE_URL ?= http://$(HOST):$(PORT)
 run: migrate
@@ -14,10 +14,13 @@ run: migrate
 	@echo
 	@echo "Aftercare is running at http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
 	@echo "Open one of the patient links above in your browser; staff sign in at http://$(HOST):$(PORT)/signin"
-	@$(FLASK) run --host $(HOST) --port $(PORT)
+	@TRACKER_SCHEDULER=1 $(FLASK) run --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python -m tracker.bench $(BENCH_ARGS)
 
 install: $(VENV)/.installed
 

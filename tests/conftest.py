@@ -1,10 +1,18 @@
-"""Fixtures: a fresh, migrated database per test, the app, its client, and data builders."""
+"""Fixtures: a fresh, migrated database per test, the app, its client, and data builders.
+
+Without `TEST_DATABASE_URL` each test gets a copy of a SQLite file migrated once per session.
+With `TEST_DATABASE_URL=postgresql+psycopg://user@host:port/NAME` the run creates its own database
+`NAME_pytest_<pid>` beside NAME (so two runs at once never share one), migrates it once with the
+real migrations, empties every table before each test, and drops it at the end.
+"""
 
 from __future__ import annotations
 
 import contextvars
+import os
 import re
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime, time
 
 import pytest
@@ -12,11 +20,15 @@ from flask import Flask, has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
+from tests import pg
 from tracker import create_app
 from tracker.extensions import db
 from tracker.models import Patient, Treatment
 from tracker.services.clinics import create_clinic, create_user
 from tracker.services.links import issue_link
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None
+ON_POSTGRESQL = bool(TEST_DATABASE_URL)
 
 TREATED_AT = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -40,6 +52,8 @@ def make_app(database_uri: str, **overrides) -> Flask:
     """An app on `database_uri` with test settings (CSRF stays on)."""
     app = _create_app(database_uri, **overrides)
     app.test_client_class = IsolatedClient
+    if ON_POSTGRESQL:
+        pg.EXTRA_APPS.append(app)
     return app
 
 
@@ -50,9 +64,31 @@ def _create_app(database_uri: str, **overrides) -> Flask:
             "SECRET_KEY": TEST_SECRET,
             "SQLALCHEMY_DATABASE_URI": database_uri,
             "TRACKER_BASE_URL": "http://aftercare.test",
+            "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",  # production's N is 32x this: slow to test
             **overrides,
         }
     )
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only(reason): skipped when run on PostgreSQL")
+
+
+def pytest_report_header(config):
+    if ON_POSTGRESQL:
+        return f"database: PostgreSQL ({pg.redacted(TEST_DATABASE_URL)}), a fresh database per run"
+    return "database: SQLite, a fresh file per test"
+
+
+def pytest_collection_modifyitems(config, items):
+    """On PostgreSQL, skip the tests that check SQLite itself (WAL, its locking), saying why."""
+    if not ON_POSTGRESQL:
+        return
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is not None:
+            reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {reason or item.name}"))
 
 
 @pytest.fixture(scope="session")
@@ -66,12 +102,34 @@ def migrated_template(tmp_path_factory) -> str:
     return str(path)
 
 
+@pytest.fixture(scope="session")
+def postgresql_database():
+    """This run's own PostgreSQL database, migrated once; dropped when the run ends."""
+    with pg.fresh_database(TEST_DATABASE_URL) as url:
+        app = _create_app(url)
+        with app.app_context():
+            upgrade()
+            db.engine.dispose()
+        with pg.TableEmptier(url) as emptier:
+            yield url, emptier
+
+
 @pytest.fixture
-def database_uri(tmp_path, migrated_template) -> str:
-    """A fresh database for this test alone."""
+def database_uri(request, tmp_path) -> Iterator[str]:
+    """A fresh database for this test alone (on PostgreSQL: the run's database, emptied)."""
+    if ON_POSTGRESQL:
+        url, emptier = request.getfixturevalue("postgresql_database")
+        emptier.empty_all_tables()
+        yield url
+        while pg.EXTRA_APPS:
+            extra = pg.EXTRA_APPS.pop()
+            with extra.app_context():
+                db.engine.dispose()
+        return
+    migrated_template = request.getfixturevalue("migrated_template")
     path = tmp_path / "aftercare.db"
     shutil.copy(migrated_template, path)
-    return f"sqlite:///{path}"
+    yield f"sqlite:///{path}"
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import STAFF_PASSWORD, StaffActions, csrf_token, make_app
+from tracker import create_app
 from tracker.extensions import db
 from tracker.models import LoginAttempt, StaffSession, User
 from tracker.services import accounts
@@ -248,3 +249,13 @@ def test_staff_session_cookie_holds_no_user_data_and_database_holds_no_token(
     row = db.session.scalars(select(StaffSession)).one()
     assert len(row.token_hash) == 64
     assert row.token_hash not in (session_cookie(client) or "")
+
+
+def test_production_hashes_are_full_strength_scrypt():
+    """The suite lowers scrypt's cost to stay quick; the app itself must not."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x" * 40})
+    with app.app_context():
+        user = User(email="a@b.test")
+        user.set_password("a long enough passphrase")
+        assert user.password_hash.startswith("scrypt:32768:8:1$")
+        assert user.check_password("a long enough passphrase")

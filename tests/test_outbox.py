@@ -358,15 +358,6 @@ def test_tracker_deliver_writes_eml_files_under_instance_mail(app, clinic, tmp_p
     assert "Sent 0 messages" in again.output
 
 
-def test_tracker_deliver_says_so_when_smtp_is_asked_for(app, clinic, monkeypatch):
-    queue(clinic, 1)
-    monkeypatch.setitem(app.config, "MAIL_SERVER", "smtp.example.com")
-    result = app.test_cli_runner().invoke(args=["tracker", "deliver"])
-    assert result.exit_code == 1
-    assert "SMTP delivery is not available yet" in result.output
-    assert count(OutboxMessage.status == "pending") == 1
-
-
 # --- "Email me a fresh link" on an expired or used link -----------------------------------------
 
 ISSUED_AT = TREATED_AT + timedelta(hours=1)

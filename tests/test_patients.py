@@ -158,6 +158,8 @@ def test_unticking_reminders_turns_them_off(client, nurse):
         ("timezone", "Mars/Olympus_Mons", "Not a valid choice"),
         ("reminder_time", "25:00", "Not a valid time"),
         ("reminder_time", "nine", "Not a valid time"),
+        ("reminder_time", "23:55", "Choose a time between 06:00 and 22:00"),
+        ("reminder_time", "05:59", "Choose a time between 06:00 and 22:00"),
         ("name", "   ", "Enter the patient&#39;s name"),
         ("phone", "call me maybe", "Enter a phone number"),
     ],

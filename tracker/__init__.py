@@ -35,6 +35,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_commands(app)
     register_security_headers(app)
     register_template_helpers(app)
+    register_scheduler(app, test_config)
     return app
 
 
@@ -53,9 +54,10 @@ def check_production_settings(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     """Bind the extension objects and tune SQLite."""
     from .auth.login import init_app as init_login
-    from .database import begin_request_transaction, configure_sqlite
+    from .database import IdConverter, begin_request_transaction, configure_sqlite
     from .extensions import csrf, db, migrate
 
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     db.init_app(app)
     init_login(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
@@ -70,6 +72,7 @@ def register_blueprints(app: Flask) -> None:
     """Mount the web interfaces."""
     from .auth import bp as auth_bp
     from .clinic import bp as clinic_bp
+    from .health import bp as health_bp
     from .patient import bp as patient_bp
     from .public import bp as public_bp
 
@@ -77,6 +80,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(patient_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(clinic_bp)
+    app.register_blueprint(health_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -105,3 +109,14 @@ def register_template_helpers(app: Flask) -> None:
     from .templating import register
 
     register(app)
+
+
+def register_scheduler(app: Flask, test_config: dict[str, Any] | None) -> None:
+    """With TRACKER_SCHEDULER=1, run the jobs inside this web process; in tests only if asked."""
+    if not app.config["TRACKER_SCHEDULER"]:
+        return
+    if app.testing and not (test_config or {}).get("TRACKER_SCHEDULER"):
+        return
+    from .scheduler import start_in_web_process
+
+    start_in_web_process(app)

@@ -8,6 +8,7 @@ the catalogue (and may edit it); the rules read every number from a catalogue en
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import time
 
 EXPECTED = "expected"
 REVIEW = "review"
@@ -199,6 +200,22 @@ class FollowUpSchedule:
     window_days: int = 28
     reminder_days: tuple[int, ...] = field(default=tuple(range(1, 15)) + (21, 28))
     review_day: int = 14
+    """The usual review appointment: that day's reminder also reminds of the review."""
+    digest_time: time = time(7, 0)
+    """From this local time of the clinic, the morning digest of new non-urgent flags is due."""
+    earliest_reminder_time: time = time(6, 0)
+    latest_reminder_time: time = time(22, 0)
+    """Reminder times are kept to the waking day, and well before midnight so that a reminder
+    job running every 15 minutes always has a run between the reminder time and the day's end."""
+
+    def reminder_time_problem(self, value: time) -> str | None:
+        """Why `value` can't be a reminder time, or None if it can."""
+        if self.earliest_reminder_time <= value <= self.latest_reminder_time:
+            return None
+        return (
+            f"Choose a time between {self.earliest_reminder_time:%H:%M} and "
+            f"{self.latest_reminder_time:%H:%M}."
+        )
 
 
 DEFAULT_SCHEDULE = FollowUpSchedule()

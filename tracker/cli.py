@@ -12,10 +12,12 @@ from .database import begin_write
 from .extensions import db
 from .models import Patient
 from .services import demo as demo_service
+from .services.alerts import send_due_digests
 from .services.clinics import SetupError, create_clinic, create_user, find_clinic
 from .services.flagging import sweep
 from .services.links import issue_link, link_url
 from .services.outbox import default_transport, deliver_due
+from .services.reminders import send_due_reminders
 from .timeutil import as_utc, utcnow
 
 tracker_cli = AppGroup("tracker", help="Aftercare: clinics, users, demo data and jobs.")
@@ -125,15 +127,43 @@ def sweep_command(now: datetime | None) -> None:
     click.echo(f"Swept {result.treatments} treatments, opened {result.flags_opened} flags.")
 
 
+@tracker_cli.command("remind")
+@click.option("--now", type=ISODateTime(), default=None, help="Run as of this time.")
+def remind_command(now: datetime | None) -> None:
+    """Queue the check-in and review reminders that are due (once each)."""
+    result = send_due_reminders(now or utcnow())
+    db.session.commit()
+    click.echo(result.summary())
+
+
+@tracker_cli.command("digest")
+@click.option("--now", type=ISODateTime(), default=None, help="Run as of this time.")
+def digest_command(now: datetime | None) -> None:
+    """Queue each clinic's morning digest of new flags, if its morning has come (once a day)."""
+    result = send_due_digests(now or utcnow())
+    db.session.commit()
+    click.echo(result.summary())
+
+
 @tracker_cli.command("deliver")
 def deliver_command() -> None:
     """Deliver the outbox once: send every message that is due, with retries on failure."""
-    try:
-        transport = default_transport()
-    except RuntimeError as error:
-        raise click.ClickException(str(error)) from error
-    result = deliver_due(utcnow(), transport)
+    result = deliver_due(utcnow(), default_transport())
     click.echo(
         f"Sent {result.sent} messages; {result.retrying} will be retried, "
         f"{result.failed} failed for good."
     )
+
+
+@tracker_cli.command("scheduler")
+def scheduler_command() -> None:
+    """Run the scheduled jobs in the foreground until SIGTERM or Ctrl-C (one per deployment)."""
+    import logging
+
+    from .scheduler import run_forever
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # our own lines say what ran
+    run_forever(current_app._get_current_object())

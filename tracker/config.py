@@ -48,6 +48,8 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
         "MAIL_USE_TLS": _flag(env.get("MAIL_USE_TLS")),
+        "MAIL_USE_SSL": _flag(env.get("MAIL_USE_SSL")),
+        "MAIL_TIMEOUT": float(env.get("MAIL_TIMEOUT") or 10),
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER") or "aftercare@localhost",
         "TRACKER_SCHEDULER": _flag(env.get("TRACKER_SCHEDULER")),
         "TRACKER_BASE_URL": (env.get("TRACKER_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
@@ -68,4 +70,7 @@ DEFAULTS: dict[str, Any] = {
     "PATIENT_SESSION_HOURS": 24,
     "NOTE_MAX_CHARS": 2000,
     "CLOCK_SKEW_SECONDS": 300,
+    "PASSWORD_HASH_METHOD": "scrypt",
+    # Werkzeug's scrypt (N=2**15, r=8, p=1). Only the tests lower N, to keep the suite quick;
+    # a stored hash names its own parameters, so checking never depends on this setting.
 }

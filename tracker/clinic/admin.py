@@ -1,4 +1,4 @@
-"""Admin pages: the clinic's symptom catalogue, its staff, and the audit log.
+"""Admin pages: the clinic's symptom catalogue, its staff and alert address, and the audit log.
 
 Admins only (clinicians get 403); anything of another clinic answers 404.
 """
@@ -14,10 +14,10 @@ from flask_wtf import FlaskForm
 from ..errors import render_error
 from ..extensions import db
 from ..models import User
-from ..services import catalogue_admin, staff_admin
+from ..services import alerts, catalogue_admin, staff_admin
 from . import bp
 from .access import admin_required, audit_staff
-from .admin_forms import AuditFilterForm, StaffForm, SymptomForm
+from .admin_forms import AlertSettingsForm, AuditFilterForm, StaffForm, SymptomForm
 
 Found = TypeVar("Found")
 
@@ -89,7 +89,36 @@ def edit_symptom(symptom_id: int):
 def staff():
     """The clinic's staff, with their role, registration number and last sign-in."""
     rows = staff_admin.list_staff(current_user.clinic_id)
-    return render_template("clinic/staff.html", rows=rows, tz=current_user.clinic.timezone)
+    form = AlertSettingsForm(alert_email=current_user.clinic.alert_email)
+    return render_template(
+        "clinic/staff.html", rows=rows, tz=current_user.clinic.timezone, alert_form=form
+    )
+
+
+@bp.post("/staff/alerts")
+@admin_required
+def alert_settings():
+    """Set where urgent alerts and the morning digest go (empty: each active admin)."""
+    form = AlertSettingsForm()
+    if form.validate_on_submit():
+        try:
+            changed = alerts.set_alert_email(
+                current_user.clinic,
+                form.alert_email.data,
+                actor=_admin(),
+                ip_address=request.remote_addr,
+            )
+        except alerts.AlertEmailInvalid as invalid:
+            form.alert_email.errors.append(str(invalid))
+        else:
+            db.session.commit()
+            flash("Saved the alert address." if changed else "No change to the alert address.")
+            return redirect(url_for("clinic.staff"))
+    rows = staff_admin.list_staff(current_user.clinic_id)
+    page = render_template(
+        "clinic/staff.html", rows=rows, tz=current_user.clinic.timezone, alert_form=form
+    )
+    return page, 422
 
 
 @bp.route("/staff/new", methods=["GET", "POST"])

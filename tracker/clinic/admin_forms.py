@@ -1,4 +1,4 @@
-"""Forms of the admin pages: a catalogue entry, a new staff member, the audit log's filters.
+"""Forms of the admin pages: a catalogue entry, staff, the alert address, the audit log's filters.
 
 They check shape only; what a valid entry or account is lives in the services.
 """
@@ -21,6 +21,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..catalogue import ACTIONS
 from ..models import ROLES, Symptom, User
+from ..services.alerts import ALERT_EMAIL_MAX_CHARS
 from ..services.catalogue_admin import NAME_MAX_CHARS, TEXT_MAX_CHARS, SymptomEdit
 from ..services.passwords import MAX_PASSWORD_CHARS
 from ..services.staff_admin import (
@@ -99,6 +100,15 @@ class StaffForm(FlaskForm):
             password=self.password.data or "",
             registration_number=self.registration_number.data,
         )
+
+
+class AlertSettingsForm(FlaskForm):
+    """Where the clinic's urgent alerts and morning digest go (empty: to each active admin)."""
+
+    alert_email = EmailField(
+        "Alert address", validators=[Optional(), Length(max=ALERT_EMAIL_MAX_CHARS)]
+    )
+    submit = SubmitField("Save alert address")
 
 
 class AuditFilterForm(FlaskForm):

@@ -1,4 +1,4 @@
-"""What every staff page shows in its navigation: the clinic's open flag count."""
+"""What every staff page shows in its navigation: open flags; for admins, undelivered messages."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import OPEN, Flag
+from ..services.outbox import failed_count
 from . import bp
 
 
@@ -20,4 +21,9 @@ def open_flag_count() -> dict:
             Flag.clinic_id == current_user.clinic_id, Flag.status == OPEN
         )
     )
+    if current_user.is_admin:
+        return {
+            "open_flag_count": count,
+            "failed_message_count": failed_count(current_user.clinic_id),
+        }
     return {"open_flag_count": count}

@@ -1,7 +1,7 @@
-"""The patient's pages: personal link, daily check-in, answer, timeline."""
+"""The patient's pages: personal link, daily check-in, answer, timeline, reminder settings."""
 
 from flask import Blueprint
 
 bp = Blueprint("patient", __name__)
 
-from . import routes  # noqa: E402,F401  (routes attach themselves to bp)
+from . import reminders, routes  # noqa: E402,F401  (routes attach themselves to bp)

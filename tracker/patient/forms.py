@@ -6,11 +6,18 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, RadioField, SubmitField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    RadioField,
+    SubmitField,
+    TextAreaField,
+    TimeField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, Optional
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
-from ..catalogue import SEVERITY_LABELS
+from ..catalogue import DEFAULT_SCHEDULE, SEVERITY_LABELS
 from ..models import Symptom
 from ..services.checkins import NOTE_MAX_CHARS, SymptomEntry
 
@@ -100,3 +107,32 @@ class CheckInForm(FlaskForm):
             prefix = ONSET_PREFIX if part == "onset_at" else SEVERITY_PREFIX
             return self._fields.get(prefix + code)
         return self._fields.get(service_key)
+
+
+class StopRemindersForm(FlaskForm):
+    """The stop link's confirmation: a POST, so a mail scanner fetching the link changes nothing.
+
+    No CSRF token: mail clients POST here for one-click unsubscribe (RFC 8058) with none, and
+    the signed token in the URL already proves the request came from the patient's email.
+    """
+
+    class Meta:
+        csrf = False
+
+    submit = SubmitField("Stop reminders")
+
+
+class ReminderSettingsForm(FlaskForm):
+    """The patient's own reminder choices: on or off, and the time of day in their timezone."""
+
+    reminders_enabled = BooleanField("Email me a reminder on the days I have not checked in")
+    reminder_time = TimeField(
+        "Remind me at", validators=[InputRequired(message="Give a time, e.g. 09:00.")]
+    )
+    submit = SubmitField("Save")
+
+    def validate_reminder_time(self, field: TimeField) -> None:
+        if field.data is None:
+            return  # not a time at all: TimeField has said so already
+        if problem := DEFAULT_SCHEDULE.reminder_time_problem(field.data):
+            raise ValidationError(problem)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..catalogue import ACTIONS, EXPECTED
+from ..database import lock_for_update
 from ..extensions import db
 from ..models import CatalogueChange, Symptom, User
 from ..timeutil import utcnow
@@ -139,6 +140,9 @@ def update_symptom(
     errors = problems(edit)
     if errors:
         raise CatalogueInvalid(errors)
+    # Two admins saving at once: the second sees the first's edit, so the history stays true.
+    lock_for_update(Symptom, symptom.id)
+    db.session.refresh(symptom)
     before, after = asdict(SymptomEdit.of(symptom)), asdict(edit)
     changes = {f: [before[f], after[f]] for f in after if before[f] != after[f]}
     if not changes:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from ..catalogue import MAX_SEVERITY
-from ..database import begin_write
+from ..database import lock_for_update
 from ..extensions import db
 from ..models import CheckIn, Flag, Symptom, SymptomReport, Treatment, User
 from ..timeutil import utcnow
@@ -100,7 +100,8 @@ def record_checkin(
 
     Raises `CheckInInvalid` before writing anything. The caller commits.
     """
-    begin_write()
+    # Check-ins of one treatment one at a time (judged against each other's reports).
+    lock_for_update(Treatment, treatment.id)
     now = now or utcnow()
     reported_at = reported_at or now
     catalogue = {

@@ -15,6 +15,7 @@ from ..database import begin_write, insert_ignoring_conflicts
 from ..extensions import db
 from ..models import CheckIn, Flag, Symptom, SymptomReport, Treatment
 from ..timeutil import utcnow
+from .alerts import queue_urgent_alerts
 
 BATCH_SIZE = 1000
 """Treatments evaluated per batch by the sweep: memory stays flat however many there are."""
@@ -104,12 +105,17 @@ def _insert_flags(rows: list[dict]) -> list[Flag]:
     """Insert-or-ignore against the flags' unique indexes: re-running never duplicates one."""
     if not rows:
         return []
+    # One order for every writer, so two inserting for the same treatment at once (a check-in
+    # and the sweep) take their index locks in the same order and cannot deadlock on PostgreSQL.
+    rows = sorted(rows, key=lambda r: (r["treatment_id"], r["symptom_id"] or 0, r["reason"]))
     new_ids = (
         db.session.execute(insert_ignoring_conflicts(Flag).returning(Flag.id), rows).scalars().all()
     )
     if not new_ids:
         return []
-    return list(db.session.scalars(select(Flag).where(Flag.id.in_(new_ids)).order_by(Flag.id)))
+    flags = list(db.session.scalars(select(Flag).where(Flag.id.in_(new_ids)).order_by(Flag.id)))
+    queue_urgent_alerts(flags)  # the clinic hears of an urgent flag in the same transaction
+    return flags
 
 
 def raise_checkin_flags(treatment: Treatment, as_of: datetime, now: datetime) -> list[Flag]:

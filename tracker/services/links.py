@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from ..extensions import db
 from ..models import Patient, PatientLink
@@ -66,6 +67,31 @@ def issue_link(patient: Patient, now: datetime | None = None) -> str:
     )
     db.session.flush()
     return token
+
+
+def issue_links(patient_ids: Iterable[int], now: datetime | None = None) -> dict[int, str]:
+    """Fresh links for many patients in one statement (a job's batch); token by patient id."""
+    now = now or utcnow()
+    expires_at = now + timedelta(hours=current_app.config["PATIENT_LINK_HOURS"])
+    serializer = _serializer()
+    tokens = {
+        patient_id: serializer.dumps({"p": patient_id, "n": secrets.token_urlsafe(16)})
+        for patient_id in patient_ids
+    }
+    if tokens:
+        db.session.execute(
+            insert(PatientLink),
+            [
+                {
+                    "patient_id": patient_id,
+                    "token_hash": _hash(token),
+                    "created_at": now,
+                    "expires_at": expires_at,
+                }
+                for patient_id, token in tokens.items()
+            ],
+        )
+    return tokens
 
 
 def link_url(token: str) -> str:

@@ -1,8 +1,8 @@
-"""The emails patients get from their clinic, composed from templates/email/ and queued.
+"""The emails patients and clinics get, composed from templates/email/ and queued.
 
 Each message is rendered once, when it is queued, so what is delivered is what was decided in the
 transaction that caused it (a treatment recorded, a fresh link asked for). Times are shown in the
-patient's own timezone.
+patient's own timezone. Every email to a patient carries a one-click stop link for reminders.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import exists, select
 
+from ..database import insert_ignoring_conflicts
 from ..extensions import db
-from ..models import OutboxMessage, Patient, PatientLink, Treatment
+from ..models import PENDING, OutboxMessage, Patient, PatientLink, Treatment
 from ..timeutil import utcnow
 from . import outbox
 from .links import issue_link, link_url
+from .reminder_settings import stop_headers, stop_url
 
 INVITE = "invite"
 FRESH_LINK = "fresh_link"
@@ -44,6 +46,60 @@ def render_email(template: str, subject: str, **context) -> Email:
     return Email(subject=subject, text=text, html=html)
 
 
+def absolute_url(endpoint: str, **values) -> str:
+    """The public address of a page, for emails (no request needed: jobs send them too)."""
+    path = current_app.url_map.bind("localhost").build(endpoint, values)
+    return current_app.config["TRACKER_BASE_URL"] + path
+
+
+def patient_headers(kind: str, patient_id: int) -> dict[str, str]:
+    """The headers of an email to a patient: its kind, and the one-click unsubscribe."""
+    return {"X-Aftercare-Kind": kind, **stop_headers(patient_id)}
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A rendered email for one recipient, to be queued with others in one statement."""
+
+    clinic_id: int
+    kind: str
+    to_address: str
+    email: Email
+    dedupe_key: str
+    patient_id: int | None = None
+    headers: dict[str, str] | None = None
+
+
+def queue_many(messages: list[Outgoing], now: datetime) -> list[str]:
+    """Queue many emails in one insert-or-ignore statement (flush only); the keys added.
+
+    What a job uses instead of `outbox.enqueue` per row, so its statements do not grow with
+    the number of patients. A key already in the outbox is skipped, as `enqueue` does.
+    """
+    if not messages:
+        return []
+    rows = [
+        {
+            "clinic_id": m.clinic_id,
+            "patient_id": m.patient_id,
+            "kind": m.kind,
+            "dedupe_key": m.dedupe_key,
+            "to_address": m.to_address,
+            "subject": m.email.subject,
+            "body_text": m.email.text,
+            "body_html": m.email.html,
+            "headers": dict(m.headers or {"X-Aftercare-Kind": m.kind}),
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for m in messages
+    ]
+    statement = insert_ignoring_conflicts(OutboxMessage).returning(OutboxMessage.dedupe_key)
+    return list(db.session.execute(statement, rows).scalars())
+
+
 def _queue_link_email(
     patient: Patient,
     *,
@@ -64,6 +120,7 @@ def _queue_link_email(
         clinic=patient.clinic,
         link=link_url(token),
         link_expires_at=expires_at,
+        stop_link=stop_url(patient.id),
         **context,
     )
     return outbox.enqueue(
@@ -75,7 +132,7 @@ def _queue_link_email(
         body_text=email.text,
         body_html=email.html,
         dedupe_key=dedupe_key,
-        headers={"X-Aftercare-Kind": kind},
+        headers=patient_headers(kind, patient.id),
         now=now,
     )
 

@@ -6,12 +6,16 @@ each due row with a compare-and-set UPDATE and commits the claim before sending,
 runs at once never send the same row, and commits each outcome at once, so a run that dies half
 way loses nothing (a row it left in `sending` goes back to pending after `SENDING_TIMEOUT`).
 
-Transports are pluggable: anything with `send(message, outbox_id)`. Without `MAIL_SERVER` the
-`FileTransport` writes `.eml` files under `instance/mail/`.
+Transports are pluggable: anything with `send(message, outbox_id)` (and optionally `close()`,
+called at the end of each run). With `MAIL_SERVER` set the `SmtpTransport` hands messages to that
+server; without it the `FileTransport` writes `.eml` files under `instance/mail/`.
+
+Rows that failed for good are listed for the clinic's admin, who can put them back in the queue.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import tempfile
@@ -23,12 +27,14 @@ from pathlib import Path
 from typing import Protocol
 
 from flask import current_app
-from sqlalchemy import select, update
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import func, select, update
 
 from ..database import begin_write, insert_ignoring_conflicts
 from ..extensions import db
 from ..models import FAILED, PENDING, SENDING, SENT, OutboxMessage
 from ..timeutil import utcnow
+from .smtp import SMTP_TIMEOUT_SECONDS, SmtpTransport
 
 MAX_ATTEMPTS = 8
 """A row that has failed this many times is `failed` and left for a person to look at."""
@@ -40,6 +46,9 @@ SENDING_TIMEOUT = timedelta(minutes=15)
 """A row claimed longer ago than this was left by a run that died: it is put back to pending."""
 BATCH_SIZE = 100
 ERROR_MAX_CHARS = 1000
+FAILED_PAGE_SIZE = 50
+
+log = logging.getLogger(__name__)
 
 
 class Transport(Protocol):
@@ -76,14 +85,17 @@ class FileTransport:
 
 
 def default_transport() -> Transport:
-    """The transport the configuration asks for: `.eml` files when no `MAIL_SERVER` is set."""
+    """The transport the configuration asks for: SMTP with `MAIL_SERVER`, else `.eml` files."""
     config = current_app.config
     if config.get("MAIL_SERVER"):
-        # SMTP delivery arrives with the scheduler issue; until then say so rather than
-        # silently writing files that nobody will read.
-        raise RuntimeError(
-            "MAIL_SERVER is set but SMTP delivery is not available yet: unset it to write "
-            "messages as .eml files under instance/mail/."
+        return SmtpTransport(
+            config["MAIL_SERVER"],
+            int(config.get("MAIL_PORT") or 25),
+            username=config.get("MAIL_USERNAME"),
+            password=config.get("MAIL_PASSWORD"),
+            use_tls=bool(config.get("MAIL_USE_TLS")),
+            use_ssl=bool(config.get("MAIL_USE_SSL")),
+            timeout=float(config.get("MAIL_TIMEOUT") or SMTP_TIMEOUT_SECONDS),
         )
     return FileTransport(Path(current_app.instance_path) / "mail")
 
@@ -246,6 +258,22 @@ def deliver_due(
     transport = transport or default_transport()
     sender = current_app.config["MAIL_DEFAULT_SENDER"]
     result = DeliveryResult(released=release_stuck(now))
+    try:
+        _deliver(now, transport, sender, result, rng)
+    finally:
+        close = getattr(transport, "close", None)
+        if close is not None:
+            close()  # e.g. the run's SMTP connection
+    return result
+
+
+def _deliver(
+    now: datetime,
+    transport: Transport,
+    sender: str,
+    result: DeliveryResult,
+    rng: random.Random | None,
+) -> None:
     last_id = 0
     while ids := _due_ids(now, last_id):
         last_id = ids[-1]
@@ -264,6 +292,56 @@ def deliver_due(
                 result.sent += 1
             elif status == FAILED:
                 result.failed += 1
+                log.warning("Outbox message %s failed for good: %s", outbox_id, error)
             else:
                 result.retrying += 1
-    return result
+
+
+# --- messages that failed for good, for the clinic's admin -------------------------------------
+
+
+def failed_messages(clinic_id: int, page: int = 1) -> Pagination:
+    """The clinic's messages that failed for good, the most recently tried first."""
+    return db.paginate(
+        select(OutboxMessage)
+        .where(OutboxMessage.clinic_id == clinic_id, OutboxMessage.status == FAILED)
+        .order_by(OutboxMessage.claimed_at.desc(), OutboxMessage.id.desc()),
+        page=max(page, 1),
+        per_page=FAILED_PAGE_SIZE,
+        max_per_page=FAILED_PAGE_SIZE,
+        error_out=False,
+    )
+
+
+def failed_count(clinic_id: int) -> int:
+    """How many of the clinic's messages failed for good (for the staff navigation)."""
+    return db.session.scalar(
+        select(func.count(OutboxMessage.id)).where(
+            OutboxMessage.clinic_id == clinic_id, OutboxMessage.status == FAILED
+        )
+    )
+
+
+def clinic_message(clinic_id: int, outbox_id: int) -> OutboxMessage | None:
+    """A message of the clinic, or None (also for another clinic's)."""
+    return db.session.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.id == outbox_id, OutboxMessage.clinic_id == clinic_id
+        )
+    )
+
+
+def retry_failed(message: OutboxMessage, now: datetime | None = None) -> bool:
+    """Put a failed message back in the queue with its attempts reset; flush only.
+
+    Compare-and-set on the status, so two admins pressing "retry" at once queue it once.
+    False if it was not failed (any more).
+    """
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message.id, OutboxMessage.status == FAILED)
+        .values(status=PENDING, attempts=0, next_attempt_at=now or utcnow(), claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(message)
+    return result.rowcount == 1

@@ -10,6 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
+from ..catalogue import DEFAULT_SCHEDULE
 from ..extensions import db
 from ..models import CheckIn, Flag, OutboxMessage, Patient, SymptomReport, Treatment
 from ..models.flag import RESOLVED
@@ -60,6 +61,8 @@ def _clean(details: PatientDetails) -> PatientDetails:
         errors["timezone"] = "Choose the patient's timezone from the list."
     if not isinstance(details.reminder_time, time):
         errors["reminder_time"] = "Give the reminder time as HH:MM, e.g. 09:00."
+    elif problem := DEFAULT_SCHEDULE.reminder_time_problem(details.reminder_time):
+        errors["reminder_time"] = problem
     if errors:
         raise PatientInvalid(errors)
     return PatientDetails(

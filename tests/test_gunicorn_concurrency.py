@@ -1,0 +1,338 @@
+"""The app under gunicorn (real processes, production settings): many check-ins at once, and
+the refusal to start without a real secret key.
+
+Runs on a SQLite file in WAL mode, or with `TEST_DATABASE_URL` on a fresh PostgreSQL database of
+its own. Each server is bounded in time and stopped in teardown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import time as clock
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from tests import pg
+from tests.conftest import ON_POSTGRESQL, TEST_DATABASE_URL
+from tracker import create_app
+from tracker.extensions import db
+from tracker.models import CheckIn, Flag, Patient, Symptom, SymptomReport, Treatment
+from tracker.services.clinics import create_clinic
+from tracker.services.links import issue_link
+from tracker.timeutil import utcnow
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = secrets.token_hex(32)
+WORKERS = 4
+CLIENTS = 8
+PATIENTS = 4  # two clients per patient: the same patient at once, and different ones
+CHECKINS_PER_CLIENT = 6
+START_TIMEOUT = 30
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def server_env(database_url: str, port: int, **extra: str) -> dict[str, str]:
+    """The environment of a production start: nothing inherited that could change the app."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TRACKER_", "FLASK_", "MAIL_", "GUNICORN_"))
+        and key not in {"SECRET_KEY", "DATABASE_URL", "WEB_CONCURRENCY", "PORT"}
+    }
+    env.update(
+        DATABASE_URL=database_url,
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        WEB_CONCURRENCY=str(WORKERS),
+        TRACKER_BASE_URL=f"http://127.0.0.1:{port}",
+        **extra,
+    )
+    return env
+
+
+def gunicorn(env: dict[str, str], log: Path) -> subprocess.Popen:
+    """gunicorn with the repository's gunicorn.conf.py, in its own process group."""
+    return subprocess.Popen(  # noqa: S603 (our own interpreter and config)
+        [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py")],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM to the whole group (arbiter and workers), then SIGKILL if it lingers."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+
+def wait_until_healthy(process: subprocess.Popen, port: int, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
+        with contextlib.suppress(OSError):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                return
+        time.sleep(0.1)
+    pytest.fail(f"gunicorn did not answer /healthz in {START_TIMEOUT}s:\n{log.read_text()}")
+
+
+# --- the database the server runs on --------------------------------------------------------
+
+
+@pytest.fixture
+def server_database(tmp_path) -> Iterator[str]:
+    """A migrated database for the server alone: a WAL SQLite file, or a fresh PostgreSQL one."""
+    if ON_POSTGRESQL:
+        with pg.fresh_database(TEST_DATABASE_URL, "gunicorn") as url:
+            migrate(url)
+            yield url
+    else:
+        url = f"sqlite:///{tmp_path / 'aftercare.db'}"
+        migrate(url)
+        yield url
+
+
+def seed_app(database_url: str):
+    return create_app(
+        {"TESTING": True, "SECRET_KEY": SECRET, "SQLALCHEMY_DATABASE_URI": database_url}
+    )
+
+
+def migrate(database_url: str) -> None:
+    app = seed_app(database_url)
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@contextlib.contextmanager
+def on(database_url: str):
+    """An app context on the server's database, for seeding and counting."""
+    app = seed_app(database_url)
+    with app.app_context():
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def seed(database_url: str) -> tuple[list[int], list[str]]:
+    """A clinic, PATIENTS patients treated this morning, one personal link per client."""
+    with on(database_url):
+        clinic = create_clinic("Riverside Clinic")
+        treatments, patients = [], []
+        for number in range(PATIENTS):
+            patient = Patient(
+                clinic_id=clinic.id,
+                name=f"Patient {number}",
+                email=f"patient{number}@example.com",
+                timezone="Europe/London",
+                reminder_time=clock(9, 0),
+            )
+            db.session.add(patient)
+            db.session.flush()
+            treatment = Treatment(
+                clinic_id=clinic.id,
+                patient_id=patient.id,
+                treated_at=utcnow() - timedelta(hours=6),  # too soon for "worsening"
+                product="Botox",
+                batch_number="C1234AB5",
+                indication="cosmetic",
+                areas=["forehead"],
+                units_by_area={"forehead": 10},
+                units_total=10,
+            )
+            db.session.add(treatment)
+            db.session.flush()
+            treatments.append(treatment.id)
+            patients.append(patient)
+        tokens = [issue_link(patients[client % PATIENTS]) for client in range(CLIENTS)]
+        db.session.commit()
+        return treatments, tokens
+
+
+# --- a browser, by hand -----------------------------------------------------------------------
+
+
+@dataclass
+class Browser:
+    """One patient's phone: its own cookies (kept by hand, as the production cookie is Secure
+    and would not be sent back over plain http by a cookie jar)."""
+
+    port: int
+    cookies: dict[str, str] = field(default_factory=dict)
+    statuses: list[int] = field(default_factory=list)
+
+    def request(self, method: str, path: str, form: dict[str, str] | None = None):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        body = None
+        if form is not None:
+            body = urlencode(form)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        text = response.read().decode()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            name, _, rest = header.partition("=")
+            self.cookies[name] = rest.split(";", 1)[0]
+        self.statuses.append(response.status)
+        connection.close()
+        return response.status, text
+
+    def form_token(self, path: str) -> str:
+        status, text = self.request("GET", path)
+        assert status == 200, (path, status, text[:500])
+        match = CSRF_RE.search(text)
+        assert match, f"no CSRF token on {path}"
+        return match.group(1)
+
+    def open_link(self, token: str) -> None:
+        csrf = self.form_token(f"/p/{token}")
+        status, _ = self.request("POST", f"/p/{token}", {"csrf_token": csrf})
+        assert status == 302
+
+    def check_in(self, severities: dict[str, int]) -> int:
+        form = {"csrf_token": self.form_token("/checkin")}
+        form.update({f"severity_{code}": str(value) for code, value in severities.items()})
+        status, text = self.request("POST", "/checkin", form)
+        assert status == 302, (status, text[:500])
+        return status
+
+
+# --- the tests --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def server(server_database, tmp_path):
+    """gunicorn with WORKERS workers on the server database; yields (port, log path)."""
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    process = gunicorn(server_env(server_database, port, SECRET_KEY=SECRET), log)
+    try:
+        wait_until_healthy(process, port, log)
+        yield port, log
+    finally:
+        stop(process)
+
+
+def test_eight_clients_checking_in_at_once_lose_nothing_and_flag_once(server_database, server):
+    port, log = server
+    treatments, tokens = seed(server_database)
+    browsers = [Browser(port) for _ in range(CLIENTS)]
+    for browser, token in zip(browsers, tokens, strict=True):
+        browser.open_link(token)
+    start = threading.Barrier(CLIENTS, timeout=30)
+    errors: list[BaseException] = []
+
+    def run(browser: Browser) -> None:
+        try:
+            start.wait()
+            for _ in range(CHECKINS_PER_CLIENT):
+                # Urgent and very severe every time: each flag may be raised once only.
+                browser.check_in({"difficulty_breathing": 1, "headache": 4})
+        except BaseException as error:  # reported below: a thread's failure fails the test
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(b,)) for b in browsers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+        assert not thread.is_alive(), "a client did not finish"
+
+    server_log = log.read_text()
+    assert errors == [], server_log[-3000:]
+    assert all(status < 500 for b in browsers for status in b.statuses)
+    assert "database is locked" not in server_log
+    assert "Traceback" not in server_log
+    assert '" 500 ' not in server_log
+    with on(server_database):
+        checkins = db.session.execute(
+            select(CheckIn.treatment_id, func.count()).group_by(CheckIn.treatment_id)
+        ).all()
+        per_treatment = CLIENTS // PATIENTS * CHECKINS_PER_CLIENT
+        assert dict(checkins) == {t: per_treatment for t in treatments}
+        assert db.session.scalar(select(func.count()).select_from(SymptomReport)) == (
+            CLIENTS * CHECKINS_PER_CLIENT * 2
+        )
+        flags = db.session.execute(
+            select(Flag.treatment_id, Flag.reason, Symptom.code, func.count())
+            .join(Symptom, Flag.symptom_id == Symptom.id)
+            .group_by(Flag.treatment_id, Flag.reason, Symptom.code)
+        ).all()
+        expected = {(t, "urgent", "difficulty_breathing", 1) for t in treatments}
+        expected |= {(t, "severe", "headache", 1) for t in treatments}
+        assert set(flags) == expected
+        if not ON_POSTGRESQL:
+            assert db.session.execute(db.text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        pytest.param({}, id="no-secret-key-and-TRACKER_ENV-left-to-gunicorn-conf"),
+        pytest.param({"TRACKER_ENV": "production"}, id="no-secret-key"),
+        pytest.param({"TRACKER_ENV": "production", "SECRET_KEY": "short"}, id="short-key"),
+        pytest.param({"SECRET_KEY": SECRET, "FLASK_DEBUG": "1"}, id="debug-on"),
+    ],
+)
+def test_gunicorn_refuses_to_start_in_production_without_safe_settings(tmp_path, settings):
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    env = server_env(f"sqlite:///{tmp_path / 'aftercare.db'}", port, **settings)
+    process = gunicorn(env, log)
+    try:
+        returncode = process.wait(timeout=START_TIMEOUT)
+    finally:
+        stop(process)
+    assert returncode != 0
+    assert "Refusing to start" in log.read_text()
+
+
+def test_gunicorn_refuses_to_run_the_scheduler_in_its_workers(tmp_path):
+    log = tmp_path / "gunicorn.log"
+    env = server_env("sqlite://", free_port(), SECRET_KEY=SECRET, TRACKER_SCHEDULER="1")
+    process = gunicorn(env, log)
+    try:
+        returncode = process.wait(timeout=START_TIMEOUT)
+    finally:
+        stop(process)
+    assert returncode != 0
+    assert "tracker scheduler" in log.read_text()
