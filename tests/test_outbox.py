@@ -176,6 +176,22 @@ def test_two_runs_in_sequence_never_send_twice(clinic):
     assert transport.ids == [r.id for r in rows]
 
 
+def test_each_claim_is_stamped_when_it_is_made_so_a_long_run_keeps_its_rows(clinic, monkeypatch):
+    """A run that lasts longer than the sending time-out must not look stuck to another run."""
+    queue(clinic, 3)
+    ticks = iter(range(0, 100_000, 600))  # each look at the clock: ten minutes later
+    monkeypatch.setattr(outbox.time, "monotonic", lambda: next(ticks))
+    claimed_at = []
+
+    class Watching(Recording):
+        def send(self, message, outbox_id):
+            claimed_at.append(db.session.get(OutboxMessage, outbox_id).claimed_at)
+            super().send(message, outbox_id)
+
+    assert deliver_due(NOW, Watching()).sent == 3
+    assert claimed_at == [NOW + timedelta(minutes=m) for m in (10, 20, 30)]
+
+
 def test_messages_not_yet_due_wait(clinic):
     (message,) = queue(clinic, now=NOW + timedelta(minutes=5))
     transport = Recording()
@@ -188,9 +204,9 @@ def test_a_row_claimed_by_another_run_is_left_alone(clinic, monkeypatch):
     (message,) = queue(clinic)
     real_claim = outbox.claim
 
-    def rival_claims_first(outbox_id, now):
+    def rival_claims_first(outbox_id, now, claimed_at=None):
         assert real_claim(outbox_id, now)  # the other run wins the row
-        return real_claim(outbox_id, now)
+        return real_claim(outbox_id, now, claimed_at)
 
     monkeypatch.setattr(outbox, "claim", rival_claims_first)
     transport = Recording()

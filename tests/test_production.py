@@ -91,6 +91,13 @@ def test_production_refuses_to_start_without_a_real_secret_key(production, key):
         create_app()
 
 
+def test_production_refuses_the_test_only_job_interval(production):
+    production.setenv("SECRET_KEY", TEST_SECRET)
+    production.setenv("TRACKER_JOB_INTERVAL_SECONDS", "1")
+    with pytest.raises(RuntimeError, match="TRACKER_JOB_INTERVAL_SECONDS"):
+        create_app()
+
+
 def test_production_refuses_to_start_with_debug_on(production):
     production.setenv("SECRET_KEY", TEST_SECRET)
     production.setenv("FLASK_DEBUG", "1")

@@ -49,6 +49,11 @@ def check_production_settings(app: Flask) -> None:
         raise RuntimeError(
             "Refusing to start: set SECRET_KEY to a random string of 32+ characters."
         )
+    if app.config.get("TRACKER_JOB_INTERVAL_SECONDS"):
+        raise RuntimeError(
+            "Refusing to start: TRACKER_JOB_INTERVAL_SECONDS is for tests; production jobs "
+            "run at their own times."
+        )
 
 
 def register_extensions(app: Flask) -> None:

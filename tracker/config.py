@@ -52,6 +52,9 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "MAIL_TIMEOUT": float(env.get("MAIL_TIMEOUT") or 10),
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER") or "aftercare@localhost",
         "TRACKER_SCHEDULER": _flag(env.get("TRACKER_SCHEDULER")),
+        # Testing only: run every scheduled job every N seconds instead of at its cron times.
+        "TRACKER_JOB_INTERVAL_SECONDS": float(env.get("TRACKER_JOB_INTERVAL_SECONDS") or 0) or None,
+        "OUTBOX_SENDING_TIMEOUT_SECONDS": float(env.get("OUTBOX_SENDING_TIMEOUT_SECONDS") or 900),
         "TRACKER_BASE_URL": (env.get("TRACKER_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         "EMERGENCY_NUMBER": env.get("EMERGENCY_NUMBER") or "999",
         "EMERGENCY_SERVICE": env.get("EMERGENCY_SERVICE") or "A&E",

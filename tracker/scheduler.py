@@ -10,6 +10,8 @@ Two ways to run it:
   the app factory through `start_in_web_process`, never twice under the Werkzeug reloader.
 
 Triggers are cron times in UTC, staggered so the 15-minute jobs do not all begin at once.
+Tests that run the real `tracker scheduler` process set `TRACKER_JOB_INTERVAL_SECONDS` to make
+every job run every few seconds instead (see `trigger_for`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import click
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 
 from .database import begin_write
@@ -150,6 +153,23 @@ def run_job(app: Flask, job_id: str, now: datetime | None = None) -> JobRun:
 # --- the scheduler -------------------------------------------------------------------------------
 
 
+def trigger_for(app: Flask, job: Job) -> CronTrigger | IntervalTrigger:
+    """The job's cron times in UTC, or, with `TRACKER_JOB_INTERVAL_SECONDS`, every N seconds.
+
+    The interval is for tests that run real scheduler processes for a bounded time (every job
+    many times over, in each process at once). A test-only setting rather than running each job
+    at start-up: one run at start would not show two processes racing repeatedly, and what it
+    queued would wait for the next minute's delivery. Production leaves it unset. The intervals
+    count from a fixed instant, so every process fires at the same moments, as cron times do.
+    """
+    seconds = app.config.get("TRACKER_JOB_INTERVAL_SECONDS")
+    if seconds:
+        return IntervalTrigger(
+            seconds=seconds, start_date=datetime(2000, 1, 1, tzinfo=UTC), timezone=UTC
+        )
+    return CronTrigger(minute=job.minute, timezone=UTC)
+
+
 def build_scheduler(app: Flask, scheduler_class: type[BaseScheduler] = BackgroundScheduler):
     """A scheduler (not started) with every job in `JOBS`, in UTC."""
     scheduler = scheduler_class(
@@ -163,7 +183,7 @@ def build_scheduler(app: Flask, scheduler_class: type[BaseScheduler] = Backgroun
     for job in JOBS:
         scheduler.add_job(
             run_job,
-            CronTrigger(minute=job.minute, timezone=UTC),
+            trigger_for(app, job),
             args=(app, job.id),
             id=job.id,
             name=job.id,

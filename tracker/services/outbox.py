@@ -19,6 +19,7 @@ import logging
 import os
 import random
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -43,7 +44,8 @@ MAX_RETRY = timedelta(hours=6)
 JITTER = 0.1
 """Each delay is moved by up to this fraction either way, so rows failed together spread out."""
 SENDING_TIMEOUT = timedelta(minutes=15)
-"""A row claimed longer ago than this was left by a run that died: it is put back to pending."""
+"""A row claimed longer ago than this was left by a run that died: it is put back to pending.
+The default of the `OUTBOX_SENDING_TIMEOUT_SECONDS` setting (tests lower it)."""
 BATCH_SIZE = 100
 ERROR_MAX_CHARS = 1000
 FAILED_PAGE_SIZE = 50
@@ -179,10 +181,12 @@ class DeliveryResult:
 
 def release_stuck(now: datetime) -> int:
     """Put rows left in `sending` by a run that died back to pending; returns how many."""
+    seconds = current_app.config.get("OUTBOX_SENDING_TIMEOUT_SECONDS")
+    timeout = timedelta(seconds=seconds) if seconds else SENDING_TIMEOUT
     begin_write()
     result = db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.status == SENDING, OutboxMessage.claimed_at < now - SENDING_TIMEOUT)
+        .where(OutboxMessage.status == SENDING, OutboxMessage.claimed_at < now - timeout)
         .values(status=PENDING, next_attempt_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -190,8 +194,11 @@ def release_stuck(now: datetime) -> int:
     return result.rowcount
 
 
-def claim(outbox_id: int, now: datetime) -> bool:
-    """Claim one due row for sending (compare-and-set) and commit; False if someone else did."""
+def claim(outbox_id: int, now: datetime, claimed_at: datetime | None = None) -> bool:
+    """Claim one row due at `now` for sending (compare-and-set) and commit; False if someone
+    else did. `claimed_at` (default `now`) is when the claim is made: a long run passes the
+    time of each claim, so `release_stuck` never takes back a row this run has only just
+    claimed."""
     begin_write()
     result = db.session.execute(
         update(OutboxMessage)
@@ -200,7 +207,7 @@ def claim(outbox_id: int, now: datetime) -> bool:
             OutboxMessage.status == PENDING,
             OutboxMessage.next_attempt_at <= now,
         )
-        .values(status=SENDING, claimed_at=now)
+        .values(status=SENDING, claimed_at=claimed_at or now)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
@@ -274,11 +281,13 @@ def _deliver(
     result: DeliveryResult,
     rng: random.Random | None,
 ) -> None:
+    started = time.monotonic()
     last_id = 0
     while ids := _due_ids(now, last_id):
         last_id = ids[-1]
         for outbox_id in ids:
-            if not claim(outbox_id, now):
+            claimed_at = now + timedelta(seconds=time.monotonic() - started)
+            if not claim(outbox_id, now, claimed_at):
                 continue  # another run got there first
             error: Exception | None = None
             try:
