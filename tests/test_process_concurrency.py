@@ -86,8 +86,8 @@ def process_env(database_url: str, smtp_port: int, **extra: str) -> dict[str, st
         MAIL_TIMEOUT="10",
         MAIL_DEFAULT_SENDER=SENDER,
         PYTHONUNBUFFERED="1",
-        **extra,
     )
+    env.update(extra)
     return env
 
 
@@ -307,7 +307,11 @@ def test_two_scheduler_processes_at_once_send_every_message_once_and_flag_once(
     seeded = seed_clinic(database_url)
     expected_total = PENDING_ROWS + 7 + 2 * len(ADMINS)  # the keys of `expected_messages`
     env = process_env(
-        database_url, smtp.port, TRACKER_JOB_INTERVAL_SECONDS=str(JOB_INTERVAL_SECONDS)
+        database_url,
+        smtp.port,
+        # the test-only interval, which production refuses: otherwise production settings
+        TRACKER_ENV="development",
+        TRACKER_JOB_INTERVAL_SECONDS=str(JOB_INTERVAL_SECONDS),
     )
     logs = [tmp_path / f"scheduler-{n}.log" for n in (1, 2)]
     started = time.monotonic()
