@@ -11,9 +11,18 @@ from tests.conftest import TREATED_AT, PatientActions, StaffActions, csrf_token
 from tracker.extensions import db
 from tracker.models import Flag, Symptom, User
 from tracker.services.checkins import SymptomEntry, record_checkin
-from tracker.services.clinics import create_user
+from tracker.services.clinics import create_clinic, create_user
+from tracker.services.outbox import enqueue
 
-ID_ARGUMENTS = {"patient_id", "treatment_id", "flag_id", "checkin_id", "symptom_id", "user_id"}
+ID_ARGUMENTS = {
+    "patient_id",
+    "treatment_id",
+    "flag_id",
+    "checkin_id",
+    "symptom_id",
+    "user_id",
+    "message_id",
+}
 
 
 @pytest.fixture
@@ -25,6 +34,15 @@ def records(app, clinic, make_patient, time_machine):
     db.session.commit()
     flag = db.session.scalars(select(Flag)).one()
     owner_admin = create_user(clinic, "boss@riverside.test", "riverside-admin-pass", "admin")
+    message = enqueue(
+        clinic_id=clinic.id,
+        patient_id=patient.id,
+        kind="invite",
+        to_address="riley@example.com",
+        subject="Riley's invite",
+        body_text="Riley Private, your link",
+    )
+    message.status = "failed"  # the one kind of message with a page of its own
     db.session.commit()
     return {
         "patient_id": patient.id,
@@ -33,6 +51,7 @@ def records(app, clinic, make_patient, time_machine):
         "flag_id": flag.id,
         "symptom_id": db.session.scalar(select(Symptom.id).where(Symptom.clinic_id == clinic.id)),
         "user_id": db.session.scalar(select(User.id).where(User.email == "nurse@riverside.test")),
+        "message_id": message.id,
         "patient": patient,
         "owner_admin": owner_admin,
     }
@@ -69,8 +88,9 @@ def test_admin_of_another_clinic_gets_404_for_every_record(app, records, other_c
     token = csrf_token(client.get("/clinic/patients").text)
     for rule, method in id_routes(app):
         response = request(client, rule, method, records, token)
-        # Staff have no patient session: the patient's own pages answer 401 to them.
-        expected = 401 if rule.endpoint.startswith("patient.") else 404
+        # Staff have no patient session: the patient's own pages answer 401 to them; nor a
+        # bearer token: the API answers 401 (test_api_walk_* below use tokens).
+        expected = 401 if rule.endpoint.startswith(("patient.", "api.")) else 404
         assert response.status_code == expected, (rule.rule, method, response.status_code)
         assert "Riley" not in response.text
 
@@ -107,6 +127,28 @@ def test_the_owning_clinics_admin_can_open_every_page(app, records):
         == 302
     )
     for rule, method in id_routes(app):
-        if method == "GET" and not rule.endpoint.startswith("patient."):
+        if method == "GET" and not rule.endpoint.startswith(("patient.", "api.")):
             response = request(client, rule, method, records)
             assert response.status_code in (200, 302), (rule.rule, response.status_code)
+
+
+def test_api_walk_without_a_token_is_401_json_and_another_clinics_token_404(app, records):
+    from tests.api_helpers import Api, mint_token
+
+    hillside = create_clinic("Hillside Clinic")
+    create_user(hillside, "boss@hillside.test", "hillside-admin-pass", "admin")
+    db.session.commit()
+    outsider = Api(app.test_client(), mint_token("boss@hillside.test"))
+    owner = Api(app.test_client(), mint_token(records["owner_admin"].email))
+    anonymous = app.test_client()
+    for rule, method in id_routes(app):
+        if not rule.endpoint.startswith("api."):
+            continue
+        url = rule.build({k: records[k] for k in rule.arguments})[1]
+        response = anonymous.open(url, method=method, json={})
+        assert response.status_code == 401 and response.is_json, (rule.rule, method)
+        response = outsider.open(url, method, json={})
+        assert response.status_code == 404 and response.is_json, (rule.rule, method)
+        assert "Riley" not in response.text
+        if method == "GET":
+            assert owner.get(url).status_code == 200, rule.rule

@@ -332,3 +332,17 @@ def test_the_first_invite_of_a_treatment_is_written_once(app, patient):
     assert queue_invite(treatment) is None  # e.g. an API retry: one intent, one message
     db.session.commit()
     assert count(OutboxMessage) == 1
+
+
+def test_areas_without_a_breakdown_show_a_dash_not_zero(client, nurse, make_patient):
+    """The API may record a total only: the areas then have no units of their own."""
+    patient, treatment = make_patient()
+    treatment.areas, treatment.units_by_area, treatment.units_total = (
+        ["forehead", "glabella"],
+        {},
+        30,
+    )
+    db.session.commit()
+    html = client.get(f"/clinic/treatments/{treatment.id}").text
+    assert "<td>forehead</td><td>—</td>" in html
+    assert "forehead (—), glabella (—)" in client.get(f"/clinic/patients/{patient.id}").text

@@ -1,5 +1,6 @@
 """The database models, importable from one place."""
 
+from .api_token import ApiToken as ApiToken
 from .checkin import SOURCES, CheckIn, SymptomReport
 from .clinic import ROLES, Clinic, Symptom, User
 from .flag import ACKNOWLEDGED, OPEN, OUTCOMES, RESOLVED, STATUSES, AuditEvent, Flag, FlagNote

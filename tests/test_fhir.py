@@ -1,0 +1,112 @@
+"""The FHIR R4 export of a treatment validates with fhir.resources, for the demo data too."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from sqlalchemy import select
+
+from tests.api_helpers import Api, mint_token
+from tracker.extensions import db
+from tracker.models import AuditEvent, Flag, Treatment, User
+from tracker.services import flag_actions
+from tracker.services.checkins import SymptomEntry, record_checkin
+from tracker.services.demo import ensure_demo
+from tracker.timeutil import utcnow
+
+
+@pytest.fixture
+def api(client, clinic) -> Api:
+    """The Riverside nurse's token on the test client."""
+    return Api(client, mint_token())
+
+
+# fhir.resources has no separate R4 (4.0.1) package in its 8.x line; R4B (4.3) shares R4's
+# definitions of every resource used here (Patient, Procedure, Medication,
+# QuestionnaireResponse, AdverseEvent), so it validates the R4 shape.
+
+
+def _resources(bundle: dict, kind: str) -> list[dict]:
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
+
+
+def _export(client: Api, treatment_id: int) -> dict:
+    response = client.get(f"/api/v1/treatments/{treatment_id}/fhir")
+    assert response.status_code == 200
+    assert response.mimetype == "application/fhir+json"
+    return response.get_json()
+
+
+@pytest.fixture
+def case(make_patient):
+    """A treatment with a check-in that raised an urgent and a review flag, one resolved."""
+    patient, treatment = make_patient("Pat Example", treated_at=utcnow() - timedelta(days=2))
+    result = record_checkin(
+        treatment,
+        [
+            SymptomEntry("difficulty_breathing", 3, onset_at=utcnow() - timedelta(hours=3)),
+            SymptomEntry("eyelid_drooping", 2),
+            SymptomEntry("bruising", 0),
+        ],
+        note="Feels tight in the chest.",
+        reported_at=utcnow() - timedelta(hours=1),
+    )
+    nurse = db.session.scalar(select(User).where(User.email == "nurse@riverside.test"))
+    urgent = next(f for f in result.new_flags if f.reason == "urgent")
+    flag_actions.resolve(urgent, nurse, "emergency_care")
+    db.session.commit()
+    return treatment
+
+
+def test_the_bundle_validates_and_holds_each_part_of_the_case(api, case):
+    bundle = _export(api, case.id)
+    Bundle.model_validate(bundle)
+    assert bundle["type"] == "collection"
+    assert len(_resources(bundle, "Patient")) == 1
+    (procedure,) = _resources(bundle, "Procedure")
+    (medication,) = _resources(bundle, "Medication")
+    assert medication["batch"]["lotNumber"] == "C1234AB5"
+    assert medication["code"]["text"] == "Botox"
+    urls = {e["resource"]["id"]: e["fullUrl"] for e in bundle["entry"]}
+    assert procedure["usedReference"][0]["reference"] == urls[medication["id"]]
+    assert procedure["subject"]["reference"] == urls[f"patient-{case.patient_id}"]
+    (response,) = _resources(bundle, "QuestionnaireResponse")
+    answers = {item["linkId"]: item["answer"][0] for item in response["item"]}
+    assert answers["difficulty_breathing"]["valueInteger"] == 3
+    assert answers["bruising"]["valueInteger"] == 0
+    assert answers["note"]["valueString"] == "Feels tight in the chest."
+    events = {e["event"]["coding"][0]["code"]: e for e in _resources(bundle, "AdverseEvent")}
+    assert set(events) == {"difficulty_breathing", "eyelid_drooping"}
+    urgent = events["difficulty_breathing"]
+    assert urgent["suspectEntity"][0]["instance"]["reference"] == urls[medication["id"]]
+    assert urgent["seriousness"]["coding"][0]["code"] == "Serious"
+    assert urgent["outcome"]["coding"][0]["code"] == "resolved"
+    assert "Emergency care" in urgent["outcome"]["text"]
+    assert urgent["severity"]["coding"][0]["code"] == "severe"
+    review = events["eyelid_drooping"]
+    assert review["outcome"]["coding"][0]["code"] == "ongoing"
+    assert review["seriousness"]["coding"][0]["code"] == "Non-serious"
+
+
+def test_the_export_is_audited(api, case):
+    _export(api, case.id)
+    event = db.session.scalars(select(AuditEvent)).one()
+    assert (event.action, event.patient_id) == ("treatment.export.fhir", case.patient_id)
+
+
+def test_every_demo_treatment_exports_a_valid_bundle(app, client):
+    clinic, _ = ensure_demo()
+    db.session.commit()
+    staff = db.session.scalar(select(User).where(User.clinic_id == clinic.id))
+    demo_api = Api(client, mint_token(staff.email))
+    treatments = db.session.scalars(select(Treatment).where(Treatment.clinic_id == clinic.id))
+    flags_seen = 0
+    for treatment in treatments:
+        bundle = _export(demo_api, treatment.id)
+        Bundle.model_validate(bundle)
+        flags = db.session.scalars(select(Flag).where(Flag.treatment_id == treatment.id)).all()
+        assert len(_resources(bundle, "AdverseEvent")) == len(flags)
+        flags_seen += len(flags)
+    assert flags_seen > 0

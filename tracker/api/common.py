@@ -1,0 +1,155 @@
+"""What every API view shares: clinic-scoped lookups, audit rows, cursors, and serialisers."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any, TypeVar
+
+from flask import request
+from sqlalchemy import Select, and_, or_, select
+
+from ..extensions import db
+from ..models import CheckIn, Flag, Patient, Treatment
+from ..services import audit
+from . import schemas
+from .auth import current_user
+from .errors import ApiError
+
+Model = TypeVar("Model", Patient, Treatment, Flag)
+
+
+def owned_or_404(model: type[Model], object_id: int) -> Model:
+    """A patient, treatment or flag of the token user's clinic; anything else is a 404."""
+    found = db.session.scalar(
+        select(model).where(model.id == object_id, model.clinic_id == current_user().clinic_id)
+    )
+    if found is None:
+        raise ApiError(404)
+    return found
+
+
+PATH_RECORDS = {"patient_id": Patient, "treatment_id": Treatment, "flag_id": Flag}
+
+
+def load_path_records(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Replace each record id from the URL (`patient_id`) by the record (`patient`), or 404."""
+    loaded = {}
+    for name, value in kwargs.items():
+        model = PATH_RECORDS.get(name)
+        if model is None:
+            loaded[name] = value
+        else:
+            loaded[name.removesuffix("_id")] = owned_or_404(model, value)
+    return loaded
+
+
+def audit_api(action: str, patient_id: int | None = None, target: str | None = None) -> None:
+    """The same audit row the web pages write, with the token's user as the actor."""
+    user = current_user()
+    audit.record(
+        action,
+        actor_type="user",
+        actor_id=user.id,
+        clinic_id=user.clinic_id,
+        patient_id=patient_id,
+        target=target,
+        ip_address=request.remote_addr,
+    )
+
+
+# --- cursors: opaque to clients, (timestamp, id) of the last row inside --------------------
+
+
+def encode_cursor(at: datetime, row_id: int) -> str:
+    raw = f"{at.isoformat()}|{row_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """The position a cursor names, or a 422 for anything this API did not hand out."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at_text, id_text = raw.split("|")
+        at = datetime.fromisoformat(at_text)
+        row_id = int(id_text)
+        if at.tzinfo is None or not 0 < row_id <= schemas.MAX_ID:
+            raise ValueError(raw)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise ApiError(422, fields={"cursor": "Not a cursor from this API."}) from None
+    return at, row_id
+
+
+def page(stmt: Select, at_column: Any, id_column: Any, limit: int, cursor: str | None):
+    """One page of `stmt` in (time, id) order after `cursor`, and the next page's cursor."""
+    if cursor:
+        at, row_id = decode_cursor(cursor)
+        stmt = stmt.where(or_(at_column > at, and_(at_column == at, id_column > row_id)))
+    rows = list(
+        db.session.scalars(stmt.order_by(None).order_by(at_column, id_column).limit(limit + 1))
+    )
+    return rows[:limit], rows[limit:] != []
+
+
+# --- serialisers -----------------------------------------------------------------------------
+
+
+def patient_out(patient: Patient) -> schemas.PatientOut:
+    return schemas.PatientOut(
+        id=patient.id,
+        name=patient.name,
+        email=patient.email,
+        phone=patient.phone,
+        timezone=patient.timezone,
+        reminder_time=patient.reminder_time.strftime("%H:%M"),
+        reminders_enabled=patient.reminders_enabled,
+        created_at=patient.created_at,
+        treatments=[schemas.TreatmentBrief.model_validate(t) for t in patient.treatments],
+    )
+
+
+def treatment_fields(treatment: Treatment) -> dict[str, Any]:
+    practitioner = treatment.practitioner
+    return {
+        "id": treatment.id,
+        "patient_id": treatment.patient_id,
+        "treated_at": treatment.treated_at,
+        "product": treatment.product,
+        "batch_number": treatment.batch_number,
+        "indication": treatment.indication,
+        "areas": list(treatment.areas),
+        "units": treatment.units_total,
+        "units_by_area": dict(treatment.units_by_area),
+        "practitioner": schemas.Practitioner.model_validate(practitioner) if practitioner else None,
+        "created_at": treatment.created_at,
+    }
+
+
+def checkin_fields(checkin: CheckIn) -> dict[str, Any]:
+    return {
+        "id": checkin.id,
+        "treatment_id": checkin.treatment_id,
+        "reported_at": checkin.reported_at,
+        "source": checkin.source,
+        "note": checkin.note,
+        "symptoms": [
+            schemas.SymptomReportOut(code=r.symptom.code, severity=r.severity, onset=r.onset_at)
+            for r in checkin.reports
+        ],
+    }
+
+
+def flag_out(flag: Flag) -> schemas.FlagOut:
+    return schemas.FlagOut(
+        id=flag.id,
+        treatment_id=flag.treatment_id,
+        patient_id=flag.treatment.patient_id,
+        symptom=flag.symptom.code if flag.symptom else None,
+        reason=flag.reason,
+        status=flag.status,
+        opened_at=flag.opened_at,
+        acknowledged_at=flag.acknowledged_at,
+        resolved_at=flag.resolved_at,
+        outcome=flag.outcome,
+    )

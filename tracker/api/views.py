@@ -1,0 +1,253 @@
+"""Tokens, the catalogue, patients, treatments and check-ins.
+
+Each view finds its rows within the token user's clinic (another clinic's ids are 404), calls
+the same service as the web page, writes the same audit row, and commits once.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+
+from flask import request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from ..extensions import db
+from ..models import CheckIn, Patient, SymptomReport, Treatment
+from ..services import patients as patients_service
+from ..services import queue as queue_service
+from ..services import treatments as treatments_service
+from ..services.checkins import CheckInInvalid, SymptomEntry, record_checkin
+from ..services.patients import PatientDetails, PatientInvalid
+from ..services.treatments import TreatmentDetails, TreatmentInvalid
+from . import bp, schemas
+from .auth import current_user, issue_token
+from .common import (
+    audit_api,
+    checkin_fields,
+    encode_cursor,
+    flag_out,
+    page,
+    patient_out,
+    treatment_fields,
+)
+from .errors import ApiError
+from .spec import operation
+
+
+@bp.post("/token")
+@operation(
+    "Get a bearer token",
+    tag="auth",
+    body=schemas.TokenIn,
+    responses={200: schemas.TokenOut},
+    public=True,
+    errors=(401, 429),
+    example={"email": "nurse@riverside.example", "password": "correct horse battery"},
+)
+def token(body: schemas.TokenIn):
+    """A token for a staff account, valid for 12 hours; throttled like the sign-in page
+    (5 failures per account or 20 per address in 15 minutes answer 429)."""
+    issued = issue_token(body.email, body.password, request.remote_addr or "")
+    db.session.commit()
+    if issued is None:
+        raise ApiError(
+            401, "That email and password do not match an active account.", code="bad_credentials"
+        )
+    return schemas.TokenOut(token=issued.token, expires_at=issued.expires_at)
+
+
+@bp.get("/symptoms")
+@operation("The clinic's symptom catalogue", tag="catalogue", responses={200: schemas.SymptomList})
+def symptoms():
+    """Every symptom of the clinic's catalogue, in the order the check-in form shows them."""
+    rows = queue_service.clinic_symptoms(current_user().clinic_id)
+    return schemas.SymptomList(symptoms=[schemas.SymptomOut.model_validate(s) for s in rows])
+
+
+@bp.post("/patients")
+@operation(
+    "Add a patient",
+    tag="patients",
+    body=schemas.PatientIn,
+    responses={201: schemas.PatientOut},
+    example=schemas.PatientIn.model_config["json_schema_extra"]["examples"][0],
+)
+def create_patient(body: schemas.PatientIn):
+    """Add a patient to the clinic. Record a treatment next: that sends the invite."""
+    hours, minutes = (body.reminder_time or "09:00").split(":")
+    details = PatientDetails(
+        name=body.name,
+        email=body.email,
+        timezone=body.timezone,
+        phone=body.phone,
+        reminder_time=time(int(hours), int(minutes)),
+    )
+    try:
+        patient = patients_service.create_patient(current_user().clinic_id, details)
+    except PatientInvalid as invalid:
+        raise ApiError(422, fields=invalid.fields) from None
+    audit_api("patient.create", patient.id, target=f"patient:{patient.id}")
+    db.session.commit()
+    location = url_for("api.get_patient", patient_id=patient.id)
+    return patient_out(patient), 201, {"Location": location}
+
+
+@bp.get("/patients/<int:patient_id>")
+@operation("A patient", tag="patients", responses={200: schemas.PatientOut})
+def get_patient(patient: Patient):
+    """The patient's details and treatments."""
+    audit_api("patient.view", patient.id)
+    result = patient_out(patient)
+    db.session.commit()
+    return result
+
+
+@bp.get("/patients/<int:patient_id>/checkins")
+@operation(
+    "A patient's check-ins",
+    tag="patients",
+    query=schemas.PageQuery,
+    responses={200: schemas.CheckInPage},
+)
+def patient_checkins(patient: Patient, query: schemas.PageQuery):
+    """Every check-in after any of the patient's treatments, oldest first, paged."""
+    stmt = (
+        select(CheckIn)
+        .join(Treatment, CheckIn.treatment_id == Treatment.id)
+        .where(Treatment.patient_id == patient.id)
+        .options(selectinload(CheckIn.reports).selectinload(SymptomReport.symptom))
+    )
+    rows, more = page(stmt, CheckIn.reported_at, CheckIn.id, query.limit, query.cursor)
+    audit_api("patient.checkins.list", patient.id)
+    result = schemas.CheckInPage(
+        checkins=[schemas.CheckInOut(**checkin_fields(c)) for c in rows],
+        next_cursor=encode_cursor(rows[-1].reported_at, rows[-1].id) if more else None,
+    )
+    db.session.commit()
+    return result
+
+
+def _treatment_details(body: schemas.TreatmentIn) -> tuple[TreatmentDetails, bool]:
+    """The service's details, and whether the units per area were given (not just a total).
+
+    With several areas and only a total, the service is given an even split to check, and the
+    stored treatment keeps the total alone (see `create_treatment`).
+    """
+    areas = [area.strip() for area in body.areas]
+    if len(set(areas)) != len(areas) or not all(areas):
+        raise ApiError(422, fields={"areas": "Name each area once."})
+    if body.units_by_area is None:
+        units = {area: body.units / len(areas) for area in areas}
+        by_area_given = len(areas) == 1
+    else:
+        units = {area.strip(): value for area, value in body.units_by_area.items()}
+        if set(units) != set(areas):
+            raise ApiError(
+                422, fields={"units_by_area": "Give units for exactly the areas in `areas`."}
+            )
+        if abs(sum(units.values()) - body.units) > 0.01:
+            raise ApiError(422, fields={"units": "The units per area must add up to `units`."})
+        by_area_given = True
+    details = TreatmentDetails(
+        treated_at=body.treated_at,
+        product=body.product,
+        batch_number=body.batch_number,
+        indication=body.indication.value,
+        units_by_area=units,
+        practitioner_id=current_user().id,
+    )
+    return details, by_area_given
+
+
+@bp.post("/patients/<int:patient_id>/treatments")
+@operation(
+    "Record a treatment (sends the invite)",
+    tag="treatments",
+    body=schemas.TreatmentIn,
+    responses={201: schemas.TreatmentCreated},
+    example=schemas.TreatmentIn.model_config["json_schema_extra"]["examples"][0],
+)
+def create_treatment(patient: Patient, body: schemas.TreatmentIn):
+    """Record a treatment given by the token's user and queue the patient's invite with a
+    fresh personal link, in one transaction. `units_by_area` is optional: without it the
+    treatment keeps the areas and the total units only."""
+    details, by_area_given = _treatment_details(body)
+    try:
+        recorded = treatments_service.record_treatment(patient, details)
+    except TreatmentInvalid as invalid:
+        fields = invalid.fields
+        if body.units_by_area is None:  # the per-area limits applied to the total here
+            fields = {
+                ("units" if k.startswith("units_by_area") else k): v for k, v in fields.items()
+            }
+        raise ApiError(422, fields=fields) from None
+    treatment = recorded.treatment
+    if not by_area_given:
+        treatment.areas = [area.strip() for area in body.areas]
+        treatment.units_by_area = {}
+        treatment.units_total = body.units
+        db.session.flush()
+    audit_api("treatment.create", patient.id, target=f"treatment:{treatment.id}")
+    result = schemas.TreatmentCreated(
+        **treatment_fields(treatment), invite_queued=recorded.invite is not None
+    )
+    db.session.commit()
+    location = url_for("api.get_treatment", treatment_id=treatment.id)
+    return result, 201, {"Location": location}
+
+
+@bp.get("/treatments/<int:treatment_id>")
+@operation("A treatment", tag="treatments", responses={200: schemas.TreatmentOut})
+def get_treatment(treatment: Treatment):
+    """What was given, where, and by whom."""
+    audit_api("treatment.view", treatment.patient_id, target=f"treatment:{treatment.id}")
+    result = schemas.TreatmentOut(**treatment_fields(treatment))
+    db.session.commit()
+    return result
+
+
+def _checkin_error_fields(fields: dict[str, str], body: schemas.CheckInIn) -> dict[str, str]:
+    """The service names symptoms by code; the API names them by position in `symptoms`."""
+    positions = {entry.code: index for index, entry in enumerate(body.symptoms)}
+    renamed = {}
+    for key, message in fields.items():
+        parts = key.split(".")
+        if parts[0] == "symptoms" and len(parts) >= 2 and parts[1] in positions:
+            suffix = ".onset" if parts[-1] == "onset_at" else ""
+            key = f"symptoms.{positions[parts[1]]}{suffix}"
+        renamed[key] = message
+    return renamed
+
+
+@bp.post("/treatments/<int:treatment_id>/checkins")
+@operation(
+    "Record a check-in (e.g. a phone follow-up)",
+    tag="treatments",
+    body=schemas.CheckInIn,
+    responses={201: schemas.CheckInCreated},
+    example=schemas.CheckInIn.model_config["json_schema_extra"]["examples"][0],
+)
+def create_checkin(treatment: Treatment, body: schemas.CheckInIn):
+    """Record how the patient is, as told to a clinician: judged at once by the same rules as
+    the patient's own check-in. Symptoms left out count as none. Returns the flags it raised."""
+    entries = [SymptomEntry(e.code, e.severity, e.onset) for e in body.symptoms]
+    try:
+        result = record_checkin(
+            treatment,
+            entries,
+            note=body.note,
+            reported_at=body.reported_at,
+            source="clinician",
+            recorded_by=current_user(),
+        )
+    except CheckInInvalid as invalid:
+        raise ApiError(422, fields=_checkin_error_fields(invalid.fields, body)) from None
+    checkin = result.checkin
+    audit_api("checkin.create", treatment.patient_id, target=f"checkin:{checkin.id}")
+    db.session.refresh(checkin)
+    out = schemas.CheckInCreated(
+        **checkin_fields(checkin), new_flags=[flag_out(f) for f in result.new_flags]
+    )
+    db.session.commit()
+    return out, 201
