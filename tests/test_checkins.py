@@ -342,6 +342,24 @@ def test_sweeping_twice_opens_nothing_new(make_patient):
     assert count(Flag) == 4  # no response for two treatments, one overdue, one urgent
 
 
+def test_a_second_sweep_does_not_send_existing_flags_to_the_database_again(make_patient):
+    _, bruised = make_patient("Bea Bruised")
+    history(bruised, [(20, {"bruising": 2}), (60, {"bruising": 1})])
+    assert sweep(now=at(100)).flags_opened == 1
+    inserts = []
+
+    def watch(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO FLAGS"):
+            inserts.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", watch)
+    try:
+        assert sweep(now=at(101)).flags_opened == 0
+    finally:
+        event.remove(db.engine, "before_cursor_execute", watch)
+    assert inserts == []
+
+
 @pytest.mark.parametrize(
     ("symptoms", "expected"),
     [

@@ -13,7 +13,7 @@ from .. import rules
 from ..catalogue import DEFAULT_SCHEDULE
 from ..database import begin_write, insert_ignoring_conflicts
 from ..extensions import db
-from ..models import CheckIn, Flag, Symptom, SymptomReport, Treatment
+from ..models import RESOLVED, CheckIn, Flag, Symptom, SymptomReport, Treatment
 from ..timeutil import utcnow
 from .alerts import queue_urgent_alerts
 
@@ -118,6 +118,31 @@ def _insert_flags(rows: list[dict]) -> list[Flag]:
     return flags
 
 
+def _not_flagged_yet(rows: list[dict]) -> list[dict]:
+    """Drop the rows the flags' unique indexes would refuse, read in one query.
+
+    Most findings of a sweep already have their flag from an earlier run; skipping them here
+    saves sending them all to the database again. Insert-or-ignore still guards against a flag
+    opened between this read and the insert.
+    """
+    if not rows:
+        return rows
+    existing = db.session.execute(
+        select(
+            Flag.treatment_id, Flag.symptom_id, Flag.reason, Flag.status, Flag.episode_started_at
+        ).where(Flag.treatment_id.in_({r["treatment_id"] for r in rows}))
+    ).all()
+    episodes = {(f.treatment_id, f.symptom_id, f.reason, f.episode_started_at) for f in existing}
+    active = {(f.treatment_id, f.symptom_id, f.reason) for f in existing if f.status != RESOLVED}
+    return [
+        r
+        for r in rows
+        if (r["treatment_id"], r["symptom_id"], r["reason"]) not in active
+        and (r["treatment_id"], r["symptom_id"], r["reason"], r["episode_started_at"])
+        not in episodes
+    ]
+
+
 def raise_checkin_flags(treatment: Treatment, as_of: datetime, now: datetime) -> list[Flag]:
     """The flags a check-in shows by itself (urgent, review, severe, worsening), as of `as_of`."""
     catalogue = load_catalogues([treatment.clinic_id])[treatment.clinic_id]
@@ -170,4 +195,4 @@ def sweep(now: datetime | None = None) -> SweepResult:
             for finding in rules.evaluate(t.treated_at, histories[t.id], catalogue.rules, now):
                 rows.append(_flag_row(t.clinic_id, t.id, finding, catalogue, now))
         result.treatments += len(batch)
-        result.flags_opened += len(_insert_flags(rows))
+        result.flags_opened += len(_insert_flags(_not_flagged_yet(rows)))
