@@ -244,11 +244,25 @@ def start_in_web_process(
         return None
     with _web_lock:
         if _web_scheduler is None:
+            if not app.testing:
+                _show_job_lines()
             _web_scheduler = build_scheduler(app)
             _web_scheduler.start()
             atexit.register(stop_web_scheduler)
             log.info("Scheduler started in the web process (TRACKER_SCHEDULER=1).")
         return _web_scheduler
+
+
+def _show_job_lines() -> None:
+    """Print what each job did on the console of `make run` (logging there is unconfigured,
+    so INFO lines would be dropped), unless someone configured logging already."""
+    if log.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
 
 
 def stop_web_scheduler() -> None:
