@@ -166,12 +166,16 @@ def _treatment_details(body: schemas.TreatmentIn) -> tuple[TreatmentDetails, boo
     tag="treatments",
     body=schemas.TreatmentIn,
     responses={201: schemas.TreatmentCreated},
+    errors=(409,),
     example=schemas.TreatmentIn.model_config["json_schema_extra"]["examples"][0],
 )
 def create_treatment(patient: Patient, body: schemas.TreatmentIn):
     """Record a treatment given by the token's user and queue the patient's invite with a
     fresh personal link, in one transaction. `units_by_area` is optional: without it the
-    treatment keeps the areas and the total units only."""
+    treatment keeps the areas and the total units only. An erased patient's record is closed
+    to new treatments (409)."""
+    if patient.erased_at is not None:
+        raise ApiError(409, "This patient's contact data was erased: their record is closed.")
     details, by_area_given = _treatment_details(body)
     try:
         recorded = treatments_service.record_treatment(patient, details)

@@ -4,4 +4,12 @@ from flask import Blueprint
 
 bp = Blueprint("clinic", __name__, url_prefix="/clinic")
 
-from . import admin, flags, messages, navigation, patients, treatments  # noqa: E402,F401  (attach views)
+from . import (  # noqa: E402,F401  (attach views)
+    admin,
+    data_rights,
+    flags,
+    messages,
+    navigation,
+    patients,
+    treatments,
+)

@@ -54,6 +54,13 @@ class ActionForm(FlaskForm):
     """A button that changes something (CSRF only): re-send invite, revoke links."""
 
 
+class EraseForm(FlaskForm):
+    """Confirm an erasure by typing the patient's name (the service compares it)."""
+
+    confirm_name = StringField("Type the patient's name to confirm", validators=[Length(max=200)])
+    submit = SubmitField("Erase contact data")
+
+
 class PatientForm(FlaskForm):
     """Add or edit a patient."""
 

@@ -11,9 +11,11 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..database import begin_write
+from ..errors import render_error
 from ..extensions import db
 from ..models import Patient
 from ..services import patients as patients_service
+from ..services.data_rights import ERASED_REFUSAL
 from ..services.links import revoke_links as revoke_patient_links
 from ..services.patients import PatientInvalid
 from ..services.treatments import resend_invite as resend_patient_invite
@@ -28,11 +30,12 @@ SEARCH_MAX_CHARS = 100
 @bp.get("/patients")
 @login_required
 def patients():
-    """The clinic's patients, searchable by name or email, 25 a page."""
+    """The clinic's patients, searchable by name or email, 25 a page (erased ones on request)."""
     begin_write()
     query = request.args.get("q", "").strip()[:SEARCH_MAX_CHARS]
+    include_erased = request.args.get("erased") == "1"
     page = db.paginate(
-        patients_service.search(current_user.clinic_id, query),
+        patients_service.search(current_user.clinic_id, query, include_erased=include_erased),
         page=request.args.get("page", 1, type=int),
         per_page=PER_PAGE,
         max_per_page=PER_PAGE,
@@ -40,7 +43,13 @@ def patients():
     )
     summaries = patients_service.summaries([p.id for p in page.items])
     audit_staff("patients.list", target=f"page:{page.page}")
-    html = render_template("clinic/patients.html", page=page, q=query, summaries=summaries)
+    html = render_template(
+        "clinic/patients.html",
+        page=page,
+        q=query,
+        summaries=summaries,
+        include_erased=include_erased,
+    )
     db.session.commit()
     return html
 
@@ -72,6 +81,9 @@ def edit_patient(patient_id: int):
     """Change a patient's contact details, timezone and reminder settings."""
     begin_write()
     patient = clinic_get_or_404(Patient, patient_id)
+    if patient.erased_at is not None:
+        db.session.rollback()
+        return render_error(409, ERASED_REFUSAL)
     form = PatientForm(obj=patient)
     if form.validate_on_submit():
         try:
@@ -117,6 +129,8 @@ def resend_invite(patient_id: int):
     patient = clinic_get_or_404(Patient, patient_id)
     if not ActionForm().validate_on_submit():
         abort(400)
+    if patient.erased_at is not None:
+        return render_error(409, ERASED_REFUSAL)
     message = resend_patient_invite(patient)
     if message is None:
         flash("Record a treatment first: the invite is about a treatment.")

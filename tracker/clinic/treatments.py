@@ -6,9 +6,11 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from ..database import begin_write
+from ..errors import render_error
 from ..extensions import db
 from ..models import Patient, Treatment
 from ..services import treatments as treatments_service
+from ..services.data_rights import ERASED_REFUSAL
 from ..services.treatments import RecordedTreatment, TreatmentInvalid
 from ..timeutil import local, utcnow
 from . import bp
@@ -43,6 +45,9 @@ def new_treatment(patient_id: int):
     """Record a treatment; saving it queues the patient's invite in the same transaction."""
     begin_write()
     patient = clinic_get_or_404(Patient, patient_id)
+    if patient.erased_at is not None:
+        db.session.rollback()
+        return render_error(409, ERASED_REFUSAL)
     timezone = current_user.clinic.timezone
     form = _treatment_form(timezone)
     if form.validate_on_submit():

@@ -31,6 +31,8 @@ class Patient(db.Model):
     # Bumped to end every patient session at once (links revoked by the clinic).
     session_epoch: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set by erasure: contact data is gone, the clinical record is kept but restricted.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     clinic: Mapped[Clinic] = relationship()
     treatments: Mapped[list[Treatment]] = relationship(

@@ -44,6 +44,8 @@ def current_patient() -> Patient | None:
     patient = db.session.get(Patient, patient_id)
     if patient is None or patient.session_epoch != session.get("patient_epoch"):
         return None
+    if patient.erased_at is not None:
+        return None
     return patient
 
 

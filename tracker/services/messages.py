@@ -110,7 +110,9 @@ def _queue_link_email(
     now: datetime,
     **context,
 ) -> OutboxMessage | None:
-    """Issue a fresh personal link and queue an email carrying it."""
+    """Issue a fresh personal link and queue an email carrying it (none to an erased patient)."""
+    if patient.erased_at is not None:
+        return None
     token = issue_link(patient, now)
     expires_at = now + timedelta(hours=current_app.config["PATIENT_LINK_HOURS"])
     email = render_email(

@@ -94,9 +94,14 @@ def update_patient(patient: Patient, details: PatientDetails) -> list[str]:
     return changed
 
 
-def search(clinic_id: int, query: str | None = None) -> Select:
-    """The clinic's patients whose name or email contains `query` (any case), by name."""
+def search(clinic_id: int, query: str | None = None, *, include_erased: bool = False) -> Select:
+    """The clinic's patients whose name or email contains `query` (any case), by name.
+
+    Erased patients are left out unless asked for: their record is kept, not worked on.
+    """
     statement = select(Patient).where(Patient.clinic_id == clinic_id)
+    if not include_erased:
+        statement = statement.where(Patient.erased_at.is_(None))
     query = (query or "").strip().lower()
     if query:
         statement = statement.where(

@@ -124,6 +124,7 @@ def _candidates(now: datetime, after_id: int) -> list[tuple[Treatment, Patient, 
         .join(Clinic, Patient.clinic_id == Clinic.id)
         .where(
             Patient.reminders_enabled.is_(True),
+            Patient.erased_at.is_(None),
             Treatment.treated_at > earliest,
             Treatment.treated_at <= now,
             Treatment.treated_at == latest_treated_at,
