@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test bench install migrate demo lint format clean
+.PHONY: run test bench install install-dev migrate demo lint format clean
 
 run: export TRACKER_BASE_URL ?= http://$(HOST):$(PORT)
 run: migrate
@@ -16,13 +16,15 @@ run: migrate
 	@echo "Open one of the patient links above in your browser; staff sign in at http://$(HOST):$(PORT)/signin"
 	@TRACKER_SCHEDULER=1 $(FLASK) run --host $(HOST) --port $(PORT)
 
-test: install
+test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m tracker.bench $(BENCH_ARGS)
 
+# What the app needs to run; the tests and tools (requirements-dev.txt) go on top for `make test`.
 install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
 
 $(VENV)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,14 +32,18 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $@
 
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
 migrate: install
 	@$(FLASK) db upgrade
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: install
+format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
