@@ -31,6 +31,9 @@ max_requests = 2000
 max_requests_jitter = 200
 # No runtime control socket: its default path is shared by every gunicorn of this user.
 control_socket_disable = True
+# gunicorn's own X-Forwarded-Proto handling stays off: the app's TRUSTED_PROXIES setting alone
+# decides which forwarded headers are believed (address, scheme, host and port together).
+forwarded_allow_ips = ""
 
 accesslog = "-"
 errorlog = "-"

@@ -105,10 +105,11 @@ def register_commands(app: Flask) -> None:
 
 
 def register_security_headers(app: Flask) -> None:
-    """Headers that keep health data out of caches, frames and referrers."""
-    from .security import add_security_headers
+    """Headers that keep health data out of caches, frames and referrers; the proxies we trust."""
+    from .security import add_security_headers, trust_proxies
 
     app.after_request(add_security_headers)
+    trust_proxies(app)
 
 
 def register_template_helpers(app: Flask) -> None:

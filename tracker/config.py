@@ -35,6 +35,17 @@ def development_secret_key(instance_path: str) -> str:
     return path.read_text().strip()
 
 
+def trusted_proxies(value: str | None) -> int:
+    """`TRUSTED_PROXIES`: how many reverse proxies stand in front (0, the default: none)."""
+    text = (value or "").strip() or "0"
+    if not text.isdigit() or int(text) > 10:
+        raise RuntimeError(
+            "TRUSTED_PROXIES must be the number of reverse proxies in front (0 to 10), "
+            f"not {text!r}."
+        )
+    return int(text)
+
+
 def from_environment(instance_path: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     """The app's settings from environment variables, with development defaults."""
     env = dict(os.environ if env is None else env)
@@ -60,6 +71,7 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "EMERGENCY_SERVICE": env.get("EMERGENCY_SERVICE") or "A&E",
         "NON_URGENT_NUMBER": env.get("NON_URGENT_NUMBER") or "111",
         "SESSION_COOKIE_SECURE": production,
+        "TRUSTED_PROXIES": trusted_proxies(env.get("TRUSTED_PROXIES")),
     }
 
 
@@ -69,6 +81,10 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+    # Flask-WTF's HTTPS check wants a same-site Referer, which our `Referrer-Policy: no-referrer`
+    # (patient-link tokens never leave in a Referer) makes browsers leave out. The token check
+    # stays; `security.check_request_origin` checks what browsers do send instead.
+    "WTF_CSRF_SSL_STRICT": False,
     "PATIENT_LINK_HOURS": 72,
     "PATIENT_SESSION_HOURS": 24,
     "NOTE_MAX_CHARS": 2000,
