@@ -71,6 +71,7 @@ DEFAULTS: dict[str, Any] = {
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
     "PATIENT_LINK_HOURS": 72,
     "PATIENT_SESSION_HOURS": 24,
+    "PATIENT_SESSION_IDLE_MINUTES": 30,
     "NOTE_MAX_CHARS": 2000,
     "CLOCK_SKEW_SECONDS": 300,
     "PASSWORD_HASH_METHOD": "scrypt",

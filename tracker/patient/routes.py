@@ -19,8 +19,10 @@ from ..timeutil import utcnow
 from . import bp
 from .forms import CheckInForm, NoSymptomsForm, OpenLinkForm
 from .session import (
+    WAY_BACK,
     audit_patient,
     current_patient,
+    end_patient_session,
     latest_treatment,
     patient_required,
     start_patient_session,
@@ -39,7 +41,6 @@ FRESH_LINK_STATES = (LinkState.EXPIRED, LinkState.USED)
 
 
 def _link_problem(state: LinkState, link: PatientLink | None = None, fresh_link_sent=False):
-    g.patient = current_patient()  # a patient who used their own link can carry on
     status = 200 if fresh_link_sent else LINK_PROBLEM_STATUS[state]
     offer = state in FRESH_LINK_STATES and link is not None and offers_fresh_link(link)
     return render_template(
@@ -101,6 +102,18 @@ def request_fresh_link(token: str):
     )
     db.session.commit()
     return _link_problem(found.state, found.link, fresh_link_sent=True)
+
+
+@bp.post("/patient/signout")
+def sign_out():
+    """End this browser's patient session on the server, and say how to come back."""
+    if not FlaskForm().validate_on_submit():  # the form is only its CSRF token
+        abort(400)
+    if current_patient() is not None:
+        audit_patient("patient.session.end")
+        end_patient_session()
+        db.session.commit()
+    return render_template("patient/signed_out.html", way_back=WAY_BACK)
 
 
 def _catalogue(clinic_id: int) -> list[Symptom]:
