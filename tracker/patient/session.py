@@ -1,4 +1,6 @@
-"""The patient's session: started by a personal link, ended by time-out or revocation."""
+"""The patient's session as the patient pages see it: a token in the cookie, a row on the server
+(services/patient_sessions.py); started by a personal link, ended by sign-out, time-out, a newer
+link in the same browser, or the clinic."""
 
 from __future__ import annotations
 
