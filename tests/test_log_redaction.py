@@ -31,7 +31,11 @@ TOKEN = "SeCrEt-ToKeN_42"
 
 @pytest.fixture(scope="module")
 def gunicorn_settings():
-    return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    """What gunicorn.conf.py defines; the TRACKER_ENV it sets is put back for the other tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRACKER_ENV", "production")
+        patch.delenv("TRACKER_SCHEDULER", raising=False)
+        return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
 
 
 def make_logger(settings):
@@ -177,7 +181,14 @@ def test_a_signed_token_is_redacted_anywhere_in_a_line(app):
         assert redact(f"unsubscribe={token} from x") == "unsubscribe=[token] from x"
 
 
-def test_an_unexpected_error_logs_no_token(app, client, make_patient, monkeypatch, caplog):
+@pytest.fixture
+def app_log(app, caplog, monkeypatch):
+    """What the app logs in this test (Alembic's logging set-up disables loggers it finds)."""
+    monkeypatch.setattr(app.logger, "disabled", False)
+    return caplog
+
+
+def test_an_unexpected_error_logs_no_token(client, make_patient, monkeypatch, app_log):
     patient, _ = make_patient()
     token = issue_link(patient)
     db.session.commit()
@@ -188,22 +199,22 @@ def test_an_unexpected_error_logs_no_token(app, client, make_patient, monkeypatc
     monkeypatch.setattr("tracker.patient.routes.check_link", broken)
     response = client.get(f"/p/{token}")
     assert response.status_code == 500
-    assert "Unhandled error" in caplog.text
-    assert "could not check [token]" in caplog.text
-    assert token not in caplog.text
+    assert "Unhandled error" in app_log.text
+    assert "could not check [token]" in app_log.text
+    assert token not in app_log.text
 
 
-def test_a_refused_form_logs_no_token(client, make_patient, caplog):
+def test_a_refused_form_logs_no_token(client, make_patient, app_log):
     patient, _ = make_patient()
     token = issue_link(patient)
     db.session.commit()
     client.get(f"/p/{token}")
     assert client.post(f"/p/{token}", data={"csrf_token": "forged"}).status_code == 400
-    assert "CSRF refused" in caplog.text
-    assert token not in caplog.text
+    assert "CSRF refused" in app_log.text
+    assert token not in app_log.text
 
 
-def test_the_development_server_logs_no_token(app, make_patient, caplog):
+def test_the_development_server_logs_no_token(app, make_patient, caplog, monkeypatch):
     patient, _ = make_patient()
     token = issue_link(patient)
     db.session.commit()
@@ -211,6 +222,7 @@ def test_the_development_server_logs_no_token(app, make_patient, caplog):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     caplog.set_level(logging.INFO, logger="werkzeug")
+    monkeypatch.setattr(logging.getLogger("werkzeug"), "disabled", False)
     try:
         for path in (f"/p/{token}", f"//p/{token}", f"/%70/{token}", f"/stop/{TOKEN}"):
             connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=10)
