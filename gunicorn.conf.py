@@ -5,9 +5,11 @@ here: start one `flask --app wsgi tracker scheduler` process beside the web work
 """
 
 import os
-import re
 
 from gunicorn.glogging import Logger
+
+from tracker.redaction import install as install_redaction
+from tracker.redaction import redact_atoms
 
 # The app refuses to start in production without a real SECRET_KEY or with debug on.
 os.environ.setdefault("TRACKER_ENV", "production")
@@ -40,17 +42,16 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
 
-PERSONAL_LINK = re.compile(r"^/p/[^/]+")
+# Tokens (personal links, stop links) never reach a log line: every record of this process is
+# redacted, and the access log's atoms lose their query strings, cookies and credentials too.
+install_redaction()
 
 
 class RedactingLogger(Logger):
-    """The access log without personal-link tokens (a live token starts a patient's session)."""
+    """gunicorn's logger, with the atoms of the access log redacted (tracker/redaction.py)."""
 
     def atoms(self, resp, req, environ, request_time):
-        atoms = super().atoms(resp, req, environ, request_time)
-        atoms["U"] = PERSONAL_LINK.sub("/p/[token]", atoms["U"] or "")
-        atoms["r"] = atoms["q"] = "-"  # the raw request line and query string may carry it too
-        return atoms
+        return redact_atoms(super().atoms(resp, req, environ, request_time))
 
 
 logger_class = RedactingLogger

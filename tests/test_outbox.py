@@ -1,12 +1,8 @@
-"""The outbox: messages queued with their cause, delivered once, retried with back-off.
-
-Also the expired-link page's "Email me a fresh link", which goes through the outbox.
-"""
+"""The outbox: messages queued with their cause, delivered once, retried with back-off."""
 
 from __future__ import annotations
 
 import random
-import re
 import threading
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -15,11 +11,9 @@ from email.parser import BytesParser
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.conftest import TREATED_AT, csrf_token
 from tracker.extensions import db
-from tracker.models import AuditEvent, OutboxMessage
+from tracker.models import OutboxMessage
 from tracker.services import outbox
-from tracker.services.links import LinkState, check_link, issue_link, revoke_links, use_link
 from tracker.services.outbox import (
     MAX_ATTEMPTS,
     FileTransport,
@@ -372,146 +366,3 @@ def test_tracker_deliver_writes_eml_files_under_instance_mail(app, clinic, tmp_p
     assert len(list((tmp_path / "mail").glob("*.eml"))) == 2
     again = app.test_cli_runner().invoke(args=["tracker", "deliver"])
     assert "Sent 0 messages" in again.output
-
-
-# --- "Email me a fresh link" on an expired or used link -----------------------------------------
-
-ISSUED_AT = TREATED_AT + timedelta(hours=1)
-EXPIRED_AT = ISSUED_AT + timedelta(hours=73)
-SENT_TEXT = (
-    "If this link was yours, we have sent a fresh one to the email address the clinic has on file."
-)
-
-
-@pytest.fixture
-def expired(make_patient, time_machine):
-    """A patient and a link of theirs that has expired."""
-    time_machine.move_to(ISSUED_AT, tick=False)
-    patient, _ = make_patient()
-    token = issue_link(patient)
-    db.session.commit()
-    time_machine.move_to(EXPIRED_AT, tick=False)
-    return patient, token
-
-
-def ask_for_fresh_link(client, token):
-    page = client.get(f"/p/{token}")
-    return client.post(f"/p/{token}/fresh", data={"csrf_token": csrf_token(page.text)})
-
-
-def fresh_links():
-    return db.session.scalars(
-        select(OutboxMessage).where(OutboxMessage.kind == "fresh_link").order_by(OutboxMessage.id)
-    ).all()
-
-
-def test_an_expired_link_offers_a_fresh_one_by_email(client, expired):
-    _, token = expired
-    page = client.get(f"/p/{token}")
-    assert page.status_code == 410
-    assert "This link has expired" in page.text
-    assert "Email me a fresh link" in page.text
-
-
-def test_asking_queues_a_fresh_link_to_the_address_on_file_without_showing_it(app, client, expired):
-    patient, token = expired
-    response = ask_for_fresh_link(client, token)
-    assert response.status_code == 200
-    assert SENT_TEXT in response.text
-    assert "pat@example.com" not in response.text
-    assert "Email me a fresh link" not in response.text
-    (message,) = fresh_links()
-    assert (message.to_address, message.patient_id) == ("pat@example.com", patient.id)
-    assert message.subject == "Your new check-in link from Riverside Clinic"
-    fresh = re.search(r"http://aftercare\.test/p/(\S+)", message.body_text).group(1)
-    assert check_link(fresh).state is LinkState.VALID
-    assert "works until Sun 08 Mar 2026 at 12:00 GMT" in message.body_text  # 72 h from now
-    event = db.session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "patient.link.fresh_sent")
-    ).one()
-    assert event.patient_id == patient.id and "example.com" not in (event.target or "")
-
-
-def test_at_most_one_fresh_link_per_ten_minutes(client, expired, time_machine):
-    _, token = expired
-    time_machine.move_to(EXPIRED_AT + timedelta(minutes=9), tick=False)
-    assert SENT_TEXT in ask_for_fresh_link(client, token).text
-    time_machine.move_to(EXPIRED_AT + timedelta(minutes=11), tick=False)
-    again = ask_for_fresh_link(client, token)
-    assert SENT_TEXT in again.text  # the same answer: nothing tells a stranger it was limited
-    assert len(fresh_links()) == 1
-    time_machine.move_to(EXPIRED_AT + timedelta(minutes=19, seconds=1), tick=False)
-    assert SENT_TEXT in ask_for_fresh_link(client, token).text
-    assert len(fresh_links()) == 2
-    refused = db.session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "patient.link.fresh_refused")
-    ).all()
-    assert len(refused) == 1
-
-
-def test_a_used_link_offers_a_fresh_one_to_someone_not_signed_in(app, make_patient):
-    patient, _ = make_patient()
-    token = issue_link(patient)
-    use_link(token)
-    db.session.commit()
-    client = app.test_client()
-    page = client.get(f"/p/{token}")
-    assert "already been used" in page.text and "Email me a fresh link" in page.text
-    assert SENT_TEXT in ask_for_fresh_link(client, token).text
-    assert len(fresh_links()) == 1
-
-
-def test_a_tampered_token_cannot_send_an_email(client, expired):
-    _, token = expired
-    page = client.get(f"/p/{token}")
-    forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
-    response = client.post(f"/p/{forged}/fresh", data={"csrf_token": csrf_token(page.text)})
-    assert response.status_code == 404
-    assert SENT_TEXT not in response.text
-    assert fresh_links() == []
-
-
-def test_asking_needs_the_csrf_token(client, expired):
-    _, token = expired
-    client.get(f"/p/{token}")
-    assert client.post(f"/p/{token}/fresh").status_code == 400
-    assert fresh_links() == []
-
-
-def test_a_revoked_link_offers_nothing_and_sends_nothing(client, expired):
-    patient, token = expired
-    page = client.get(f"/p/{token}")
-    revoke_links(patient)
-    db.session.commit()
-    assert "Email me a fresh link" not in client.get(f"/p/{token}").text
-    response = client.post(f"/p/{token}/fresh", data={"csrf_token": csrf_token(page.text)})
-    assert response.status_code == 410
-    assert "withdrawn" in response.text
-    assert fresh_links() == []
-
-
-def test_an_old_used_link_cannot_undo_the_clinics_revocation(app, make_patient):
-    patient, _ = make_patient()
-    token = issue_link(patient)
-    use_link(token)  # a used link is not revoked itself...
-    issue_link(patient)  # ...but the revocation of the later reminder's link still counts
-    db.session.commit()
-    revoke_links(patient)
-    db.session.commit()
-    client = app.test_client()
-    assert "Email me a fresh link" not in client.get(f"/p/{token}").text
-    token_page = client.get("/signin")  # a stranger can still post with a valid CSRF token
-    response = client.post(f"/p/{token}/fresh", data={"csrf_token": csrf_token(token_page.text)})
-    assert SENT_TEXT in response.text  # the same answer as ever...
-    assert fresh_links() == []  # ...but nothing was sent
-
-
-def test_a_still_valid_link_just_goes_back_to_its_page(client, make_patient):
-    patient, _ = make_patient()
-    token = issue_link(patient)
-    db.session.commit()
-    page = client.get(f"/p/{token}")
-    response = client.post(f"/p/{token}/fresh", data={"csrf_token": csrf_token(page.text)})
-    assert response.status_code == 302
-    assert response.headers["Location"] == f"/p/{token}"
-    assert fresh_links() == []

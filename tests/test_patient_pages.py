@@ -490,18 +490,6 @@ def test_a_check_in_is_always_stored_against_the_signed_in_patient(
     assert db.session.scalars(select(CheckIn.treatment_id)).all() == [treatment.id]
 
 
-def test_the_session_ends_after_patient_session_hours(app, client, signed_in, time_machine):
-    hours = app.config["PATIENT_SESSION_HOURS"]
-    time_machine.move_to(DAY1 + timedelta(hours=hours, minutes=-1), tick=False)
-    assert client.get("/checkin").status_code == 200
-    time_machine.move_to(DAY1 + timedelta(hours=hours, minutes=1), tick=False)
-    response = client.get("/checkin")
-    assert response.status_code == 401
-    assert SESSION_ENDED in response.text
-    time_machine.move_to(DAY1 + timedelta(hours=hours, minutes=-1), tick=False)
-    assert client.get("/checkin").status_code == 401  # the ended session was cleared
-
-
 def test_the_session_ends_when_the_clinic_revokes_the_links(client, signed_in):
     patient, _ = signed_in
     assert client.get("/timeline").status_code == 200

@@ -87,6 +87,8 @@ DEFAULTS: dict[str, Any] = {
     "WTF_CSRF_SSL_STRICT": False,
     "PATIENT_LINK_HOURS": 72,
     "PATIENT_SESSION_HOURS": 24,
+    "PATIENT_SESSION_IDLE_MINUTES": 30,
+    "PATIENT_FRESH_LINKS_PER_DAY": 3,  # "Email me a fresh link" per link in 24 hours
     "NOTE_MAX_CHARS": 2000,
     "CLOCK_SKEW_SECONDS": 300,
     "PASSWORD_HASH_METHOD": "scrypt",

@@ -6,6 +6,8 @@ from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from . import redaction
+
 MESSAGES = {
     400: ("Something was wrong with that request", "Go back and try again."),
     401: ("Please sign in", "Open the link in your latest email from the clinic."),
@@ -32,7 +34,8 @@ def render_error(status: int, detail: str | None = None):
 
 
 def register(app: Flask) -> None:
-    """Install the handlers."""
+    """Install the handlers, and keep tokens out of every log line they (or anyone) write."""
+    redaction.install()
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):

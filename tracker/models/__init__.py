@@ -5,7 +5,7 @@ from .checkin import SOURCES, CheckIn, SymptomReport
 from .clinic import ROLES, Clinic, Symptom, User
 from .flag import ACKNOWLEDGED, OPEN, OUTCOMES, RESOLVED, STATUSES, AuditEvent, Flag, FlagNote
 from .outbox import FAILED, MESSAGE_STATUSES, PENDING, SENDING, SENT, OutboxMessage
-from .patient import INDICATIONS, Patient, PatientLink, Treatment
+from .patient import INDICATIONS, Patient, PatientLink, PatientSession, Treatment
 from .staff import CatalogueChange, LoginAttempt, StaffSession
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "FlagNote",
     "Patient",
     "PatientLink",
+    "PatientSession",
     "Symptom",
     "SymptomReport",
     "Treatment",

@@ -28,8 +28,6 @@ class Patient(db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
     reminder_time: Mapped[time] = mapped_column(Time, default=time(9, 0))
     reminders_enabled: Mapped[bool] = mapped_column(default=True)
-    # Bumped to end every patient session at once (links revoked by the clinic).
-    session_epoch: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set by erasure: contact data is gone, the clinical record is kept but restricted.
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -78,5 +76,27 @@ class PatientLink(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    patient: Mapped[Patient] = relationship()
+
+
+class PatientSession(db.Model):
+    """One browser signed in with a personal link. The cookie holds a random token; only its
+    hash is stored here.
+
+    Ending the row (sign-out, time-out, a newer link in that browser, the clinic revoking the
+    patient's links, erasure) ends the session even if someone replays the old cookie.
+    """
+
+    __tablename__ = "patient_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why it ended: signed_out, idle, expired, replaced or revoked (see services/patient_sessions).
+    end_reason: Mapped[str | None] = mapped_column(String(20))
 
     patient: Mapped[Patient] = relationship()

@@ -10,17 +10,19 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import CheckIn, Flag, PatientLink, Symptom, Treatment
-from ..services import audit
+from ..services import fresh_links
 from ..services.checkins import CheckInInvalid, record_checkin
+from ..services.fresh_links import FreshLink, daily_cap, offers_fresh_link
 from ..services.links import LinkState, check_link, use_link
-from ..services.messages import offers_fresh_link, queue_fresh_link
 from ..services.timeline import build_timeline, treatment_day
 from ..timeutil import utcnow
 from . import bp
 from .forms import CheckInForm, NoSymptomsForm, OpenLinkForm
 from .session import (
+    WAY_BACK,
     audit_patient,
     current_patient,
+    end_patient_session,
     latest_treatment,
     patient_required,
     start_patient_session,
@@ -38,15 +40,21 @@ FRESH_LINK_STATES = (LinkState.EXPIRED, LinkState.USED)
 """Links whose page offers to email a fresh one (not revoked ones: the clinic withdrew them)."""
 
 
-def _link_problem(state: LinkState, link: PatientLink | None = None, fresh_link_sent=False):
-    g.patient = current_patient()  # a patient who used their own link can carry on
-    status = 200 if fresh_link_sent else LINK_PROBLEM_STATUS[state]
+FRESH_LINK_STATUS = {FreshLink.SENT: 200, FreshLink.RECENT: 200, FreshLink.CAPPED: 429}
+"""The status of the page answering a request for a fresh link (withdrawn: the link's own)."""
+
+
+def _link_problem(
+    state: LinkState, link: PatientLink | None = None, fresh: FreshLink | None = None
+):
+    status = FRESH_LINK_STATUS.get(fresh, LINK_PROBLEM_STATUS[state])
     offer = state in FRESH_LINK_STATES and link is not None and offers_fresh_link(link)
     return render_template(
         "patient/link_problem.html",
         state=state.value,
-        offer_fresh_link=offer and not fresh_link_sent,
-        fresh_link_sent=fresh_link_sent,
+        offer_fresh_link=offer and fresh is None,
+        fresh_link=fresh.value if fresh else None,
+        fresh_link_cap=daily_cap(),
     ), status
 
 
@@ -79,8 +87,8 @@ def start_session(token: str):
 def request_fresh_link(token: str):
     """Email a fresh link to the address on file for the patient of an expired or used link.
 
-    The answer is the same whether or not an email went (rate limit), and never shows the
-    address; a forged or unknown token gets the "not recognised" page and sends nothing.
+    The page says whether one was queued (or why not), never the address; a forged or unknown
+    token gets the "not recognised" page and sends nothing.
     """
     if not FlaskForm().validate_on_submit():  # the form is only its CSRF token
         abort(400)
@@ -89,18 +97,21 @@ def request_fresh_link(token: str):
         return redirect(url_for("patient.open_link", token=token))
     if found.state not in FRESH_LINK_STATES or found.link is None:
         return _link_problem(found.state, found.link)
-    sent = queue_fresh_link(found.link)
-    audit.record(
-        "patient.link.fresh_sent" if sent else "patient.link.fresh_refused",
-        actor_type="patient",
-        actor_id=None,  # whoever holds the link: not a signed-in patient
-        clinic_id=found.link.patient.clinic_id,
-        patient_id=found.link.patient_id,
-        target=f"link:{found.link.id}",
-        ip_address=request.remote_addr,
-    )
+    outcome = fresh_links.request_fresh_link(found.link, request.remote_addr)
     db.session.commit()
-    return _link_problem(found.state, found.link, fresh_link_sent=True)
+    return _link_problem(found.state, found.link, fresh=outcome)
+
+
+@bp.post("/patient/signout")
+def sign_out():
+    """End this browser's patient session on the server, and say how to come back."""
+    if not FlaskForm().validate_on_submit():  # the form is only its CSRF token
+        abort(400)
+    if current_patient() is not None:
+        audit_patient("patient.session.end")
+        end_patient_session()
+        db.session.commit()
+    return render_template("patient/signed_out.html", way_back=WAY_BACK)
 
 
 def _catalogue(clinic_id: int) -> list[Symptom]:

@@ -1,4 +1,6 @@
-"""The patient's session: started by a personal link, ended by time-out or revocation."""
+"""The patient's session as the patient pages see it: a token in the cookie, a row on the server
+(services/patient_sessions.py); started by a personal link, ended by sign-out, time-out, a newer
+link in the same browser, or the clinic."""
 
 from __future__ import annotations
 
@@ -6,47 +8,84 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import current_app, g, request, session
+from flask import g, request, session
 from sqlalchemy import select
 
+from ..auth.login import SESSION_KEY as STAFF_SESSION_KEY
+from ..database import begin_write
 from ..errors import render_error
 from ..extensions import db
 from ..models import Patient, Treatment
-from ..services import audit
+from ..services import accounts, audit
+from ..services import patient_sessions as sessions
+from ..services.patient_sessions import Ended
 from ..timeutil import utcnow
 
-PATIENT_KEYS = ("patient_id", "patient_epoch", "patient_since")
+SESSION_KEY = "patient_token"
+WAY_BACK = (
+    "Open the link in your latest email from the clinic to continue. If that link has "
+    "been used or has expired, its page lets you ask for a fresh one by email."
+)
+
+
+def load_patient_session() -> None:
+    """Before each patient page: check this browser's session (as `g.patient`), note activity.
+
+    The request's write transaction has begun already; what the check wrote (activity, or the
+    end of a session that timed out) is committed on its own, and a fresh write transaction
+    begins for the view, so the view rolling its own work back never undoes the check.
+    """
+    g.patient = None
+    token = session.get(SESSION_KEY)
+    if not token:
+        return
+    found = sessions.check_session(token)
+    if found.wrote:
+        db.session.commit()
+        begin_write()
+    if found.patient is None:
+        session.pop(SESSION_KEY, None)
+        g.patient_session_ended = found.ended
+    g.patient = found.patient
 
 
 def start_patient_session(patient: Patient) -> None:
-    """A fresh session for `patient` (whatever the cookie held before is dropped)."""
+    """A fresh session for `patient`; whatever session the cookie held before ends.
+
+    A browser is one patient's, or a member of staff's, at a time: the previous patient's
+    session row and a staff session held by this cookie both end on the server.
+    """
+    sessions.end_session(session.get(SESSION_KEY), Ended.REPLACED)
+    accounts.end_session(session.get(STAFF_SESSION_KEY))
     session.clear()
     session.permanent = True
-    session["patient_id"] = patient.id
-    session["patient_epoch"] = patient.session_epoch
-    session["patient_since"] = int(utcnow().timestamp())
+    session[SESSION_KEY] = sessions.start_session(patient)
 
 
-def end_patient_session() -> None:
-    """Forget the patient, but keep the CSRF token a link page in another tab may still need."""
-    for key in PATIENT_KEYS:
-        session.pop(key, None)
+def end_patient_session() -> bool:
+    """Sign this browser's patient out on the server, keeping the cookie's CSRF token."""
+    ended = sessions.end_session(session.pop(SESSION_KEY, None), Ended.SIGNED_OUT)
+    g.patient = None
+    return ended
 
 
 def current_patient() -> Patient | None:
-    """The signed-in patient, or None if there is no session or it has ended."""
-    patient_id = session.get("patient_id")
-    if patient_id is None:
-        return None
-    max_age = current_app.config["PATIENT_SESSION_HOURS"] * 3600
-    if utcnow().timestamp() - session.get("patient_since", 0) > max_age:
-        return None
-    patient = db.session.get(Patient, patient_id)
-    if patient is None or patient.session_epoch != session.get("patient_epoch"):
-        return None
-    if patient.erased_at is not None:
-        return None
-    return patient
+    """The signed-in patient of this request, or None if there is no live session."""
+    return g.get("patient")
+
+
+def ended_session_hint() -> str:
+    """What the page for an ended session says: why, where known, and how to get back in."""
+    reason = g.get("patient_session_ended")
+    if reason is Ended.IDLE:
+        minutes = int(sessions.idle_timeout().total_seconds() // 60)
+        why = f"For your privacy, you were signed out after {minutes} minutes without activity."
+    elif reason is Ended.EXPIRED:
+        hours = int(sessions.absolute_timeout().total_seconds() // 3600)
+        why = f"For your privacy, a check-in session lasts {hours} hours at most."
+    else:
+        why = "Your check-in session has ended."
+    return f"{why} {WAY_BACK}"
 
 
 def patient_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -54,15 +93,8 @@ def patient_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        patient = current_patient()
-        if patient is None:
-            end_patient_session()
-            return render_error(
-                401,
-                "Your check-in session has ended. Open the link in your latest email "
-                "from the clinic to continue.",
-            )
-        g.patient = patient
+        if current_patient() is None:
+            return render_error(401, ended_session_hint())
         return view(*args, **kwargs)
 
     return wrapped

@@ -22,6 +22,7 @@ from sqlalchemy import insert, select, update
 from ..extensions import db
 from ..models import Patient, PatientLink
 from ..timeutil import utcnow
+from .patient_sessions import Ended, end_all_sessions
 
 SALT = "patient-link"
 
@@ -148,6 +149,5 @@ def revoke_links(patient: Patient, now: datetime | None = None) -> int:
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
-    patient.session_epoch += 1
-    db.session.flush()
+    end_all_sessions(patient, Ended.REVOKED, now)
     return result.rowcount

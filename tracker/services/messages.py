@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import exists, select
 
 from ..database import insert_ignoring_conflicts
 from ..extensions import db
@@ -163,47 +162,16 @@ def queue_invite(
     )
 
 
-def offers_fresh_link(link: PatientLink) -> bool:
-    """Whether the page of an expired or used link may offer to email a fresh one.
+def queue_fresh_link(link: PatientLink, now: datetime | None = None) -> OutboxMessage | None:
+    """Queue a fresh link to the link's patient at the address on file (flush only).
 
-    Not after the clinic revoked the patient's links (since this link was made): a revocation
-    must not be undone by whoever holds an old link.
-    """
-    revoked_since = db.session.scalar(
-        select(
-            exists().where(
-                PatientLink.patient_id == link.patient_id,
-                PatientLink.revoked_at.is_not(None),
-                PatientLink.revoked_at >= link.created_at,
-            )
-        )
-    )
-    return not revoked_since
-
-
-def queue_fresh_link(link: PatientLink, now: datetime | None = None) -> bool:
-    """Email the link's patient a fresh link at the address on file, at most once in 10 minutes.
-
-    Returns whether a message was queued. The caller shows the same answer either way, so the
-    page tells nobody whether the link was theirs or where the email went.
+    One per patient per 10-minute window (its dedupe key), however many requests race for it;
+    None when that window's message exists already. Who may ask, and how often, is decided in
+    fresh_links.py.
     """
     now = now or utcnow()
-    if not offers_fresh_link(link):
-        return False
-    recent = db.session.scalar(
-        select(
-            exists().where(
-                OutboxMessage.patient_id == link.patient_id,
-                OutboxMessage.kind == FRESH_LINK,
-                OutboxMessage.created_at > now - FRESH_LINK_INTERVAL,
-            )
-        )
-    )
-    if recent:
-        return False
-    # The key also holds the limit if two requests race past the query (one per window).
     window = int(now.timestamp() // FRESH_LINK_INTERVAL.total_seconds())
-    message = _queue_link_email(
+    return _queue_link_email(
         link.patient,
         kind=FRESH_LINK,
         template="fresh_link",
@@ -211,4 +179,3 @@ def queue_fresh_link(link: PatientLink, now: datetime | None = None) -> bool:
         dedupe_key=f"{FRESH_LINK}:{link.patient_id}:{window}",
         now=now,
     )
-    return message is not None
