@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import Flask
+from sqlalchemy import select
 
 from tests.e2e.harness import CLINIC, Stack
 from tracker import create_app
 from tracker.extensions import db
-from tracker.models import Patient, Treatment
+from tracker.models import LoginAttempt, Patient, Treatment
 from tracker.services.checkins import SymptomEntry, record_checkin
 from tracker.services.clinics import find_clinic
 from tracker.services.links import issue_link
 from tracker.services.patients import PatientDetails, create_patient
+from tracker.services.reminder_settings import stop_url
 from tracker.services.treatments import TreatmentDetails, record_treatment
 from tracker.timeutil import utcnow
 
@@ -103,3 +107,18 @@ def personal_link(app: Flask, treated: Treated) -> str:
 def reminders_enabled(app: Flask, treated: Treated) -> bool:
     with on(app):
         return db.session.get(Patient, treated.patient_id).reminders_enabled
+
+
+def stop_token(app: Flask, treated: Treated) -> str:
+    """The patient's stop-reminders token, as every email to them carries it."""
+    with on(app):
+        return urlsplit(stop_url(treated.patient_id)).path.rsplit("/", 1)[1]
+
+
+def failed_sign_ins_by_address(app: Flask) -> Counter[str]:
+    """How many failed sign-ins the app recorded from each client address."""
+    with on(app):
+        rows = db.session.scalars(
+            select(LoginAttempt.ip_address).where(LoginAttempt.succeeded.is_(False))
+        )
+        return Counter(rows)

@@ -12,13 +12,12 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
-import re
 import secrets
 import shutil
 import ssl
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -149,7 +148,7 @@ def start_nginx(directory: Path, port: int, upstream: int, cert: Path, key: Path
     )
 
 
-@dataclass
+@dataclass(repr=False)
 class Stack:
     """The running stack: where it listens, its logs, its mail, and the commands beside it."""
 
@@ -205,9 +204,14 @@ class Stack:
                 (self.admin, "admin", "Ada Admin"),
             )
         ]
-        for user in users:
-            assert user.wait(timeout=COMMAND_TIMEOUT) == 0, self.log_tails()
-        wait_until_healthy(self.processes["gunicorn"], self.gunicorn_port, self.dir / "gunicorn.log")
+        try:
+            failed = [user.args for user in users if user.wait(timeout=COMMAND_TIMEOUT) != 0]
+        finally:
+            for user in users:
+                stop(user)
+        if failed:
+            pytest.fail(f"{failed} failed:\n{self.log_tails()}")
+        wait_until_healthy(self.processes["gunicorn"], self.gunicorn_port, self.log("gunicorn"))
         cert, key = make_certificate(self.dir)
         self.certificate = cert
         self.processes["nginx"] = start_nginx(self.dir, self.port, self.gunicorn_port, cert, key)
@@ -243,6 +247,17 @@ class Stack:
         with self.smtp.inbox.lock:
             return [r.message for r in self.smtp.inbox.received if address in r.rcpt_tos]
 
+    def wait_for(self, condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
+        """Poll `condition` until it holds; fail after `timeout` seconds, saying `what`."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                pytest.fail(f"{what}: not within {timeout}s\n{self.log_tails()}")
+            time.sleep(0.05)
+
+    def log(self, name: str) -> Path:
+        return self.dir / f"{name}.log"
+
     def logs(self) -> dict[str, Path]:
         return {path.name: path for path in sorted(self.dir.glob("*.log"))}
 
@@ -273,11 +288,3 @@ def running_stack(directory: Path) -> Iterator[Stack]:
         cleanup.callback(stack.close)
         stack.start()
         yield stack
-
-
-LINK_RE = re.compile(r"https://127\.0\.0\.1:\d+/(?:p|stop)/[A-Za-z0-9_.\-]+")
-
-
-def links_in(message: EmailMessage) -> list[str]:
-    """The personal and stop links in a message's plain-text part."""
-    return LINK_RE.findall(message.get_body(preferencelist=("plain",)).get_content())

@@ -1,10 +1,18 @@
-"""What a person does in the browser, step by step, shared by the journeys."""
+"""What people do, shared by the journeys: in the browser, in their mail, or with a plain HTTPS
+client."""
 
 from __future__ import annotations
+
+import http.client
+import re
+from dataclasses import dataclass
+from email.message import EmailMessage
+from urllib.parse import urlsplit
 
 from playwright.sync_api import Page, Response, expect
 
 from tests.e2e.harness import Stack
+from tests.test_gunicorn_concurrency import Browser
 
 
 def staff_sign_in(page: Page, stack: Stack) -> tuple[Response, Response]:
@@ -34,3 +42,29 @@ def report(page: Page, severities: dict[str, str]) -> None:
         scale.get_by_text(severity, exact=True).tap()  # the label: the radio itself is hidden
         expect(scale.get_by_label(severity, exact=True)).to_be_checked()
     page.get_by_role("button", name="Send my check-in").tap()
+
+
+@dataclass
+class ProxiedClient(Browser):
+    """A plain HTTPS client at its own loopback address, through nginx (which trusts our cert).
+
+    The whole of 127.0.0.0/8 is this machine on Linux, so binding the client's socket to
+    127.0.0.2 or 127.0.0.3 before it connects gives each client its own address as nginx sees
+    it ($remote_addr, then X-Forwarded-For), with one nginx listening on 127.0.0.1 alone.
+    """
+
+    stack: Stack | None = None
+    source: str = "127.0.0.1"
+
+    def connect(self) -> http.client.HTTPConnection:
+        assert self.stack is not None
+        return self.stack.https(self.source)
+
+
+LINK_RE = re.compile(r"https://127\.0\.0\.1:\d+/[^\s<>\"]+")
+
+
+def links_in(message: EmailMessage, kind: str) -> list[str]:
+    """The links to `/<kind>/...` (p, stop, clinic) in a message's plain-text part."""
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    return [link for link in LINK_RE.findall(text) if urlsplit(link).path.startswith(f"/{kind}/")]
