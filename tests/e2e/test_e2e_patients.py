@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from playwright.sync_api import expect
-
 from tests.e2e import data
-from tests.e2e.pages import links_in, report, staff_sign_in, start_check_in
+from tests.e2e.pages import expect, links_in, report, staff_sign_in, start_check_in
 
 
 def token_of(link: str) -> str:

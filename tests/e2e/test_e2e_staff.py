@@ -3,10 +3,8 @@ to resolved: acknowledge, a note, an outcome."""
 
 from __future__ import annotations
 
-from playwright.sync_api import expect
-
 from tests.e2e import data
-from tests.e2e.pages import staff_sign_in
+from tests.e2e.pages import expect, staff_sign_in
 
 
 def test_a_clinician_signs_in_over_https_and_resolves_a_flag(stack, seeding, desktop):
