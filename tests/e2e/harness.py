@@ -163,6 +163,7 @@ class Stack:
     tokens: list[str] = field(default_factory=list)
     """Every personal-link and stop token a journey used: none may appear in an access log."""
     deliveries: int = 0
+    certificate: Path | None = None
 
     clinician = "nurse@riverside.test"
     admin = "admin@riverside.test"  # the clinic has no alert address: alerts go to its admins
@@ -188,16 +189,16 @@ class Stack:
         """Mail, database, gunicorn and nginx; returns once nginx answers /healthz over TLS."""
         self.smtp.start()
         env = self.env
-        run(["db", "upgrade"], env, self.dir / "migrate.log")
-        self.processes["gunicorn"] = gunicorn(env, self.dir / "gunicorn.log")
+        run(["db", "upgrade"], env, self.log("migrate"))
+        self.processes["gunicorn"] = gunicorn(env, self.log("gunicorn"))
         # Seeding overlaps gunicorn's start: the CLI, as an operator would set a clinic up.
-        run(["tracker", "create-clinic", CLINIC], env, self.dir / "seed-clinic.log")
+        run(["tracker", "create-clinic", CLINIC], env, self.log("seed-clinic"))
         users = [
             flask(
                 ["tracker", "create-user", "--clinic", CLINIC, "--email", email]
                 + ["--password", self.password, "--role", role, "--name", name],
                 env,
-                self.dir / f"seed-{role}.log",
+                self.log(f"seed-{role}"),
             )
             for email, role, name in (
                 (self.clinician, "clinician", "Nina Nurse"),
@@ -212,9 +213,10 @@ class Stack:
         if failed:
             pytest.fail(f"{failed} failed:\n{self.log_tails()}")
         wait_until_healthy(self.processes["gunicorn"], self.gunicorn_port, self.log("gunicorn"))
-        cert, key = make_certificate(self.dir)
-        self.certificate = cert
-        self.processes["nginx"] = start_nginx(self.dir, self.port, self.gunicorn_port, cert, key)
+        self.certificate, key = make_certificate(self.dir)
+        self.processes["nginx"] = start_nginx(
+            self.dir, self.port, self.gunicorn_port, self.certificate, key
+        )
         self.wait_for_proxy()
 
     def wait_for_proxy(self) -> None:
@@ -222,8 +224,7 @@ class Stack:
         while time.monotonic() < deadline:
             if self.processes["nginx"].poll() is not None:
                 pytest.fail(f"nginx exited:\n{self.log_tails()}")
-            with contextlib.suppress(OSError):
-                connection = self.https()
+            with contextlib.suppress(OSError), contextlib.closing(self.https()) as connection:
                 connection.request("GET", "/healthz")
                 if connection.getresponse().status == 200:
                     return
@@ -240,7 +241,7 @@ class Stack:
     def deliver(self) -> str:
         """Send the outbox now (`flask tracker deliver`, as the scheduler's job does)."""
         self.deliveries += 1
-        return run(["tracker", "deliver"], self.env, self.dir / f"deliver-{self.deliveries}.log")
+        return run(["tracker", "deliver"], self.env, self.log(f"deliver-{self.deliveries}"))
 
     def mail_to(self, address: str) -> list[EmailMessage]:
         """The messages aiosmtpd has taken for `address`, oldest first."""
@@ -256,6 +257,7 @@ class Stack:
             time.sleep(0.05)
 
     def log(self, name: str) -> Path:
+        """The file a process of the stack logs to, by name (`gunicorn`, `nginx-access`, ...)."""
         return self.dir / f"{name}.log"
 
     def logs(self) -> dict[str, Path]:
