@@ -165,6 +165,10 @@ class Stack:
     deliveries: int = 0
     certificate: Path | None = None
 
+    def __post_init__(self) -> None:
+        while len({self.port, self.gunicorn_port, self.smtp.port}) < 3:  # probes let go at once
+            self.port, self.gunicorn_port = free_port(), free_port()
+
     clinician = "nurse@riverside.test"
     admin = "admin@riverside.test"  # the clinic has no alert address: alerts go to its admins
 
