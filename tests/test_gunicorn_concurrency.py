@@ -199,9 +199,22 @@ class Browser:
     cookies: dict[str, str] = field(default_factory=dict)
     statuses: list[int] = field(default_factory=list)
 
-    def request(self, method: str, path: str, form: dict[str, str] | None = None):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+    def connect(self) -> http.client.HTTPConnection:
+        """A connection to the server (the end-to-end suite's client talks HTTPS to its proxy)."""
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        form: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        connection = self.connect()
+        headers = {
+            **(headers or {}),
+            "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
+        }
         body = None
         if form is not None:
             body = urlencode(form)

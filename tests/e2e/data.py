@@ -1,0 +1,124 @@
+"""Fresh data for each journey, written through the services on the stack's own database."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from flask import Flask
+from sqlalchemy import select
+
+from tests.e2e.harness import CLINIC, Stack
+from tracker import create_app
+from tracker.extensions import db
+from tracker.models import LoginAttempt, Patient, Treatment
+from tracker.services.checkins import SymptomEntry, record_checkin
+from tracker.services.clinics import find_clinic
+from tracker.services.links import issue_link
+from tracker.services.patients import PatientDetails, create_patient
+from tracker.services.reminder_settings import stop_url
+from tracker.services.treatments import TreatmentDetails, record_treatment
+from tracker.timeutil import utcnow
+
+
+def seeding_app(stack: Stack) -> Flask:
+    """An app in this process on the stack's database, with its key (links are signed with it)."""
+    return create_app(
+        {
+            "TESTING": True,  # never starts a scheduler here, whatever the environment says
+            "TRACKER_SCHEDULER": False,
+            "SECRET_KEY": stack.secret,
+            "SQLALCHEMY_DATABASE_URI": stack.database_url,
+            "TRACKER_BASE_URL": stack.base_url,
+        }
+    )
+
+
+@contextlib.contextmanager
+def on(app: Flask) -> Iterator[None]:
+    """An app context whose session is committed by the caller and removed afterwards."""
+    with app.app_context():
+        try:
+            yield
+        finally:
+            db.session.remove()
+
+
+def unique_email(name: str) -> str:
+    """A fresh address per journey, so each test reads only its own mail."""
+    return f"{name.split()[0].lower()}.{secrets.token_hex(4)}@example.com"
+
+
+@dataclass(frozen=True)
+class Treated:
+    """A patient of the clinic treated two hours ago (their invite is queued)."""
+
+    patient_id: int
+    treatment_id: int
+    name: str
+    email: str
+
+
+def treated_patient(app: Flask, name: str) -> Treated:
+    """A new patient with a treatment of this morning, as the clinic records one."""
+    email = unique_email(name)
+    with on(app):
+        clinic = find_clinic(CLINIC)
+        patient = create_patient(
+            clinic.id, PatientDetails(name=name, email=email, timezone="Europe/London")
+        )
+        recorded = record_treatment(
+            patient,
+            TreatmentDetails(
+                treated_at=utcnow() - timedelta(hours=2),
+                product="Botox",
+                batch_number="C1234AB5",
+                indication="cosmetic",
+                units_by_area={"forehead": 10},
+            ),
+        )
+        db.session.commit()
+        return Treated(patient.id, recorded.treatment.id, name, email)
+
+
+def flag_for(app: Flask, treated: Treated, code: str = "headache", severity: int = 4) -> int:
+    """The patient checks in (through the service) with a symptom that opens a flag; its id."""
+    with on(app):
+        treatment = db.session.get(Treatment, treated.treatment_id)
+        result = record_checkin(treatment, [SymptomEntry(code, severity)])
+        db.session.commit()
+        assert len(result.new_flags) == 1, result.new_flags
+        return result.new_flags[0].id
+
+
+def personal_link(app: Flask, treated: Treated) -> str:
+    """A fresh personal-link token for the patient (as a reminder email would carry)."""
+    with on(app):
+        token = issue_link(db.session.get(Patient, treated.patient_id))
+        db.session.commit()
+        return token
+
+
+def reminders_enabled(app: Flask, treated: Treated) -> bool:
+    with on(app):
+        return db.session.get(Patient, treated.patient_id).reminders_enabled
+
+
+def stop_token(app: Flask, treated: Treated) -> str:
+    """The patient's stop-reminders token, as every email to them carries it."""
+    with on(app):
+        return urlsplit(stop_url(treated.patient_id)).path.rsplit("/", 1)[1]
+
+
+def failed_sign_ins_by_address(app: Flask) -> Counter[str]:
+    """How many failed sign-ins the app recorded from each client address."""
+    with on(app):
+        rows = db.session.scalars(
+            select(LoginAttempt.ip_address).where(LoginAttempt.succeeded.is_(False))
+        )
+        return Counter(rows)

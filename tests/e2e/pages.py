@@ -1,0 +1,73 @@
+"""What people do, shared by the journeys: in the browser, in their mail, or with a plain HTTPS
+client."""
+
+from __future__ import annotations
+
+import http.client
+import re
+from dataclasses import dataclass
+from email.message import EmailMessage
+from urllib.parse import urlsplit
+
+from tests.e2e.harness import Stack
+from tests.test_gunicorn_concurrency import Browser
+
+try:
+    from playwright.sync_api import Page, Response, expect
+except ImportError:  # every journey then skips, saying why (conftest): nothing here runs
+    Page = Response = expect = None
+
+
+def staff_sign_in(page: Page, stack: Stack) -> tuple[Response, Response]:
+    """The clinician signs in on the sign-in page; (the page's response, the form's response)."""
+    shown = page.goto(f"{stack.base_url}/signin")
+    assert shown is not None and shown.ok, shown
+    page.get_by_label("Email").fill(stack.clinician)
+    page.get_by_label("Password").fill(stack.password)
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Flags", exact=True)).to_be_visible()
+    return shown, posted.value
+
+
+def start_check_in(page: Page, link: str) -> None:
+    """The patient opens their personal link and presses the start button."""
+    page.goto(link)
+    expect(page.get_by_role("heading", name="Your daily check-in")).to_be_visible()
+    page.get_by_role("button", name="Start my check-in").tap()
+    expect(page.get_by_role("heading", name="How are you today?")).to_be_visible()
+
+
+def report(page: Page, severities: dict[str, str]) -> None:
+    """Choose a severity for each named symptom (taps on its scale) and send the check-in."""
+    for symptom, severity in severities.items():
+        scale = page.get_by_role("group", name=symptom, exact=True)
+        scale.get_by_text(severity, exact=True).tap()  # the label: the radio itself is hidden
+        expect(scale.get_by_label(severity, exact=True)).to_be_checked()
+    page.get_by_role("button", name="Send my check-in").tap()
+
+
+@dataclass
+class ProxiedClient(Browser):
+    """A plain HTTPS client at its own loopback address, through nginx (which trusts our cert).
+
+    The whole of 127.0.0.0/8 is this machine on Linux, so binding the client's socket to
+    127.0.0.2 or 127.0.0.3 before it connects gives each client its own address as nginx sees
+    it ($remote_addr, then X-Forwarded-For), with one nginx listening on 127.0.0.1 alone.
+    """
+
+    stack: Stack | None = None
+    source: str = "127.0.0.1"
+
+    def connect(self) -> http.client.HTTPConnection:
+        assert self.stack is not None
+        return self.stack.https(self.source)
+
+
+LINK_RE = re.compile(r"https://127\.0\.0\.1:\d+/[^\s<>\"]+")
+
+
+def links_in(message: EmailMessage, kind: str) -> list[str]:
+    """The links to `/<kind>/...` (p, stop, clinic) in a message's plain-text part."""
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    return [link for link in LINK_RE.findall(text) if urlsplit(link).path.startswith(f"/{kind}/")]
