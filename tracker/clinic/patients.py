@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..database import begin_write
+from ..database import begin_write, restart_write
 from ..errors import render_error
 from ..extensions import db
 from ..models import Patient
@@ -101,12 +101,11 @@ def edit_patient(patient_id: int):
                 )
             return redirect(url_for("clinic.patient_detail", patient_id=patient.id))
     if form.errors:
-        db.session.rollback()
-        return render_template("clinic/patient_form.html", form=form, patient=patient), 422
+        restart_write()  # the page shown again is a view of the patient, audited as such
     audit_staff("patient.edit.view", patient.id)
     html = render_template("clinic/patient_form.html", form=form, patient=patient)
     db.session.commit()
-    return html
+    return html, 422 if form.errors else 200
 
 
 @bp.get("/patients/<int:patient_id>")
