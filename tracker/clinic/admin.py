@@ -18,6 +18,7 @@ from ..services import alerts, catalogue_admin, staff_admin
 from . import bp
 from .access import admin_required, audit_staff
 from .admin_forms import AlertSettingsForm, AuditFilterForm, StaffForm, SymptomForm
+from .paging import page_number
 
 Found = TypeVar("Found")
 
@@ -183,7 +184,7 @@ def audit_log():
             current_user.clinic_id,
             patient_id=form.patient.data,
             user_id=form.user_id,
-            page=request.args.get("page", 1, type=int),
+            page=page_number(),
         )
         target = f"user:{form.user_id}" if form.user_id else None
         audit_staff("audit.view", patient_id=form.patient.data, target=target)

@@ -20,6 +20,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..catalogue import ACTIONS
+from ..database import MAX_ID
 from ..models import ROLES, Symptom, User
 from ..services.alerts import ALERT_EMAIL_MAX_CHARS
 from ..services.catalogue_admin import NAME_MAX_CHARS, TEXT_MAX_CHARS, SymptomEdit
@@ -118,7 +119,12 @@ class AuditFilterForm(FlaskForm):
         csrf = False  # a GET that changes nothing
 
     patient = IntegerField(
-        "Patient ID", validators=[Optional(), NumberRange(min=1, message="Give a patient ID.")]
+        "Patient ID",
+        validators=[
+            Optional(),
+            NumberRange(min=1, message="Give a patient ID."),
+            NumberRange(max=MAX_ID, message="No patient of this clinic has that ID."),
+        ],
     )
     user = SelectField("Staff member", default="")
 

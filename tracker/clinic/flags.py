@@ -29,6 +29,7 @@ from .flag_forms import (
     PhoneCheckInForm,
     ResolveForm,
 )
+from .paging import page_number
 
 
 def _staff_member() -> User:
@@ -71,7 +72,7 @@ def queue():
     page = None
     if form.validate():
         filters = form.to_filters()
-        number = request.args.get("page", 1, type=int)
+        number = page_number()
         page = queue_service.flag_page(current_user.clinic_id, filters, number, utcnow())
         audit_staff("flags.list", target=filters.describe())
     html = render_template("clinic/queue.html", form=form, page=page, **_page_helpers())

@@ -21,6 +21,7 @@ from ..services.patients import PatientInvalid
 from ..services.treatments import resend_invite as resend_patient_invite
 from . import bp
 from .access import audit_staff, clinic_get_or_404
+from .paging import page_number
 from .patient_forms import ActionForm, PatientForm, add_service_errors
 
 PER_PAGE = 25
@@ -36,7 +37,7 @@ def patients():
     include_erased = request.args.get("erased") == "1"
     page = db.paginate(
         patients_service.search(current_user.clinic_id, query, include_erased=include_erased),
-        page=request.args.get("page", 1, type=int),
+        page=page_number(),
         per_page=PER_PAGE,
         max_per_page=PER_PAGE,
         error_out=False,
