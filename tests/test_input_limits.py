@@ -12,11 +12,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from tests.api_helpers import Api, assert_error, mint_token
-from tests.conftest import TREATED_AT, StaffActions
+from tests.api_helpers import assert_error
+from tests.cases import flagged_case
+from tests.conftest import TREATED_AT
 from tracker.extensions import db
-from tracker.models import Flag
-from tracker.services.checkins import SymptomEntry, record_checkin
 
 NOW = TREATED_AT + timedelta(days=2)
 BEYOND_64_BITS = "99999999999999999999"
@@ -25,20 +24,7 @@ BEYOND_INT4 = str(2**31)
 
 @pytest.fixture
 def case(app, admin, make_patient, time_machine):
-    """Pat, with a check-in and a flag; an admin signed in, and a clinician's API token."""
-    time_machine.move_to(NOW, tick=False)
-    patient, treatment = make_patient()
-    record_checkin(treatment, [SymptomEntry("eyelid_drooping", 2)])
-    db.session.commit()
-    staff = StaffActions(app.test_client())
-    assert staff.sign_in(admin.email).status_code == 302
-    return {
-        "staff": staff.client,
-        "api": Api(app.test_client(), mint_token()),
-        "patient": patient,
-        "treatment": treatment,
-        "flag": db.session.scalars(select(Flag)).one(),
-    }
+    return flagged_case(app, admin, make_patient, time_machine)
 
 
 def count(model) -> int:

@@ -6,30 +6,18 @@ with the patient's record on it. That page is audited exactly as the same page f
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import TREATED_AT, PatientActions, StaffActions, csrf_token
+from tests.cases import flagged_case
+from tests.conftest import PatientActions, csrf_token
 from tracker.extensions import db
-from tracker.models import AuditEvent, Flag
-from tracker.services.checkins import SymptomEntry, record_checkin
-
-NOW = TREATED_AT + timedelta(days=2)
+from tracker.models import AuditEvent
 
 
 @pytest.fixture
 def case(app, admin, make_patient, time_machine):
-    """Pat, who reported a drooping eyelid (a review flag); an admin signed in."""
-    time_machine.move_to(NOW, tick=False)
-    patient, treatment = make_patient()
-    record_checkin(treatment, [SymptomEntry("eyelid_drooping", 2)])
-    db.session.commit()
-    staff = StaffActions(app.test_client())
-    assert staff.sign_in(admin.email).status_code == 302
-    flag = db.session.scalars(select(Flag)).one()
-    return {"staff": staff.client, "patient": patient, "flag": flag, "admin": admin}
+    return flagged_case(app, admin, make_patient, time_machine)
 
 
 def views_of(action: str, patient_id: int) -> list[AuditEvent]:
