@@ -9,10 +9,10 @@ from typing import TypeVar
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 
 from ..errors import render_error
 from ..extensions import db
+from ..forms import Form
 from ..models import User
 from ..services import alerts, catalogue_admin, staff_admin
 from . import bp
@@ -35,7 +35,7 @@ def _admin() -> User:
     return current_user._get_current_object()
 
 
-def _add_errors(form: FlaskForm, errors: dict[str, str]) -> None:
+def _add_errors(form: Form, errors: dict[str, str]) -> None:
     """Show a service's refusals next to the fields they concern."""
     for name, message in errors.items():
         getattr(form, name).errors.append(message)

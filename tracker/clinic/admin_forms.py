@@ -5,7 +5,6 @@ They check shape only; what a valid entry or account is lives in the services.
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
     FloatField,
@@ -21,6 +20,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..catalogue import ACTIONS
 from ..database import MAX_ID
+from ..forms import Form
 from ..models import ROLES, Symptom, User
 from ..services.alerts import ALERT_EMAIL_MAX_CHARS
 from ..services.catalogue_admin import NAME_MAX_CHARS, TEXT_MAX_CHARS, SymptomEdit
@@ -42,7 +42,7 @@ ACTION_LABELS = {
 ROLE_LABELS = {"clinician": "Clinician", "admin": "Admin (also manages staff and catalogue)"}
 
 
-class SymptomForm(FlaskForm):
+class SymptomForm(Form):
     """One catalogue entry."""
 
     name = StringField("Name", validators=[InputRequired(), Length(max=NAME_MAX_CHARS)])
@@ -77,7 +77,7 @@ class SymptomForm(FlaskForm):
         )
 
 
-class StaffForm(FlaskForm):
+class StaffForm(Form):
     """A new clinician or admin."""
 
     name = StringField("Name", validators=[InputRequired(), Length(max=STAFF_NAME_MAX_CHARS)])
@@ -103,7 +103,7 @@ class StaffForm(FlaskForm):
         )
 
 
-class AlertSettingsForm(FlaskForm):
+class AlertSettingsForm(Form):
     """Where the clinic's urgent alerts and morning digest go (empty: to each active admin)."""
 
     alert_email = EmailField(
@@ -112,7 +112,7 @@ class AlertSettingsForm(FlaskForm):
     submit = SubmitField("Save alert address")
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(Form):
     """Filters of the audit log, read from the query string."""
 
     class Meta:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from flask import abort, g, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from ..database import restart_write
 from ..extensions import db
+from ..forms import Form
 from ..models import CheckIn, Flag, PatientLink, Symptom, Treatment
 from ..services import audit
 from ..services.checkins import CheckInInvalid, record_checkin
@@ -83,7 +83,7 @@ def request_fresh_link(token: str):
     The answer is the same whether or not an email went (rate limit), and never shows the
     address; a forged or unknown token gets the "not recognised" page and sends nothing.
     """
-    if not FlaskForm().validate_on_submit():  # the form is only its CSRF token
+    if not Form().validate_on_submit():  # the form is only its CSRF token
         abort(400)
     found = check_link(token)
     if found.state is LinkState.VALID:
