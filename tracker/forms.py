@@ -1,7 +1,6 @@
 """What every form of the app checks, whatever its fields, before any service sees the values.
 
-- No field may hold a NUL character: PostgreSQL refuses it in text, so it would be a 500 there
-  (and it is never part of anything a person means to type).
+- No field may hold a NUL character (`tracker.inputs`), nor may the query string of any request.
 - No date and time may fall outside the range the app stores (`timeutil.time_problem`): year 1
   or 9999 overflows when moved between timezones.
 
@@ -13,19 +12,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flask import abort, request
 from flask_wtf import FlaskForm
-from wtforms import DateTimeField, Field
+from wtforms import BooleanField, DateTimeField, Field
 from wtforms.validators import StopValidation, ValidationError
 
+from .inputs import NUL_ERROR, contains_nul
 from .timeutil import time_problem
-
-NUL = "\x00"
-NUL_ERROR = "Remove the invisible NUL character from this field (it cannot be stored)."
 
 
 def refuse_nul(_form: Any, field: Field) -> None:
     """Stop at a NUL character anywhere in what was sent for the field, with a clear error."""
-    if any(isinstance(value, str) and NUL in value for value in field.raw_data or ()):
+    if contains_nul(field.raw_data or []):
         raise StopValidation(NUL_ERROR)
 
 
@@ -41,8 +39,16 @@ class Form(FlaskForm):
     class Meta:
         def bind_field(self, form: Any, unbound_field: Any, options: dict) -> Field:
             field = super().bind_field(form, unbound_field, options)
-            checks = [refuse_nul]
+            checks = []
+            if not isinstance(field, BooleanField):  # (and buttons): only "sent or not" is kept
+                checks.append(refuse_nul)
             if isinstance(field, DateTimeField):
                 checks.append(supported_time)
             field.validators = [*checks, *field.validators]
             return field
+
+
+def refuse_nul_in_query_string() -> None:
+    """Answer 400 to any request whose query string has a NUL, before a view reads it."""
+    if contains_nul(list(request.args.items(multi=True))):
+        abort(400)

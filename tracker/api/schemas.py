@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from ..catalogue import ACTIONS
 from ..database import MAX_ID
+from ..inputs import NUL_ERROR, contains_nul
 from ..models import INDICATIONS, OUTCOMES, STATUSES
 from ..rules import Reason
 
@@ -28,9 +30,17 @@ Action = StrEnum("Action", {name: name for name in ACTIONS})
 
 
 class In(BaseModel):
-    """A request body: unknown fields refused, no type coercion, no NaN or infinity."""
+    """A request body: unknown fields refused, no type coercion, no NaN or infinity, and no
+    NUL character in any string, however deep (PostgreSQL cannot store one)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _refuse_nul(cls, value: Any) -> Any:
+        if contains_nul(value):
+            raise PydanticCustomError("nul_character", NUL_ERROR)
+        return value
 
 
 class Out(BaseModel):
