@@ -3,8 +3,11 @@
 - No field may hold a NUL character (`tracker.inputs`), nor may the query string of any request.
 - No date and time may fall outside the range the app stores (`timeutil.time_problem`): year 1
   or 9999 overflows when moved between timezones.
+- No email address may be too long for its column once lower-cased (`emails.email_too_long`):
+  even at sign-in, where it is compared (and recorded) lower-cased.
 
-Every form derives from `Form`, which adds both checks to each of its fields as it is bound.
+Every form derives from `Form`, which adds these checks to each of its fields as it is bound.
+Which addresses are real is the services' question (`emails.normalise_email`).
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from typing import Any
 
 from flask import abort, request
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateTimeField, Field
+from wtforms import BooleanField, DateTimeField, EmailField, Field
 from wtforms.validators import StopValidation, ValidationError
 
+from .emails import EMAIL_TOO_LONG, email_too_long
 from .inputs import NUL_ERROR, contains_nul
 from .timeutil import time_problem
 
@@ -25,6 +29,12 @@ def refuse_nul(_form: Any, field: Field) -> None:
     """Stop at a NUL character anywhere in what was sent for the field, with a clear error."""
     if contains_nul(field.raw_data or []):
         raise StopValidation(NUL_ERROR)
+
+
+def fits_email_column(_form: Any, field: Field) -> None:
+    """Stop at an address that, lower-cased as sign-in compares it, cannot fit any column."""
+    if isinstance(field.data, str) and email_too_long(field.data):
+        raise StopValidation(EMAIL_TOO_LONG)
 
 
 def supported_time(_form: Any, field: Field) -> None:
@@ -42,6 +52,8 @@ class Form(FlaskForm):
             checks = []
             if not isinstance(field, BooleanField):  # (and buttons): only "sent or not" is kept
                 checks.append(refuse_nul)
+            if isinstance(field, EmailField):
+                checks.append(fits_email_column)
             if isinstance(field, DateTimeField):
                 checks.append(supported_time)
             field.validators = [*checks, *field.validators]

@@ -10,11 +10,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from ..catalogue import ACTIONS
 from ..database import MAX_ID
+from ..emails import EMAIL_MAX_CHARS, EMAIL_TOO_LONG, email_too_long
 from ..inputs import NUL_ERROR, contains_nul
 from ..models import INDICATIONS, OUTCOMES, STATUSES
 from ..rules import Reason
@@ -49,6 +50,20 @@ class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+def _fits_email_column(value: str) -> str:
+    if email_too_long(value):
+        raise PydanticCustomError("email_too_long", EMAIL_TOO_LONG)
+    return value
+
+
+Email = Annotated[
+    str,
+    Field(min_length=1, max_length=EMAIL_MAX_CHARS),
+    AfterValidator(_fits_email_column),
+]
+"""An address, refused (422) if it cannot fit its column once lower-cased; the services decide
+whether it is a real one (`emails.normalise_email`)."""
+
 Timestamp = Annotated[
     AwareDatetime,
     Field(
@@ -82,7 +97,7 @@ class ErrorOut(Out):
 
 
 class TokenIn(In):
-    email: str = Field(min_length=1, max_length=254, examples=["nurse@riverside.example"])
+    email: Email = Field(examples=["nurse@riverside.example"])
     password: str = Field(min_length=1, max_length=128)
 
 
@@ -113,7 +128,7 @@ class SymptomList(Out):
 
 class PatientIn(In):
     name: str = Field(min_length=1, max_length=200)
-    email: str = Field(min_length=1, max_length=254)
+    email: Email
     timezone: str = Field(min_length=1, max_length=64, description="IANA name, e.g. Europe/London.")
     phone: str | None = Field(default=None, max_length=40)
     reminder_time: str | None = Field(

@@ -20,19 +20,15 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..catalogue import ACTIONS
 from ..database import MAX_ID
+from ..emails import EMAIL_MAX_CHARS
 from ..forms import Form
 from ..models import ROLES, Symptom, User
-from ..services.alerts import ALERT_EMAIL_MAX_CHARS
 from ..services.catalogue_admin import NAME_MAX_CHARS, TEXT_MAX_CHARS, SymptomEdit
 from ..services.passwords import MAX_PASSWORD_CHARS
 from ..services.staff_admin import (
-    EMAIL_MAX_CHARS,
-    REGISTRATION_MAX_CHARS,
-    NewStaff,
-)
-from ..services.staff_admin import (
     NAME_MAX_CHARS as STAFF_NAME_MAX_CHARS,
 )
+from ..services.staff_admin import REGISTRATION_MAX_CHARS, NewStaff
 
 ACTION_LABELS = {
     "expected": "Expected: flag as overdue once it lasts longer than expected",
@@ -106,9 +102,7 @@ class StaffForm(Form):
 class AlertSettingsForm(Form):
     """Where the clinic's urgent alerts and morning digest go (empty: to each active admin)."""
 
-    alert_email = EmailField(
-        "Alert address", validators=[Optional(), Length(max=ALERT_EMAIL_MAX_CHARS)]
-    )
+    alert_email = EmailField("Alert address", validators=[Optional(), Length(max=EMAIL_MAX_CHARS)])
     submit = SubmitField("Save alert address")
 
 
