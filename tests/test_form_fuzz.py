@@ -9,14 +9,18 @@ not have. Bounded: a few dozen examples a page.
 from __future__ import annotations
 
 from datetime import timedelta
+from html import unescape
 from html.parser import HTMLParser
 
 import pytest
+from flask_wtf import FlaskForm
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import TREATED_AT, PatientActions, StaffActions
 from tracker.extensions import db
+from tracker.forms import Form
+from tracker.inputs import NUL_ERROR
 from tracker.services.checkins import SymptomEntry, record_checkin
 
 EDGE_CASES = [
@@ -31,6 +35,7 @@ EDGE_CASES = [
     "2026-03-02T10:00",
     "2026-02-30T25:61",
     "9999-12-31T23:59",
+    "0001-01-01T00:00",
     "25:00",
     "06:00",
     "Europe/London",
@@ -40,6 +45,8 @@ EDGE_CASES = [
     "<script>alert(1)</script>",
     '=HYPERLINK("http://x")',
     "\x00",
+    "a\x00b",
+    "İ" * 250 + "@example.com",  # lower-cased, each İ is two characters: past any column
     "é" * 3000,
 ]
 VALUE = st.one_of(
@@ -55,6 +62,8 @@ class FormReader(HTMLParser):
     def __init__(self):
         super().__init__()
         self.forms: list[tuple[str | None, set[str]]] = []
+        self.ticks: set[str] = set()
+        """Checkboxes and buttons: only whether they are sent counts, never their text."""
         self._fields: set[str] | None = None
 
     def handle_starttag(self, tag, attrs):
@@ -66,21 +75,28 @@ class FormReader(HTMLParser):
             name = attrs.get("name")
             if name and name != "csrf_token":
                 self._fields.add(name)
+                if attrs.get("type") in ("checkbox", "submit"):
+                    self.ticks.add(name)
 
     def handle_endtag(self, tag):
         if tag == "form":
             self._fields = None
 
 
-def post_forms(client, page_url: str) -> list[tuple[str, list[str], str]]:
-    """(action URL, field names, CSRF token) for each POST form on the page."""
+def read_page(client, page_url: str) -> tuple[FormReader, str]:
+    """The page's POST forms, and its CSRF token."""
     page = client.get(page_url)
     assert page.status_code == 200, (page_url, page.status_code)
     reader = FormReader()
     reader.feed(page.text)
     token_start = page.text.find('name="csrf_token"')
     assert token_start != -1, page_url
-    token = page.text[token_start:].split('value="', 1)[1].split('"', 1)[0]
+    return reader, page.text[token_start:].split('value="', 1)[1].split('"', 1)[0]
+
+
+def post_forms(client, page_url: str) -> list[tuple[str, list[str], str]]:
+    """(action URL, field names, CSRF token) for each POST form on the page."""
+    reader, token = read_page(client, page_url)
     return [
         (action or page_url, sorted(fields), token)
         for action, fields in reader.forms
@@ -113,6 +129,7 @@ def case(app, admin, make_patient, time_machine):
     return {
         "staff": staff.client,
         "patient": patient_client,
+        "visitor": app.test_client(),
         "patient_id": patient.id,
         "flag_id": flag_id,
         "symptom_id": db.session.execute(db.text("SELECT min(id) FROM symptoms")).scalar_one(),
@@ -176,3 +193,41 @@ def test_patient_forms_never_fail_with_a_server_error(case, page, data):
 @given(data=st.data())
 def test_the_sign_in_form_never_fails_with_a_server_error(app, clinic, data):
     fuzz_page(app.test_client(), "/signin", data)
+
+
+# --- NUL characters, field by field ------------------------------------------------------------
+
+NUL_PAGES = (
+    [("staff", page) for page in STAFF_PAGES]
+    + [("patient", page) for page in PATIENT_PAGES]
+    + [("visitor", "/signin")]
+)
+
+
+@pytest.mark.parametrize(("who", "page"), NUL_PAGES, ids=[page for _, page in NUL_PAGES])
+def test_a_nul_character_in_any_field_of_any_form_is_a_clear_field_error(case, who, page):
+    """PostgreSQL cannot store NUL in text: each field of each form says so, and keeps nothing."""
+    client = case[who]
+    url = page.format(**case)
+    reader, token = read_page(client, url)
+    for action, fields in reader.forms:
+        if action in KEEP_OUT:
+            continue
+        for name in fields:
+            response = client.post(action or url, data={"csrf_token": token, name: "a\x00b"})
+            assert response.status_code < 500, (action, name)
+            if name not in reader.ticks:
+                assert response.status_code == 422, (action, name, response.status_code)
+                assert NUL_ERROR in unescape(response.text), (action, name)
+
+
+def test_every_form_of_the_app_derives_from_the_one_base_form(app):
+    """The NUL and date checks come from `tracker.forms.Form`: a form without it would lack them."""
+    forms, todo = [], [FlaskForm]
+    while todo:
+        for subclass in todo.pop().__subclasses__():
+            todo.append(subclass)
+            if subclass.__module__.startswith("tracker.") and subclass is not Form:
+                forms.append(subclass)
+    assert len(forms) > 15, forms
+    assert [f.__qualname__ for f in forms if not issubclass(f, Form)] == []

@@ -61,6 +61,7 @@ def register_extensions(app: Flask) -> None:
     from .auth.login import init_app as init_login
     from .database import IdConverter, begin_request_transaction, configure_sqlite
     from .extensions import csrf, db, migrate
+    from .forms import refuse_nul_in_query_string
 
     app.url_map.converters["int"] = IdConverter  # before any route is added
     db.init_app(app)
@@ -70,6 +71,7 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
+    app.before_request(refuse_nul_in_query_string)  # first: before anything reads the args
     app.before_request(begin_request_transaction)
 
 

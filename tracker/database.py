@@ -82,6 +82,16 @@ def begin_write() -> None:
         db.session.connection(execution_options=WRITE)
 
 
+def restart_write() -> None:
+    """Roll back what this unit of work wrote, and begin again as a write transaction.
+
+    A refused form is rolled back and its page shown again, which writes an audit row: that
+    second transaction takes SQLite's write lock first too (see `begin_request_transaction`).
+    """
+    db.session.rollback()
+    begin_write()
+
+
 def lock_for_update(model: Any, row_id: int) -> None:
     """Take the row lock of `model` `row_id` until commit, serialising work on that row.
 

@@ -5,6 +5,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
+EARLIEST_AT = datetime(2000, 1, 1, tzinfo=UTC)
+"""The earliest time the app takes in. Earlier is a typo (botulinum toxin's cosmetic use began in
+2002), and near year 1 a time cannot even be moved into a timezone east of UTC."""
+LATEST_AT = datetime(9999, 12, 30, tzinfo=UTC)
+"""The latest: a day short of the calendar's end, so that it can be shown in any timezone."""
+TOO_EARLY = "Check the year: give a date from 2000 onwards."
+TOO_LATE = "Check the year: that date is too far ahead."
+
 
 def utcnow() -> datetime:
     """The current time, aware, in UTC (the one clock the app reads)."""
@@ -16,6 +24,21 @@ def as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("naive datetime: a timezone is required")
     return value.astimezone(UTC)
+
+
+def time_problem(value: datetime) -> str | None:
+    """Why the app cannot take `value` in (outside `EARLIEST_AT` to `LATEST_AT`), or None.
+
+    A naive value is a wall-clock time, compared as if it were UTC: no timezone is far enough
+    from UTC to carry a time that passes over either end. Aware values are compared without
+    being converted, which is what could overflow.
+    """
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if aware < EARLIEST_AT:
+        return TOO_EARLY
+    if aware > LATEST_AT:
+        return TOO_LATE
+    return None
 
 
 def local(value: datetime, tz_name: str) -> datetime:

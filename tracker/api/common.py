@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import request
@@ -68,13 +68,19 @@ def encode_cursor(at: datetime, row_id: int) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    """The position a cursor names, or a 422 for anything this API did not hand out."""
+    """The position a cursor names, or a 422 for anything this API did not hand out.
+
+    Only a cursor exactly as `encode_cursor` writes it is taken: a time in UTC (one in another
+    offset, forged near year 1 or 9999, would overflow on its way to UTC) and an id that fits.
+    """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         at_text, id_text = raw.split("|")
         at = datetime.fromisoformat(at_text)
         row_id = int(id_text)
-        if at.tzinfo is None or not 0 < row_id <= schemas.MAX_ID:
+        if at.utcoffset() != timedelta(0) or not 0 < row_id <= schemas.MAX_ID:
+            raise ValueError(raw)
+        if encode_cursor(at, row_id) != cursor:
             raise ValueError(raw)
     except (ValueError, UnicodeDecodeError, binascii.Error):
         raise ApiError(422, fields={"cursor": "Not a cursor from this API."}) from None

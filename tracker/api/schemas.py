@@ -1,21 +1,21 @@
 """The API's request and response models: they validate requests and describe them in OpenAPI.
 
 Request models refuse unknown fields and parse strictly (a number is not a string, a time has
-an offset); timestamps come back as ISO 8601 in UTC.
+an offset); timestamps come back as ISO 8601 in UTC. Their building blocks are in `fields`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..catalogue import ACTIONS
 from ..database import MAX_ID
 from ..models import INDICATIONS, OUTCOMES, STATUSES
 from ..rules import Reason
+from .fields import Email, In, Out, OutTimestamp, Timestamp
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
@@ -25,29 +25,6 @@ Outcome = StrEnum("Outcome", {name: name for name in OUTCOMES})
 FlagStatus = StrEnum("FlagStatus", {name: name for name in STATUSES})
 FlagReason = StrEnum("FlagReason", {reason.value: reason.value for reason in Reason})
 Action = StrEnum("Action", {name: name for name in ACTIONS})
-
-
-class In(BaseModel):
-    """A request body: unknown fields refused, no type coercion, no NaN or infinity."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
-
-
-class Out(BaseModel):
-    """A response body."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-
-Timestamp = Annotated[
-    AwareDatetime,
-    Field(
-        description="ISO 8601 with a UTC offset, e.g. 2026-03-02T10:00:00+00:00; "
-        "times without an offset are refused.",
-        examples=["2026-03-02T10:00:00+00:00"],
-    ),
-]
-OutTimestamp = Annotated[datetime, Field(description="ISO 8601, UTC.")]
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -72,7 +49,7 @@ class ErrorOut(Out):
 
 
 class TokenIn(In):
-    email: str = Field(min_length=1, max_length=254, examples=["nurse@riverside.example"])
+    email: Email = Field(examples=["nurse@riverside.example"])
     password: str = Field(min_length=1, max_length=128)
 
 
@@ -103,7 +80,7 @@ class SymptomList(Out):
 
 class PatientIn(In):
     name: str = Field(min_length=1, max_length=200)
-    email: str = Field(min_length=1, max_length=254)
+    email: Email
     timezone: str = Field(min_length=1, max_length=64, description="IANA name, e.g. Europe/London.")
     phone: str | None = Field(default=None, max_length=40)
     reminder_time: str | None = Field(

@@ -1,9 +1,9 @@
 """Sign-in and password forms."""
 
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SubmitField
 from wtforms.validators import EqualTo, InputRequired, Length
 
+from ..forms import Form as FlaskForm  # every form refuses NUL and far-off dates
 from ..services.passwords import MAX_PASSWORD_CHARS
 
 

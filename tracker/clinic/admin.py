@@ -9,15 +9,16 @@ from typing import TypeVar
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 
 from ..errors import render_error
 from ..extensions import db
+from ..forms import Form
 from ..models import User
 from ..services import alerts, catalogue_admin, staff_admin
 from . import bp
 from .access import admin_required, audit_staff
 from .admin_forms import AlertSettingsForm, AuditFilterForm, StaffForm, SymptomForm
+from .paging import page_number
 
 Found = TypeVar("Found")
 
@@ -34,7 +35,7 @@ def _admin() -> User:
     return current_user._get_current_object()
 
 
-def _add_errors(form: FlaskForm, errors: dict[str, str]) -> None:
+def _add_errors(form: Form, errors: dict[str, str]) -> None:
     """Show a service's refusals next to the fields they concern."""
     for name, message in errors.items():
         getattr(form, name).errors.append(message)
@@ -183,7 +184,7 @@ def audit_log():
             current_user.clinic_id,
             patient_id=form.patient.data,
             user_id=form.user_id,
-            page=request.args.get("page", 1, type=int),
+            page=page_number(),
         )
         target = f"user:{form.user_id}" if form.user_id else None
         audit_staff("audit.view", patient_id=form.patient.data, target=target)

@@ -5,7 +5,6 @@ They check shape only; what a valid entry or account is lives in the services.
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
     FloatField,
@@ -20,18 +19,16 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..catalogue import ACTIONS
+from ..database import MAX_ID
+from ..emails import EMAIL_MAX_CHARS
+from ..forms import Form
 from ..models import ROLES, Symptom, User
-from ..services.alerts import ALERT_EMAIL_MAX_CHARS
 from ..services.catalogue_admin import NAME_MAX_CHARS, TEXT_MAX_CHARS, SymptomEdit
 from ..services.passwords import MAX_PASSWORD_CHARS
 from ..services.staff_admin import (
-    EMAIL_MAX_CHARS,
-    REGISTRATION_MAX_CHARS,
-    NewStaff,
-)
-from ..services.staff_admin import (
     NAME_MAX_CHARS as STAFF_NAME_MAX_CHARS,
 )
+from ..services.staff_admin import REGISTRATION_MAX_CHARS, NewStaff
 
 ACTION_LABELS = {
     "expected": "Expected: flag as overdue once it lasts longer than expected",
@@ -41,7 +38,7 @@ ACTION_LABELS = {
 ROLE_LABELS = {"clinician": "Clinician", "admin": "Admin (also manages staff and catalogue)"}
 
 
-class SymptomForm(FlaskForm):
+class SymptomForm(Form):
     """One catalogue entry."""
 
     name = StringField("Name", validators=[InputRequired(), Length(max=NAME_MAX_CHARS)])
@@ -76,7 +73,7 @@ class SymptomForm(FlaskForm):
         )
 
 
-class StaffForm(FlaskForm):
+class StaffForm(Form):
     """A new clinician or admin."""
 
     name = StringField("Name", validators=[InputRequired(), Length(max=STAFF_NAME_MAX_CHARS)])
@@ -102,23 +99,26 @@ class StaffForm(FlaskForm):
         )
 
 
-class AlertSettingsForm(FlaskForm):
+class AlertSettingsForm(Form):
     """Where the clinic's urgent alerts and morning digest go (empty: to each active admin)."""
 
-    alert_email = EmailField(
-        "Alert address", validators=[Optional(), Length(max=ALERT_EMAIL_MAX_CHARS)]
-    )
+    alert_email = EmailField("Alert address", validators=[Optional(), Length(max=EMAIL_MAX_CHARS)])
     submit = SubmitField("Save alert address")
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(Form):
     """Filters of the audit log, read from the query string."""
 
     class Meta:
         csrf = False  # a GET that changes nothing
 
     patient = IntegerField(
-        "Patient ID", validators=[Optional(), NumberRange(min=1, message="Give a patient ID.")]
+        "Patient ID",
+        validators=[
+            Optional(),
+            NumberRange(min=1, message="Give a patient ID."),
+            NumberRange(max=MAX_ID, message="No patient of this clinic has that ID."),
+        ],
     )
     user = SelectField("Staff member", default="")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, url_for
 
-from ..database import begin_write
+from ..database import begin_write, restart_write
 from ..errors import render_error
 from ..extensions import db
 from ..models import Patient
@@ -64,9 +64,8 @@ def erase_patient(patient_id: int):
             return redirect(url_for("clinic.patient_detail", patient_id=patient.id))
         form.confirm_name.errors.append("Type the patient's name exactly as shown to confirm.")
     if form.errors:
-        db.session.rollback()
-        return render_template("clinic/patient_erase.html", form=form, patient=patient), 422
+        restart_write()  # the page shown again is a view of the patient, audited as such
     audit_staff("patient.erase.view", patient.id)
     html = render_template("clinic/patient_erase.html", form=form, patient=patient)
     db.session.commit()
-    return html
+    return html, 422 if form.errors else 200

@@ -9,12 +9,12 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, SelectField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
 from ..catalogue import SEVERITY_LABELS
+from ..forms import Form
 from ..models import OUTCOMES, Symptom, User
 from ..rules import Reason
 from ..services.checkins import NOTE_MAX_CHARS, SymptomEntry
@@ -41,7 +41,7 @@ SEVERITY_PREFIX = "severity_"
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 
 
-class FlagFilterForm(FlaskForm):
+class FlagFilterForm(Form):
     """The queue's and the export's filters, read from the query string."""
 
     class Meta:
@@ -75,13 +75,13 @@ class FlagFilterForm(FlaskForm):
         )
 
 
-class AcknowledgeForm(FlaskForm):
+class AcknowledgeForm(Form):
     """ "I am looking at this": one button."""
 
     submit = SubmitField("Acknowledge")
 
 
-class NoteForm(FlaskForm):
+class NoteForm(Form):
     """A clinician's note on a flag."""
 
     body = TextAreaField(
@@ -97,7 +97,7 @@ class NoteForm(FlaskForm):
     submit = SubmitField("Save note")
 
 
-class ResolveForm(FlaskForm):
+class ResolveForm(Form):
     """Close a flag with an outcome and, if useful, a note."""
 
     outcome = SelectField(
@@ -118,7 +118,7 @@ class ResolveForm(FlaskForm):
     submit = SubmitField("Resolve")
 
 
-class PhoneCheckInForm(FlaskForm):
+class PhoneCheckInForm(Form):
     """A check-in a clinician records from a phone call: when, each symptom's severity, a note."""
 
     reported_at = DateTimeLocalField(

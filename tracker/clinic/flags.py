@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 
+from ..database import restart_write
 from ..errors import render_error
 from ..extensions import db
 from ..models import OUTCOMES, Flag, User
@@ -28,6 +29,7 @@ from .flag_forms import (
     PhoneCheckInForm,
     ResolveForm,
 )
+from .paging import page_number
 
 
 def _staff_member() -> User:
@@ -70,7 +72,7 @@ def queue():
     page = None
     if form.validate():
         filters = form.to_filters()
-        number = request.args.get("page", 1, type=int)
+        number = page_number()
         page = queue_service.flag_page(current_user.clinic_id, filters, number, utcnow())
         audit_staff("flags.list", target=filters.describe())
     html = render_template("clinic/queue.html", form=form, page=page, **_page_helpers())
@@ -95,8 +97,9 @@ def export_flags():
     return response
 
 
-def _detail(flag: Flag, status: int = 200, **forms):
-    """The flag detail page, with fresh forms unless a posted one is being shown back."""
+def _show(flag: Flag, status: int = 200, **forms):
+    """The flag detail page, audited as a view, with fresh forms unless a posted one is shown."""
+    _audit("flag.view", flag, f"flag:{flag.id}")
     now = utcnow()
     symptoms = queue_service.clinic_symptoms(flag.clinic_id)
     forms.setdefault(
@@ -107,6 +110,7 @@ def _detail(flag: Flag, status: int = 200, **forms):
     forms.setdefault("resolve_form", ResolveForm())
     case = queue_service.load_case(flag, now)
     html = render_template("clinic/flag_detail.html", case=case, **forms, **_page_helpers())
+    db.session.commit()  # after rendering: committing first would expire the rows shown
     return html, status
 
 
@@ -114,11 +118,13 @@ def _detail(flag: Flag, status: int = 200, **forms):
 @login_required
 def flag_detail(flag_id: int):
     """One flag: the patient, the treatment, the symptom history, notes and actions."""
-    flag = clinic_get_or_404(Flag, flag_id)
-    _audit("flag.view", flag, f"flag:{flag.id}")
-    html, status = _detail(flag)
-    db.session.commit()
-    return html, status
+    return _show(clinic_get_or_404(Flag, flag_id))
+
+
+def _shown_again(flag: Flag, **forms):
+    """A refused form: nothing it wrote is kept, and the page it came from is shown again."""
+    restart_write()
+    return _show(flag, 422, **forms)
 
 
 def _audit(action: str, flag: Flag, target: str) -> None:
@@ -168,8 +174,7 @@ def add_flag_note(flag_id: int):
         else:
             _audit("flag.note", flag, f"note:{note.id}")
             return _back_to(flag, "Note saved.")
-    db.session.rollback()
-    return _detail(flag, 422, note_form=form)
+    return _shown_again(flag, note_form=form)
 
 
 @bp.post("/flags/<int:flag_id>/resolve")
@@ -192,8 +197,7 @@ def resolve_flag(flag_id: int):
         else:
             _audit("flag.resolve", flag, f"flag:{flag.id}")
             return _back_to(flag, f"Resolved: {OUTCOMES[flag.outcome]}.")
-    db.session.rollback()
-    return _detail(flag, 422, resolve_form=form)
+    return _shown_again(flag, resolve_form=form)
 
 
 @bp.post("/flags/<int:flag_id>/checkin")
@@ -220,5 +224,4 @@ def record_phone_checkin(flag_id: int):
         else:
             _audit("checkin.create", flag, f"checkin:{result.checkin.id}")
             return _back_to(flag, f"Phone follow-up recorded; new flags: {len(result.new_flags)}.")
-    db.session.rollback()
-    return _detail(flag, 422, checkin_form=form)
+    return _shown_again(flag, checkin_form=form)

@@ -5,22 +5,21 @@ Admins only (clinicians get 403); another clinic's message answers 404.
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from ..extensions import db
 from ..services import outbox
 from . import bp
 from .access import admin_required, audit_staff
+from .paging import page_number
 
 
 @bp.get("/messages")
 @admin_required
 def messages():
     """Messages that failed for good: to whom, what, how often tried, and the last error."""
-    failed = outbox.failed_messages(
-        current_user.clinic_id, page=request.args.get("page", 1, type=int)
-    )
+    failed = outbox.failed_messages(current_user.clinic_id, page=page_number())
     audit_staff("messages.failed.list")  # recipients are patients' contact details
     page = render_template(
         "clinic/messages.html",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import time
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -19,6 +18,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from ..forms import Form
 from ..models import INDICATIONS, User
 from ..services.patients import PatientDetails
 from ..services.treatments import (
@@ -43,25 +43,25 @@ def area_field_name(area: str) -> str:
     return UNITS_PREFIX + "".join(c if c.isalnum() else "_" for c in area if c != "'")
 
 
-def add_service_errors(form: FlaskForm, fields: dict[str, str], aliases: dict[str, str]) -> None:
+def add_service_errors(form: Form, fields: dict[str, str], aliases: dict[str, str]) -> None:
     """Show a service's field errors on the matching form fields (the rest on the form)."""
     for key, message in fields.items():
         field = form._fields.get(aliases.get(key, key))
         (field.errors if field is not None else form.form_errors).append(message)
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A button that changes something (CSRF only): re-send invite, revoke links."""
 
 
-class EraseForm(FlaskForm):
+class EraseForm(Form):
     """Confirm an erasure by typing the patient's name (the service compares it)."""
 
     confirm_name = StringField("Type the patient's name to confirm", validators=[Length(max=200)])
     submit = SubmitField("Erase contact data")
 
 
-class PatientForm(FlaskForm):
+class PatientForm(Form):
     """Add or edit a patient."""
 
     name = StringField("Name", validators=[InputRequired(), Length(max=200)])
@@ -90,7 +90,7 @@ class PatientForm(FlaskForm):
         )
 
 
-class TreatmentForm(FlaskForm):
+class TreatmentForm(Form):
     """Record a treatment. The time is the clinic's wall-clock time; areas have units each."""
 
     treated_at = DateTimeLocalField(

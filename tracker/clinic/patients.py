@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..database import begin_write
+from ..database import begin_write, restart_write
 from ..errors import render_error
 from ..extensions import db
 from ..models import Patient
@@ -21,6 +21,7 @@ from ..services.patients import PatientInvalid
 from ..services.treatments import resend_invite as resend_patient_invite
 from . import bp
 from .access import audit_staff, clinic_get_or_404
+from .paging import page_number
 from .patient_forms import ActionForm, PatientForm, add_service_errors
 
 PER_PAGE = 25
@@ -36,7 +37,7 @@ def patients():
     include_erased = request.args.get("erased") == "1"
     page = db.paginate(
         patients_service.search(current_user.clinic_id, query, include_erased=include_erased),
-        page=request.args.get("page", 1, type=int),
+        page=page_number(),
         per_page=PER_PAGE,
         max_per_page=PER_PAGE,
         error_out=False,
@@ -101,12 +102,11 @@ def edit_patient(patient_id: int):
                 )
             return redirect(url_for("clinic.patient_detail", patient_id=patient.id))
     if form.errors:
-        db.session.rollback()
-        return render_template("clinic/patient_form.html", form=form, patient=patient), 422
+        restart_write()  # the page shown again is a view of the patient, audited as such
     audit_staff("patient.edit.view", patient.id)
     html = render_template("clinic/patient_form.html", form=form, patient=patient)
     db.session.commit()
-    return html
+    return html, 422 if form.errors else 200
 
 
 @bp.get("/patients/<int:patient_id>")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from ..database import begin_write
+from ..database import begin_write, restart_write
 from ..errors import render_error
 from ..extensions import db
 from ..models import Patient, Treatment
@@ -58,9 +58,8 @@ def new_treatment(patient_id: int):
         else:
             return _saved(patient, recorded)
     if form.errors:
-        db.session.rollback()
-    else:
-        audit_staff("treatment.form.view", patient.id)
+        restart_write()  # the form shown again is a view of the patient, audited as such
+    audit_staff("treatment.form.view", patient.id)
     html = render_template(
         "clinic/treatment_form.html", form=form, patient=patient, timezone=timezone
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -18,6 +17,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from ..catalogue import DEFAULT_SCHEDULE, SEVERITY_LABELS
+from ..forms import Form
 from ..models import Symptom
 from ..services.checkins import NOTE_MAX_CHARS, SymptomEntry
 
@@ -27,19 +27,19 @@ SEVERITY_ERROR = "Choose one: " + ", ".join(label.lower() for label in SEVERITY_
 NOTE_ERROR = f"Keep the note to {NOTE_MAX_CHARS:,} characters or fewer."
 
 
-class OpenLinkForm(FlaskForm):
+class OpenLinkForm(Form):
     """The one button that uses a personal link up (a POST, so mail scanners do not)."""
 
     submit = SubmitField("Start my check-in")
 
 
-class NoSymptomsForm(FlaskForm):
+class NoSymptomsForm(Form):
     """ "No symptoms today" in one tap."""
 
     submit = SubmitField("No symptoms today")
 
 
-class CheckInForm(FlaskForm):
+class CheckInForm(Form):
     """Today's check-in: a severity for every catalogue symptom, an onset if new, and a note."""
 
     note = TextAreaField(
@@ -109,7 +109,7 @@ class CheckInForm(FlaskForm):
         return self._fields.get(service_key)
 
 
-class StopRemindersForm(FlaskForm):
+class StopRemindersForm(Form):
     """The stop link's confirmation: a POST, so a mail scanner fetching the link changes nothing.
 
     No CSRF token: mail clients POST here for one-click unsubscribe (RFC 8058) with none, and
@@ -122,7 +122,7 @@ class StopRemindersForm(FlaskForm):
     submit = SubmitField("Stop reminders")
 
 
-class ReminderSettingsForm(FlaskForm):
+class ReminderSettingsForm(Form):
     """The patient's own reminder choices: on or off, and the time of day in their timezone."""
 
     reminders_enabled = BooleanField("Email me a reminder on the days I have not checked in")

@@ -50,8 +50,7 @@ def reminder_settings():
         db.session.commit()
         flash("Saved your reminder settings." if changed else "Nothing to change.")
         return redirect(url_for("patient.reminder_settings"))
-    if request.method == "GET":
-        audit_patient("patient.reminders.view", target=f"patient:{g.patient.id}")
+    audit_patient("patient.reminders.view", target=f"patient:{g.patient.id}")  # or shown again
     page = render_template("patient/reminders.html", form=form)
     db.session.commit()  # after rendering: committing first would expire the patient shown
     return page, 422 if form.errors else 200

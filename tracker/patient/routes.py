@@ -5,10 +5,11 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from flask import abort, g, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 
+from ..database import restart_write
 from ..extensions import db
+from ..forms import Form
 from ..models import CheckIn, Flag, PatientLink, Symptom, Treatment
 from ..services import fresh_links
 from ..services.checkins import CheckInInvalid, record_checkin
@@ -90,7 +91,7 @@ def request_fresh_link(token: str):
     The page says whether one was queued (or why not), never the address; a forged or unknown
     token gets the "not recognised" page and sends nothing.
     """
-    if not FlaskForm().validate_on_submit():  # the form is only its CSRF token
+    if not Form().validate_on_submit():  # the form is only its CSRF token
         abort(400)
     found = check_link(token)
     if found.state is LinkState.VALID:
@@ -149,20 +150,21 @@ def checkin():
                 return redirect(url_for("patient.answer", checkin_id=result.checkin.id))
         if unknown:
             form.form_errors.append(f"Unknown symptom: {', '.join(unknown)}. Nothing was saved.")
-        db.session.rollback()
+        restart_write()
         status = 422
     previous = build_timeline(treatment, form.symptoms, g.patient.timezone, utcnow())
-    if request.method == "GET":  # the form shows what was reported before: health data
-        audit_patient("patient.checkin_form.view", target=f"treatment:{treatment.id}")
-        db.session.commit()
-    return render_template(
+    # The form shows what was reported before (health data), also when shown again after a refusal.
+    audit_patient("patient.checkin_form.view", target=f"treatment:{treatment.id}")
+    html = render_template(
         "patient/checkin.html",
         form=form,
         none_form=NoSymptomsForm(),
         treatment=treatment,
         timeline=previous,
         day=treatment_day(treatment, utcnow(), g.patient.timezone),
-    ), status
+    )
+    db.session.commit()  # after rendering: committing first would expire the rows shown
+    return html, status
 
 
 @bp.post("/checkin/none")

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from ..catalogue import DEFAULT_SCHEDULE
 from ..database import begin_write
+from ..emails import EmailInvalid, normalise_email
 from ..extensions import db
 from ..models import RESOLVED, Clinic, Flag, OutboxMessage, Symptom, User
 from ..rules import Reason
@@ -33,7 +34,6 @@ URGENT_ALERT = "urgent_alert"
 DIGEST = "digest"
 DIGEST_LOOKBACK = timedelta(hours=24)
 """A clinic's first digest lists the flags of the last 24 hours; later ones, since the last."""
-ALERT_EMAIL_MAX_CHARS = 254
 
 log = logging.getLogger(__name__)
 
@@ -245,10 +245,10 @@ def set_alert_email(
     """Set (or clear, for the admins) where the clinic's alerts go; audited. False if unchanged."""
     address = (address or "").strip() or None
     if address is not None:
-        local_part, at, domain = address.rpartition("@")
-        well_formed = local_part and at and "." in domain and not any(c.isspace() for c in address)
-        if not well_formed or len(address) > ALERT_EMAIL_MAX_CHARS:
-            raise AlertEmailInvalid("Give one email address, e.g. clinic-alerts@example.com.")
+        try:
+            address = normalise_email(address)
+        except EmailInvalid as invalid:
+            raise AlertEmailInvalid(str(invalid)) from None
     if address == clinic.alert_email:
         return False
     clinic.alert_email = address

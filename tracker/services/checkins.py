@@ -12,7 +12,7 @@ from ..catalogue import MAX_SEVERITY
 from ..database import lock_for_update
 from ..extensions import db
 from ..models import CheckIn, Flag, Symptom, SymptomReport, Treatment, User
-from ..timeutil import utcnow
+from ..timeutil import time_problem, utcnow
 from .flagging import raise_checkin_flags
 
 NOTE_MAX_CHARS = 2000
@@ -56,6 +56,8 @@ def _validate(
     errors: dict[str, str] = {}
     if reported_at.tzinfo is None:
         errors["reported_at"] = "Give the time with its timezone offset."
+    elif problem := time_problem(reported_at):
+        errors["reported_at"] = problem
     elif reported_at > now + CLOCK_SKEW:
         errors["reported_at"] = "A check-in cannot be in the future."
     elif reported_at < treatment.treated_at:
@@ -75,6 +77,8 @@ def _validate(
             onset_key = f"{key}.onset_at"
             if entry.onset_at.tzinfo is None:
                 errors[onset_key] = "Give the start time with its timezone offset."
+            elif problem := time_problem(entry.onset_at):
+                errors[onset_key] = problem
             elif "reported_at" not in errors and entry.onset_at > reported_at:
                 errors[onset_key] = "A symptom cannot start after the check-in."
             elif entry.onset_at < treatment.treated_at:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from ..catalogue import DEFAULT_CATALOGUE
+from ..emails import EmailInvalid, normalise_email
 from ..extensions import db
 from ..models import ROLES, Clinic, Symptom, User
 from ..timeutil import is_timezone
@@ -58,9 +59,10 @@ def create_user(
     registration_number: str | None = None,
 ) -> User:
     """A staff member of `clinic` with a hashed password."""
-    email = email.strip().lower()
-    if "@" not in email:
-        raise SetupError(f"{email!r} is not an email address.")
+    try:
+        email = normalise_email(email, lower=True)
+    except EmailInvalid as invalid:
+        raise SetupError(f"{email.strip()!r} is not an email address: {invalid}") from None
     if role not in ROLES:
         raise SetupError(f"Role must be one of {', '.join(ROLES)}.")
     problem = password_problem(password, email)

@@ -6,11 +6,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, time
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from ..catalogue import DEFAULT_SCHEDULE
+from ..emails import EmailInvalid, normalise_email
 from ..extensions import db
 from ..models import CheckIn, Flag, OutboxMessage, Patient, SymptomReport, Treatment
 from ..models.flag import RESOLVED
@@ -49,11 +49,11 @@ def _clean(details: PatientDetails) -> PatientDetails:
         errors["name"] = "Enter the patient's name."
     elif len(name) > NAME_MAX_CHARS:
         errors["name"] = f"Keep the name to {NAME_MAX_CHARS} characters or fewer."
-    email = (details.email or "").strip()
+    email = details.email or ""
     try:
-        email = validate_email(email, check_deliverability=False).normalized
-    except EmailNotValidError:
-        errors["email"] = "Enter an email address like name@example.com."
+        email = normalise_email(email)
+    except EmailInvalid as invalid:
+        errors["email"] = str(invalid)
     phone = (details.phone or "").strip() or None
     if phone is not None and not PHONE_RE.match(phone):
         errors["phone"] = "Enter a phone number of digits, spaces and + ( ) - only."

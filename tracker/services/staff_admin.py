@@ -11,6 +11,7 @@ from datetime import datetime
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import func, select
 
+from ..emails import EmailInvalid, normalise_email
 from ..extensions import db
 from ..models import ROLES, AuditEvent, Clinic, Patient, StaffSession, User
 from ..timeutil import utcnow
@@ -19,7 +20,12 @@ from .clinics import SetupError, create_user
 from .passwords import password_problem
 
 NAME_MAX_CHARS = 200
-EMAIL_MAX_CHARS = 254
+EMAIL_UNAVAILABLE = (
+    "This address cannot be used for a new account. If the person is already on your staff "
+    "list, use that account (reactivate it if need be); otherwise ask them for another address."
+)
+"""The refusal of an address that has an account, ours or another clinic's: the same words, so
+that adding staff never tells an admin who has an account elsewhere."""
 REGISTRATION_MAX_CHARS = 60
 AUDIT_PAGE_SIZE = 50
 
@@ -78,11 +84,13 @@ def _problems(new: NewStaff) -> dict[str, str]:
         errors["name"] = "Give the person's name."
     elif len(new.name) > NAME_MAX_CHARS:
         errors["name"] = f"Keep the name to {NAME_MAX_CHARS} characters or fewer."
-    local, _, domain = new.email.partition("@")
-    if not local or "." not in domain or len(new.email) > EMAIL_MAX_CHARS or " " in new.email:
-        errors["email"] = "Give a valid email address."
-    elif db.session.scalar(select(User.id).where(User.email == new.email)):
-        errors["email"] = "Someone already has an account with this email."
+    try:
+        email = normalise_email(new.email, lower=True)
+    except EmailInvalid as invalid:
+        errors["email"] = str(invalid)
+    else:
+        if db.session.scalar(select(User.id).where(User.email == email)):
+            errors["email"] = EMAIL_UNAVAILABLE
     if new.role not in ROLES:
         errors["role"] = f"Choose one of: {', '.join(ROLES)}."
     if len(new.registration_number or "") > REGISTRATION_MAX_CHARS:

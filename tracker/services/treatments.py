@@ -22,7 +22,7 @@ from ..models import (
     Treatment,
     User,
 )
-from ..timeutil import utcnow
+from ..timeutil import time_problem, utcnow
 from . import messages
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -65,7 +65,9 @@ class RecordedTreatment:
 
 def local_to_utc(value: datetime, tz_name: str) -> datetime:
     """A wall-clock time in `tz_name` as aware UTC; a time skipped when clocks go forward is
-    refused rather than guessed."""
+    refused rather than guessed, and so is one too far off to convert at all."""
+    if problem := time_problem(value):
+        raise TreatmentInvalid({"treated_at": problem})
     aware = value.replace(tzinfo=ZoneInfo(tz_name))
     back = aware.astimezone(UTC).astimezone(ZoneInfo(tz_name)).replace(tzinfo=None)
     if back != value.replace(tzinfo=None):
@@ -98,6 +100,8 @@ def _validate(
     errors: dict[str, str] = {}
     if details.treated_at.tzinfo is None:
         errors["treated_at"] = "Give the time with its timezone."
+    elif problem := time_problem(details.treated_at):
+        errors["treated_at"] = problem
     elif details.treated_at > now + CLOCK_SKEW:
         errors["treated_at"] = "A treatment cannot be in the future."
     for name, limit in TEXT_MAX_CHARS.items():

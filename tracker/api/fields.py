@@ -1,0 +1,61 @@
+"""The building blocks of the API's models: request and response bases, timestamps, addresses.
+
+Every request body derives from `In`: unknown fields refused, strict parsing, and no NUL
+character in any string however deep (`tracker.inputs`), so no interface passes one on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from ..emails import EMAIL_MAX_CHARS, EMAIL_TOO_LONG, email_too_long
+from ..inputs import NUL_ERROR, contains_nul
+
+
+class In(BaseModel):
+    """A request body: unknown fields refused, no type coercion, no NaN or infinity, and no
+    NUL character in any string, however deep (PostgreSQL cannot store one)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _refuse_nul(cls, value: Any) -> Any:
+        if contains_nul(value):
+            raise PydanticCustomError("nul_character", NUL_ERROR)
+        return value
+
+
+class Out(BaseModel):
+    """A response body."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+def _fits_email_column(value: str) -> str:
+    if email_too_long(value):
+        raise PydanticCustomError("email_too_long", EMAIL_TOO_LONG)
+    return value
+
+
+Email = Annotated[
+    str,
+    Field(min_length=1, max_length=EMAIL_MAX_CHARS),
+    AfterValidator(_fits_email_column),
+]
+"""An address, refused (422) if it cannot fit its column once lower-cased; the services decide
+whether it is a real one (`emails.normalise_email`)."""
+
+Timestamp = Annotated[
+    AwareDatetime,
+    Field(
+        description="ISO 8601 with a UTC offset, e.g. 2026-03-02T10:00:00+00:00; "
+        "times without an offset are refused.",
+        examples=["2026-03-02T10:00:00+00:00"],
+    ),
+]
+OutTimestamp = Annotated[datetime, Field(description="ISO 8601, UTC.")]
