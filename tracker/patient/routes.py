@@ -106,7 +106,7 @@ def request_fresh_link(token: str):
 @bp.post("/patient/signout")
 def sign_out():
     """End this browser's patient session on the server, and say how to come back."""
-    if not FlaskForm().validate_on_submit():  # the form is only its CSRF token
+    if not Form().validate_on_submit():  # the form is only its CSRF token
         abort(400)
     if current_patient() is not None:
         audit_patient("patient.session.end")
