@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import select
 
 from tests.conftest import STAFF_PASSWORD
-from tracker.api.auth import TOKEN_LIFETIME, password_stamp
 from tracker.extensions import db
 from tracker.models import ApiToken, User
+from tracker.services.api_tokens import TOKEN_LIFETIME, password_stamp
 from tracker.timeutil import utcnow
 
 NURSE = "nurse@riverside.test"

@@ -1,47 +1,27 @@
 """Bearer tokens: issued for a staff email and password, throttled like the sign-in page.
 
-A token is random, stored only as its SHA-256 hash, and ends after 12 hours, when its user is
-deactivated, or when the user's password changes (the token keeps a stamp of the password hash
-it was issued under).
+Tokens themselves (issuing, checking, revoking) live in `services.api_tokens`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import g, request
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
-from ..models import ApiToken, LoginAttempt, User
+from ..models import LoginAttempt, User
 from ..services import accounts
+from ..services.api_tokens import IssuedToken, token_user
+from ..services.api_tokens import issue_token as new_token
 from ..timeutil import utcnow
 from .errors import ApiError
 
-TOKEN_LIFETIME = timedelta(hours=12)
 RETRY_AFTER_SECONDS = int(accounts.THROTTLE_WINDOW.total_seconds())
 CHALLENGE = 'Bearer realm="aftercare"'
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def password_stamp(user: User) -> str:
-    """Changes whenever the password does (each new hash has a new salt)."""
-    return _sha256(user.password_hash)
-
-
-@dataclass(frozen=True)
-class IssuedToken:
-    token: str
-    expires_at: datetime
-
-
 _dummy_hash: list[str] = []
 
 
@@ -53,7 +33,9 @@ def _burn_time(password: str) -> bool:
     return False
 
 
-def issue_token(email: str, password: str, ip_address: str, now: datetime | None = None):
+def issue_token(
+    email: str, password: str, ip_address: str, now: datetime | None = None
+) -> IssuedToken | None:
     """A new token for an active user's right password; records the attempt like sign-in.
 
     Returns the `IssuedToken`, or None for a wrong email or password. Raises a 429 `ApiError`
@@ -73,34 +55,7 @@ def issue_token(email: str, password: str, ip_address: str, now: datetime | None
     db.session.add(LoginAttempt(email=email, ip_address=ip_address, at=now, succeeded=ok))
     if not ok or user is None:
         return None
-    token = secrets.token_urlsafe(32)
-    expires_at = now + TOKEN_LIFETIME
-    db.session.add(
-        ApiToken(
-            user_id=user.id,
-            token_hash=_sha256(token),
-            password_stamp=password_stamp(user),
-            created_at=now,
-            expires_at=expires_at,
-            ip_address=ip_address,
-        )
-    )
-    db.session.flush()
-    return IssuedToken(token, expires_at)
-
-
-def token_user(token: str, now: datetime | None = None) -> User | None:
-    """The user of a live token, or None. A token outlived by its user's access is revoked."""
-    now = now or utcnow()
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _sha256(token)))
-    if row is None or row.revoked_at is not None or now >= row.expires_at:
-        return None
-    user = row.user
-    if not user.is_active or row.password_stamp != password_stamp(user):
-        row.revoked_at = now
-        db.session.commit()  # keep the revocation although this request fails
-        return None
-    return user
+    return new_token(user, ip_address, now)
 
 
 def _bearer_token() -> str | None:
@@ -113,7 +68,7 @@ def _bearer_token() -> str | None:
 
 
 def require_user() -> User:
-    """The token's user for this request (kept in `g.api_user`), or a 401 `ApiError`."""
+    """The token's user for this request (kept in `g.api_user`, its token in `g.api_token`)."""
     token = _bearer_token()
     if token is None:
         raise ApiError(401, headers={"WWW-Authenticate": CHALLENGE})
@@ -125,10 +80,15 @@ def require_user() -> User:
             code="invalid_token",
             headers={"WWW-Authenticate": CHALLENGE + ', error="invalid_token"'},
         )
-    g.api_user = user
+    g.api_user, g.api_token = user, token
     return user
 
 
 def current_user() -> User:
     """The authenticated user of this API request."""
     return g.api_user
+
+
+def current_token() -> str:
+    """The bearer token this API request was authenticated with."""
+    return g.api_token

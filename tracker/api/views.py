@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import time
 
-from flask import request, url_for
+from flask import Response, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -17,11 +17,12 @@ from ..models import CheckIn, Patient, SymptomReport, Treatment
 from ..services import patients as patients_service
 from ..services import queue as queue_service
 from ..services import treatments as treatments_service
+from ..services.api_tokens import revoke_token
 from ..services.checkins import CheckInInvalid, SymptomEntry, record_checkin
 from ..services.patients import PatientDetails, PatientInvalid
 from ..services.treatments import TreatmentDetails, TreatmentInvalid
 from . import bp, schemas
-from .auth import current_user, issue_token
+from .auth import current_token, current_user, issue_token
 from .common import (
     audit_api,
     checkin_fields,
@@ -55,6 +56,15 @@ def token(body: schemas.TokenIn):
             401, "That email and password do not match an active account.", code="bad_credentials"
         )
     return schemas.TokenOut(token=issued.token, expires_at=issued.expires_at)
+
+
+@bp.delete("/token")
+@operation("Revoke this token", tag="auth", responses={204: None})
+def revoke_this_token():
+    """End the token this request is sent with (signing out); other tokens keep working."""
+    revoke_token(current_token())
+    db.session.commit()
+    return Response(status=204)
 
 
 @bp.get("/symptoms")

@@ -1,6 +1,6 @@
 """Overseeing a clinic's staff: adding, deactivating and reactivating them; reading the audit log.
 
-A deactivated user cannot sign in, and every session they had ends at once.
+A deactivated user cannot sign in, and every session and API token they had ends at once.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from ..extensions import db
 from ..models import ROLES, AuditEvent, Clinic, Patient, StaffSession, User
 from ..timeutil import utcnow
 from . import accounts, audit
+from .api_tokens import revoke_all_tokens
 from .clinics import SetupError, create_user
 from .passwords import password_problem
 
@@ -128,7 +129,10 @@ def add_staff(
 def deactivate(
     user: User, *, actor: User, ip_address: str | None = None, now: datetime | None = None
 ) -> bool:
-    """Stop `user` signing in and end all their sessions; False if they were already inactive.
+    """Stop `user` signing in, end their sessions and API tokens; False if already inactive.
+
+    The tokens are revoked rather than merely refused, so reactivating the account does not
+    bring an old token back to life.
 
     Raises `StaffInvalid` when an admin tries it on themself (they would lock themself out).
     """
@@ -139,6 +143,7 @@ def deactivate(
     now = now or utcnow()
     user.is_active = False
     accounts.end_all_sessions(user, now)
+    revoke_all_tokens(user, now)
     _audit("staff.deactivate", actor, user, ip_address, now)
     return True
 
