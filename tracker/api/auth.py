@@ -1,61 +1,44 @@
-"""Bearer tokens: issued for a staff email and password, throttled like the sign-in page.
-
-Tokens themselves (issuing, checking, revoking) live in `services.api_tokens`.
+"""Bearer authentication: a token for the sign-in page's own credential check, sent back as
+`Authorization: Bearer <token>`. Tokens themselves live in `services.api_tokens`.
 """
 
 from __future__ import annotations
 
-import secrets
-from datetime import datetime
-
 from flask import g, request
-from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..extensions import db
-from ..models import LoginAttempt, User
+from ..models import User
 from ..services import accounts
-from ..services.api_tokens import IssuedToken, token_user
-from ..services.api_tokens import issue_token as new_token
-from ..timeutil import utcnow
+from ..services.accounts import Outcome
+from ..services.api_tokens import IssuedToken, issue_token, token_user
 from .errors import ApiError
 
 RETRY_AFTER_SECONDS = int(accounts.THROTTLE_WINDOW.total_seconds())
 CHALLENGE = 'Bearer realm="aftercare"'
-_dummy_hash: list[str] = []
+REFUSALS = {
+    Outcome.WRONG_CREDENTIALS: (
+        "bad_credentials",
+        "That email and password do not match an active account.",
+    ),
+}
 
 
-def _burn_time(password: str) -> bool:
-    """Hash anyway for an unknown email, so timing does not tell which accounts exist."""
-    if not _dummy_hash:
-        _dummy_hash.append(generate_password_hash(secrets.token_hex(8)))
-    check_password_hash(_dummy_hash[0], password)
-    return False
+def token_for_credentials(email: str, password: str, ip_address: str) -> IssuedToken:
+    """A new token after the sign-in page's own check, or the `ApiError` saying why not.
 
-
-def issue_token(
-    email: str, password: str, ip_address: str, now: datetime | None = None
-) -> IssuedToken | None:
-    """A new token for an active user's right password; records the attempt like sign-in.
-
-    Returns the `IssuedToken`, or None for a wrong email or password. Raises a 429 `ApiError`
-    when the account or address has failed too often. The caller commits either way.
+    A 429 when the account or address has failed too often. The caller commits either way.
     """
-    now = now or utcnow()
-    email = email.strip().lower()
-    if accounts.is_throttled(email, ip_address, now):
+    try:
+        checked = accounts.authenticate(email, password, ip_address)
+    except accounts.TooManyAttempts:
         raise ApiError(
             429,
             "Too many failed attempts. Wait 15 minutes and try again.",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
-    user = db.session.scalar(select(User).where(User.email == email))
-    ok = user.check_password(password) if user else _burn_time(password)
-    ok = bool(ok and user is not None and user.is_active)
-    db.session.add(LoginAttempt(email=email, ip_address=ip_address, at=now, succeeded=ok))
-    if not ok or user is None:
-        return None
-    return new_token(user, ip_address, now)
+        ) from None
+    if checked.user is None or checked.outcome is not Outcome.SIGNED_IN:
+        code, message = REFUSALS[checked.outcome]
+        raise ApiError(401, message, code=code)
+    return issue_token(checked.user, ip_address)
 
 
 def _bearer_token() -> str | None:

@@ -22,7 +22,7 @@ from ..services.checkins import CheckInInvalid, SymptomEntry, record_checkin
 from ..services.patients import PatientDetails, PatientInvalid
 from ..services.treatments import TreatmentDetails, TreatmentInvalid
 from . import bp, schemas
-from .auth import current_token, current_user, issue_token
+from .auth import current_token, current_user, token_for_credentials
 from .common import (
     audit_api,
     checkin_fields,
@@ -49,12 +49,12 @@ from .spec import operation
 def token(body: schemas.TokenIn):
     """A token for a staff account, valid for 12 hours; throttled like the sign-in page
     (5 failures per account or 20 per address in 15 minutes answer 429)."""
-    issued = issue_token(body.email, body.password, request.remote_addr or "")
+    try:
+        issued = token_for_credentials(body.email, body.password, request.remote_addr or "")
+    except ApiError:
+        db.session.commit()  # keep the failed attempt: it counts towards the throttle
+        raise
     db.session.commit()
-    if issued is None:
-        raise ApiError(
-            401, "That email and password do not match an active account.", code="bad_credentials"
-        )
     return schemas.TokenOut(token=issued.token, expires_at=issued.expires_at)
 
 

@@ -16,7 +16,9 @@ class SignInForm(FlaskForm):
 
 
 class ChangePasswordForm(FlaskForm):
-    current = PasswordField("Current password", validators=[InputRequired()])
+    current = PasswordField(
+        "Current password", validators=[InputRequired(), Length(max=MAX_PASSWORD_CHARS)]
+    )
     new = PasswordField(
         "New password", validators=[InputRequired(), Length(max=MAX_PASSWORD_CHARS)]
     )

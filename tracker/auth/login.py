@@ -8,7 +8,7 @@ from flask_login import LoginManager, login_user
 from ..database import begin_write
 from ..extensions import db
 from ..models import User
-from ..services import accounts
+from ..services import staff_sessions
 
 SESSION_KEY = "staff_token"
 
@@ -27,7 +27,7 @@ def load_staff_session() -> None:
     token = session.get(SESSION_KEY)
     if token:
         begin_write()
-        g.staff_user = accounts.session_user(token)
+        g.staff_user = staff_sessions.session_user(token)
         db.session.commit()
 
 
@@ -39,7 +39,11 @@ def load_user(user_id: str) -> User | None:
 
 
 def begin_staff_session(user: User, token: str) -> None:
-    """Replace whatever the cookie held with a fresh staff session."""
+    """Replace whatever the cookie held with a fresh staff session, ending the old one's row.
+
+    Ending it on the server too means a copy of the earlier cookie no longer signs anyone in.
+    """
+    staff_sessions.end_session(session.get(SESSION_KEY))
     session.clear()
     session[SESSION_KEY] = token
     login_user(user)

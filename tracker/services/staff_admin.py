@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import ROLES, AuditEvent, Clinic, Patient, StaffSession, User
 from ..timeutil import utcnow
-from . import accounts, audit
+from . import audit, staff_sessions
 from .api_tokens import revoke_all_tokens
 from .clinics import SetupError, create_user
 from .passwords import password_problem
@@ -88,7 +88,7 @@ def _problems(new: NewStaff) -> dict[str, str]:
         errors["role"] = f"Choose one of: {', '.join(ROLES)}."
     if len(new.registration_number or "") > REGISTRATION_MAX_CHARS:
         errors["registration_number"] = f"Keep it to {REGISTRATION_MAX_CHARS} characters or fewer."
-    problem = password_problem(new.password, new.email)
+    problem = password_problem(new.password, new.email, new.name)
     if problem:
         errors["password"] = problem
     return errors
@@ -142,7 +142,7 @@ def deactivate(
         return False
     now = now or utcnow()
     user.is_active = False
-    accounts.end_all_sessions(user, now)
+    staff_sessions.end_all_sessions(user, now)
     revoke_all_tokens(user, now)
     _audit("staff.deactivate", actor, user, ip_address, now)
     return True
