@@ -18,9 +18,12 @@ NURSE = "nurse@riverside.test"
 OTHER_NURSE = "nurse@hillside.test"
 
 
-def get_token(client, email: str = NURSE, password: str = STAFF_PASSWORD) -> str:
-    """A fresh token through POST /api/v1/token."""
-    response = client.post("/api/v1/token", json={"email": email, "password": password})
+def get_token(
+    client, email: str = NURSE, password: str = STAFF_PASSWORD, code: str | None = None
+) -> str:
+    """A fresh token through POST /api/v1/token (with `code` as `otp` if given)."""
+    body = {"email": email, "password": password} | ({"otp": code} if code else {})
+    response = client.post("/api/v1/token", json=body)
     assert response.status_code == 200, response.get_json()
     return response.get_json()["token"]
 

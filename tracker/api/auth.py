@@ -19,16 +19,30 @@ REFUSALS = {
         "bad_credentials",
         "That email and password do not match an active account.",
     ),
+    Outcome.CODE_REQUIRED: (
+        "otp_required",
+        "This account has a second factor: send its current 6-digit code as `otp`.",
+    ),
+    Outcome.WRONG_CODE: (
+        "invalid_otp",
+        "That code is not right or was used already: send the next one as `otp`.",
+    ),
+    Outcome.ENROLMENT_REQUIRED: (
+        "enrolment_required",
+        "This account must set up a second factor first: sign in once in a browser.",
+    ),
 }
 
 
-def token_for_credentials(email: str, password: str, ip_address: str) -> IssuedToken:
+def token_for_credentials(
+    email: str, password: str, otp: str | None, ip_address: str
+) -> IssuedToken:
     """A new token after the sign-in page's own check, or the `ApiError` saying why not.
 
     A 429 when the account or address has failed too often. The caller commits either way.
     """
     try:
-        checked = accounts.authenticate(email, password, ip_address)
+        checked = accounts.authenticate(email, password, ip_address, code=otp)
     except accounts.TooManyAttempts:
         raise ApiError(
             429,

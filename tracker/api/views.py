@@ -47,10 +47,15 @@ from .spec import operation
     example={"email": "nurse@riverside.example", "password": "correct horse battery"},
 )
 def token(body: schemas.TokenIn):
-    """A token for a staff account, valid for 12 hours; throttled like the sign-in page
-    (5 failures per account or 20 per address in 15 minutes answer 429)."""
+    """A token for a staff account, valid for 12 hours, after the sign-in page's own check:
+    the password, then (once the account has a second factor) `otp`, the authenticator's code.
+    A 401's code says what is missing: `bad_credentials`, `otp_required`, `invalid_otp`, or
+    `enrolment_required` (an account that must set up a second factor in a browser first).
+    Throttled like the sign-in page: 5 failures per account or 20 per address in 15 minutes
+    answer 429."""
+    address = request.remote_addr or ""
     try:
-        issued = token_for_credentials(body.email, body.password, request.remote_addr or "")
+        issued = token_for_credentials(body.email, body.password, body.otp, address)
     except ApiError:
         db.session.commit()  # keep the failed attempt: it counts towards the throttle
         raise

@@ -1,10 +1,12 @@
-"""Sign-in and password forms."""
+"""Sign-in, second-factor and password forms."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SubmitField
+from wtforms import EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import EqualTo, InputRequired, Length
 
 from ..services.passwords import MAX_PASSWORD_CHARS
+
+MAX_CODE_CHARS = 32  # a 6-digit code or a recovery code, with room for spaces and dashes
 
 
 class SignInForm(FlaskForm):
@@ -13,6 +15,26 @@ class SignInForm(FlaskForm):
         "Password", validators=[InputRequired(), Length(max=MAX_PASSWORD_CHARS)]
     )
     submit = SubmitField("Sign in")
+
+
+class SecondFactorForm(FlaskForm):
+    """The second sign-in step: the authenticator app's code, or a recovery code."""
+
+    code = StringField(
+        "6-digit code from your authenticator app, or a recovery code",
+        validators=[InputRequired(), Length(max=MAX_CODE_CHARS)],
+    )
+    submit = SubmitField("Continue")
+
+
+class EnrolForm(FlaskForm):
+    """Confirming a new authenticator with the first code it shows."""
+
+    code = StringField(
+        "The 6-digit code your app shows now",
+        validators=[InputRequired(), Length(max=MAX_CODE_CHARS)],
+    )
+    submit = SubmitField("Turn on the second factor")
 
 
 class ChangePasswordForm(FlaskForm):

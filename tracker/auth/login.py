@@ -38,14 +38,20 @@ def load_user(user_id: str) -> User | None:
     return user if user is not None and str(user.id) == user_id else None
 
 
-def begin_staff_session(user: User, token: str) -> None:
-    """Replace whatever the cookie held with a fresh staff session, ending the old one's row.
+def hold_session_token(token: str) -> None:
+    """Replace whatever the cookie held with `token`, ending the earlier session's row.
 
     Ending it on the server too means a copy of the earlier cookie no longer signs anyone in.
+    On its own (a half sign-in, the second factor still to come) this signs nobody in.
     """
     staff_sessions.end_session(session.get(SESSION_KEY))
     session.clear()
     session[SESSION_KEY] = token
+
+
+def begin_staff_session(user: User, token: str) -> None:
+    """Replace whatever the cookie held with a fresh staff session of `user`."""
+    hold_session_token(token)
     login_user(user)
 
 

@@ -1,4 +1,5 @@
-"""Forms of the admin pages: a catalogue entry, staff, the alert address, the audit log's filters.
+"""Forms of the admin pages: a catalogue entry, staff, the alert address, the second-factor rule,
+the audit log's filters.
 
 They check shape only; what a valid entry or account is lives in the services.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     EmailField,
     FloatField,
     IntegerField,
@@ -109,6 +111,13 @@ class AlertSettingsForm(FlaskForm):
         "Alert address", validators=[Optional(), Length(max=ALERT_EMAIL_MAX_CHARS)]
     )
     submit = SubmitField("Save alert address")
+
+
+class SecondFactorPolicyForm(FlaskForm):
+    """Whether every clinician, not only admins, must use a second factor."""
+
+    required = BooleanField("Require a second factor for every clinician")
+    submit = SubmitField("Save")
 
 
 class AuditFilterForm(FlaskForm):

@@ -6,6 +6,7 @@ from .clinic import ROLES, Clinic, Symptom, User
 from .flag import ACKNOWLEDGED, OPEN, OUTCOMES, RESOLVED, STATUSES, AuditEvent, Flag, FlagNote
 from .outbox import FAILED, MESSAGE_STATUSES, PENDING, SENDING, SENT, OutboxMessage
 from .patient import INDICATIONS, Patient, PatientLink, Treatment
+from .second_factor import RecoveryCode, SecondFactor
 from .staff import CatalogueChange, LoginAttempt, StaffSession
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "FlagNote",
     "Patient",
     "PatientLink",
+    "RecoveryCode",
+    "SecondFactor",
     "Symptom",
     "SymptomReport",
     "Treatment",

@@ -1,8 +1,10 @@
 """Staff credentials: the one sign-in check behind the sign-in page and the API, throttled.
 
-Every check of something a person knows (a password, the current password on the password
-page) is recorded as a `LoginAttempt`, so throttling holds across every worker process: too
-many recent failures for an account or from an address, and even the right answer waits.
+The check is the password, then the second factor: a code when the user has set one up, or
+enrolment first when they must have one. Every check of something a person knows or holds
+(a password, a code, the current password on the password page) is recorded as a
+`LoginAttempt`, so throttling holds across every worker process: too many recent failures for
+an account or from an address, and even the right answer waits.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import LoginAttempt, User
 from ..timeutil import utcnow
-from . import staff_sessions
+from . import second_factor, staff_sessions
 from .passwords import password_problem
 
 THROTTLE_WINDOW = timedelta(minutes=15)
@@ -64,6 +66,9 @@ class Outcome(StrEnum):
 
     SIGNED_IN = "signed_in"
     WRONG_CREDENTIALS = "wrong_credentials"
+    CODE_REQUIRED = "code_required"  # the password was right; now the authenticator's code
+    WRONG_CODE = "wrong_code"
+    ENROLMENT_REQUIRED = "enrolment_required"  # right password; a factor to set up first
 
 
 @dataclass(frozen=True)
@@ -75,11 +80,18 @@ class Authentication:
 
 
 def authenticate(
-    email: str, password: str, ip_address: str, now: datetime | None = None
+    email: str,
+    password: str,
+    ip_address: str,
+    now: datetime | None = None,
+    *,
+    code: str | None = None,
 ) -> Authentication:
-    """The one credential check of the sign-in page and the API: an active user's password.
+    """The one credential check of the sign-in page and the API: password, then second factor.
 
-    Raises `TooManyAttempts` when throttled. The caller commits, whatever the outcome.
+    `code` (an authenticator or recovery code) is checked when the user has a factor; without
+    it the outcome is `CODE_REQUIRED`. Raises `TooManyAttempts` when throttled. The caller
+    commits, whatever the outcome.
     """
     now = now or utcnow()
     user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
@@ -91,25 +103,75 @@ def authenticate(
 
     if not checked_attempt(email, ip_address, password_is_right, now) or user is None:
         return Authentication(Outcome.WRONG_CREDENTIALS)
+    if second_factor.is_enrolled(user):
+        if code is None:
+            return Authentication(Outcome.CODE_REQUIRED, user)
+        return check_code(user, code, ip_address, now)
+    if second_factor.is_required(user):
+        return Authentication(Outcome.ENROLMENT_REQUIRED, user)
     return Authentication(Outcome.SIGNED_IN, user)
+
+
+def check_code(
+    user: User, code: str, ip_address: str, now: datetime | None = None
+) -> Authentication:
+    """The second step alone, for a user whose password was right: their factor's code.
+
+    Raises `TooManyAttempts` when throttled: wrong codes count with wrong passwords.
+    """
+
+    def code_is_right() -> bool:
+        return second_factor.verify(user, code, ip_address=ip_address, now=now)
+
+    if checked_attempt(user.email, ip_address, code_is_right, now):
+        return Authentication(Outcome.SIGNED_IN, user)
+    return Authentication(Outcome.WRONG_CODE, user)
+
+
+def confirm_enrolment(
+    user: User, code: str, ip_address: str, now: datetime | None = None
+) -> list[str] | None:
+    """Finish setting up `user`'s authenticator with its first code (throttled like a sign-in).
+
+    Returns the recovery codes to show once, or None for a wrong code.
+    """
+    codes: list[str] = []
+
+    def code_is_right() -> bool:
+        confirmed = second_factor.confirm_enrolment(user, code, ip_address=ip_address, now=now)
+        codes.extend(confirmed or [])
+        return confirmed is not None
+
+    return codes if checked_attempt(user.email, ip_address, code_is_right, now) else None
 
 
 @dataclass(frozen=True)
 class SignIn:
-    """A sign-in on the page: the check's outcome, and the new session's cookie token."""
+    """A sign-in on the page: the check's outcome, and the new (maybe half) session's token."""
 
     outcome: Outcome
     user: User | None = None
     token: str | None = None
 
 
+PENDING_STEPS = {
+    Outcome.SIGNED_IN: None,
+    Outcome.CODE_REQUIRED: staff_sessions.AWAITING_CODE,
+    Outcome.ENROLMENT_REQUIRED: staff_sessions.AWAITING_ENROLMENT,
+}
+
+
 def sign_in(email: str, password: str, ip_address: str, now: datetime | None = None) -> SignIn:
-    """Check the credentials (raises `TooManyAttempts`) and start a session if they are right."""
+    """The page's first step (raises `TooManyAttempts`): a session, or half of one, if right.
+
+    Half a session waits for the second factor's code, or for its enrolment.
+    """
     now = now or utcnow()
     checked = authenticate(email, password, ip_address, now)
-    if checked.user is None:
+    if checked.user is None or checked.outcome not in PENDING_STEPS:
         return SignIn(checked.outcome)
-    token = staff_sessions.start_session(checked.user, ip_address, now)
+    pending = PENDING_STEPS[checked.outcome]
+    token = staff_sessions.start_session(checked.user, ip_address, now, pending=pending)
     return SignIn(checked.outcome, checked.user, token)
 
 

@@ -3,6 +3,10 @@
 The cookie holds a random token; only its hash is stored. Ending the row (sign-out, password
 change, deactivation, a second-factor reset, time-out, a new sign-in in the same browser) ends
 the session even if someone replays the old cookie.
+
+A pending session is half a sign-in: the password was right, and the second factor is still
+to be given (`AWAITING_CODE`) or set up (`AWAITING_ENROLMENT`). It signs nobody in (only the
+page of that step accepts it) and ends within minutes.
 """
 
 from __future__ import annotations
@@ -21,14 +25,23 @@ IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 """Activity is written at most this often, so a busy page does not write on every request."""
+AWAITING_CODE = "second_factor"
+AWAITING_ENROLMENT = "enrolment"
+PENDING_TIMEOUTS = {AWAITING_CODE: timedelta(minutes=5), AWAITING_ENROLMENT: timedelta(minutes=10)}
 
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(user: User, ip_address: str | None, now: datetime | None = None) -> str:
-    """A new server-side session; returns the token for the cookie."""
+def start_session(
+    user: User,
+    ip_address: str | None,
+    now: datetime | None = None,
+    *,
+    pending: str | None = None,
+) -> str:
+    """A new server-side session (half a one if `pending` names a step); returns its token."""
     now = now or utcnow()
     token = secrets.token_urlsafe(32)
     db.session.add(
@@ -38,6 +51,7 @@ def start_session(user: User, ip_address: str | None, now: datetime | None = Non
             created_at=now,
             last_seen_at=now,
             ip_address=ip_address,
+            pending=pending,
         )
     )
     db.session.flush()
@@ -54,7 +68,7 @@ def _live_row(token: str | None) -> StaffSession | None:
 def session_user(token: str | None, now: datetime | None = None) -> User | None:
     """The active user of a live session, touching its activity time; None if it has ended."""
     staff_session = _live_row(token)
-    if staff_session is None:
+    if staff_session is None or staff_session.pending is not None:
         return None
     now = now or utcnow()
     user = staff_session.user
@@ -68,6 +82,18 @@ def session_user(token: str | None, now: datetime | None = None) -> User | None:
     if now - staff_session.last_seen_at >= LAST_SEEN_RESOLUTION:
         staff_session.last_seen_at = now
     return user
+
+
+def pending_user(token: str | None, step: str, now: datetime | None = None) -> User | None:
+    """The active user of a live half sign-in waiting for `step`; None once it has timed out."""
+    staff_session = _live_row(token)
+    if staff_session is None or staff_session.pending != step:
+        return None
+    now = now or utcnow()
+    if now - staff_session.created_at > PENDING_TIMEOUTS[step] or not staff_session.user.is_active:
+        staff_session.ended_at = now
+        return None
+    return staff_session.user
 
 
 def end_session(token: str | None, now: datetime | None = None) -> None:
