@@ -14,9 +14,12 @@ from html.parser import HTMLParser
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import delete
 
-from tests.conftest import TREATED_AT, PatientActions, StaffActions
+from tests.conftest import TREATED_AT, PatientActions, StaffActions, give_second_factor
 from tracker.extensions import db
+from tracker.models import LoginAttempt
+from tracker.services import second_factor
 from tracker.services.checkins import SymptomEntry, record_checkin
 
 EDGE_CASES = [
@@ -176,3 +179,16 @@ def test_patient_forms_never_fail_with_a_server_error(case, page, data):
 @given(data=st.data())
 def test_the_sign_in_form_never_fails_with_a_server_error(app, clinic, data):
     fuzz_page(app.test_client(), "/signin", data)
+
+
+@pytest.mark.parametrize("step", ["/signin/code", "/account/second-factor"])
+@FUZZ
+@given(data=st.data())
+def test_the_second_factor_forms_never_fail_with_a_server_error(app, clinic, admin, step, data):
+    db.session.execute(delete(LoginAttempt))  # each example starts unthrottled
+    db.session.commit()
+    if step == "/signin/code" and not second_factor.is_enrolled(admin):
+        give_second_factor(admin)
+    staff = StaffActions(app.test_client())
+    assert staff.submit_password(admin.email).headers["Location"] == step
+    fuzz_page(staff.client, step, data)

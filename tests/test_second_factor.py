@@ -226,6 +226,19 @@ def test_the_enrolment_code_cannot_be_used_again_to_sign_in(app, clinic, admin):
     assert again.submit_code(code).status_code == 401
 
 
+def test_each_sign_in_sets_up_with_a_new_key(app, clinic, admin):
+    """A key shown in an earlier half sign-in (perhaps to someone who had the password) is never
+    the one the admin confirms later."""
+    earlier = StaffActions(app.test_client())
+    earlier.submit_password(ADMIN)
+    seen = enrolment_secret(earlier.client)
+    later = StaffActions(app.test_client())
+    later.submit_password(ADMIN)
+    assert enrolment_secret(later.client) != seen
+    assert earlier.submit_code(pyotp.TOTP(seen).now(), "/account/second-factor").status_code == 422
+    assert db.session.scalars(select(SecondFactor)).one().confirmed_at is None
+
+
 def test_a_wrong_enrolment_code_sets_up_nothing(client, clinic, admin):
     staff = StaffActions(client)
     staff.submit_password(ADMIN)

@@ -28,7 +28,7 @@ def _address() -> str:
 
 def _sign_in_again():
     db.session.commit()  # keep the end of a half sign-in that timed out
-    flash("Please sign in again: that took more than a few minutes.")
+    flash("Please sign in again (a sign-in left half done ends after a few minutes).")
     return redirect(url_for("auth.signin", next=request.args.get("next")))
 
 

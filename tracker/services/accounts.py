@@ -170,6 +170,7 @@ def sign_in(email: str, password: str, ip_address: str, now: datetime | None = N
     checked = authenticate(email, password, ip_address, now)
     if checked.user is None or checked.outcome not in PENDING_STEPS:
         return SignIn(checked.outcome)
+    second_factor.discard_unconfirmed(checked.user)
     pending = PENDING_STEPS[checked.outcome]
     token = staff_sessions.start_session(checked.user, ip_address, now, pending=pending)
     return SignIn(checked.outcome, checked.user, token)

@@ -59,6 +59,19 @@ def enrolment(user: User, now: datetime | None = None) -> SecondFactor:
     return factor
 
 
+def discard_unconfirmed(user: User) -> None:
+    """Forget a set-up `user` began but did not confirm, so the next one shows a new key.
+
+    Called at each sign-in: a key shown in an earlier half sign-in (perhaps to someone who had
+    only the password) must not become the one the user confirms.
+    """
+    db.session.execute(
+        delete(SecondFactor).where(
+            SecondFactor.user_id == user.id, SecondFactor.confirmed_at.is_(None)
+        )
+    )
+
+
 def provisioning_uri(user: User, factor: SecondFactor) -> str:
     """The otpauth:// address an authenticator app reads from the QR code."""
     return pyotp.TOTP(factor.secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)
