@@ -285,6 +285,7 @@ def test_a_user_created_on_the_command_line_enrols_at_first_sign_in(client, clin
         ]
     )
     assert result.exit_code == 0, result.output
+    assert "second factor" in result.output
     response = StaffActions(client).submit_password("boss@riverside.test")
     assert response.headers["Location"] == "/account/second-factor"
 
