@@ -258,13 +258,16 @@ def give_second_factor(user: User) -> SecondFactor:
 
 
 def fresh_code(user: User) -> str:
-    """A code `user`'s authenticator accepts now: the earliest unused step of the window, or,
-    once the window's steps are used (a frozen clock), one of their recovery codes."""
+    """A code `user`'s authenticator accepts now: this step's or the next one's if unused, or,
+    once both are used (a frozen clock), one of their recovery codes.
+
+    Never the previous step's: the clock may tick into the next step before the code is checked.
+    """
     factor = second_factor.confirmed_factor(user)
     db.session.refresh(factor)
     totp = pyotp.TOTP(factor.secret)
     now = totp.timecode(utcnow())
-    for step in range(now - second_factor.VALID_WINDOW, now + second_factor.VALID_WINDOW + 1):
+    for step in range(now, now + second_factor.VALID_WINDOW + 1):
         if factor.last_used_step is None or step > factor.last_used_step:
             return totp.generate_otp(step)
     return RECOVERY_CODES[factor.secret].pop()
