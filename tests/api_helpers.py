@@ -9,18 +9,21 @@ from typing import Any
 from sqlalchemy import select
 
 from tests.conftest import STAFF_PASSWORD
-from tracker.api.auth import TOKEN_LIFETIME, password_stamp
 from tracker.extensions import db
 from tracker.models import ApiToken, User
+from tracker.services.api_tokens import TOKEN_LIFETIME, password_stamp
 from tracker.timeutil import utcnow
 
 NURSE = "nurse@riverside.test"
 OTHER_NURSE = "nurse@hillside.test"
 
 
-def get_token(client, email: str = NURSE, password: str = STAFF_PASSWORD) -> str:
-    """A fresh token through POST /api/v1/token."""
-    response = client.post("/api/v1/token", json={"email": email, "password": password})
+def get_token(
+    client, email: str = NURSE, password: str = STAFF_PASSWORD, code: str | None = None
+) -> str:
+    """A fresh token through POST /api/v1/token (with `code` as `otp` if given)."""
+    body = {"email": email, "password": password} | ({"otp": code} if code else {})
+    response = client.post("/api/v1/token", json=body)
     assert response.status_code == 200, response.get_json()
     return response.get_json()["token"]
 

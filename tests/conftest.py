@@ -15,17 +15,22 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, time
 
+import pyotp
 import pytest
 from flask import Flask, has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from sqlalchemy import select
 
 from tests import pg
 from tracker import create_app
 from tracker.extensions import db
-from tracker.models import Patient, Treatment
+from tracker.models import Patient, SecondFactor, Treatment, User
+from tracker.services import second_factor
 from tracker.services.clinics import create_clinic, create_user
 from tracker.services.links import issue_link
+from tracker.services.recovery_codes import replace_codes
+from tracker.timeutil import utcnow
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None
 ON_POSTGRESQL = bool(TEST_DATABASE_URL)
@@ -235,6 +240,37 @@ def patient_actions(client):
 
 
 STAFF_PASSWORD = "correct horse battery"
+RECOVERY_CODES: dict[str, list[str]] = {}
+"""The unused recovery codes of each factor `give_second_factor` made, by its secret."""
+
+
+def give_second_factor(user: User) -> SecondFactor:
+    """`user` with an authenticator set up, as if enrolled earlier (no audit row, no code used).
+
+    The enrolment pages themselves are tested in test_second_factor.
+    """
+    factor = SecondFactor(user_id=user.id, secret=pyotp.random_base32(), confirmed_at=utcnow())
+    db.session.add(factor)
+    db.session.flush()
+    RECOVERY_CODES[factor.secret] = replace_codes(user)
+    db.session.commit()
+    return factor
+
+
+def fresh_code(user: User) -> str:
+    """A code `user`'s authenticator accepts now: this step's or the next one's if unused, or,
+    once both are used (a frozen clock), one of their recovery codes.
+
+    Never the previous step's: the clock may tick into the next step before the code is checked.
+    """
+    factor = second_factor.confirmed_factor(user)
+    db.session.refresh(factor)
+    totp = pyotp.TOTP(factor.secret)
+    now = totp.timecode(utcnow())
+    for step in range(now, now + second_factor.VALID_WINDOW + 1):
+        if factor.last_used_step is None or step > factor.last_used_step:
+            return totp.generate_otp(step)
+    return RECOVERY_CODES[factor.secret].pop()
 
 
 class StaffActions:
@@ -244,11 +280,28 @@ class StaffActions:
         self.client = client
 
     def sign_in(self, email: str = "nurse@riverside.test", password: str = STAFF_PASSWORD):
-        page = self.client.get("/signin")
+        """Both sign-in steps. Someone who must have a second factor is given one first (as if
+        they had enrolled before), and the code page gets a fresh code."""
+        user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user and second_factor.is_required(user) and not second_factor.is_enrolled(user):
+            give_second_factor(user)
+        response = self.submit_password(email, password)
+        location = response.headers.get("Location", "")
+        if response.status_code == 302 and location.startswith("/signin/code"):
+            return self.submit_code(fresh_code(user), location)
+        return response
+
+    def submit_password(self, email: str, password: str = STAFF_PASSWORD, url: str = "/signin"):
+        """The first sign-in step alone."""
+        page = self.client.get(url)
         return self.client.post(
-            "/signin",
-            data={"csrf_token": csrf_token(page.text), "email": email, "password": password},
+            url, data={"csrf_token": csrf_token(page.text), "email": email, "password": password}
         )
+
+    def submit_code(self, code: str, url: str = "/signin/code"):
+        """The second sign-in step: a code on the page `url` (the code or the enrolment page)."""
+        page = self.client.get(url)
+        return self.client.post(url, data={"csrf_token": csrf_token(page.text), "code": code})
 
     def sign_out(self):
         page = self.client.get("/clinic/patients")

@@ -139,3 +139,34 @@ def test_changing_the_password_revokes_tokens_issued_before(api, client):
     assert_error(api.get("/api/v1/symptoms"), 401, "invalid_token")
     fresh = Api(client, get_token(client, password="a brand new passphrase"))
     assert fresh.get("/api/v1/symptoms").status_code == 200
+
+
+def _deactivate_and_reactivate_by_an_admin(admin) -> None:
+    from tracker.services import staff_admin
+
+    staff_admin.deactivate(_nurse(), actor=admin)
+    db.session.commit()
+    staff_admin.reactivate(_nurse(), actor=admin)
+    db.session.commit()
+
+
+def test_a_reactivated_users_old_token_stays_dead(client, clinic, admin):
+    old = Api(client, get_token(client))
+    _deactivate_and_reactivate_by_an_admin(admin)
+    assert db.session.scalars(select(ApiToken)).one().revoked_at is not None
+    assert_error(old.get("/api/v1/symptoms"), 401, "invalid_token")
+    assert Api(client, get_token(client)).get("/api/v1/symptoms").status_code == 200
+
+
+def test_delete_token_revokes_the_calling_token_only(client, clinic):
+    first, second = Api(client, get_token(client)), Api(client, get_token(client))
+    response = first.open("/api/v1/token", "DELETE")
+    assert response.status_code == 204
+    assert response.get_data() == b""
+    assert_error(first.get("/api/v1/symptoms"), 401, "invalid_token")
+    assert_error(first.open("/api/v1/token", "DELETE"), 401, "invalid_token")
+    assert second.get("/api/v1/symptoms").status_code == 200
+
+
+def test_delete_token_without_a_token_is_401(client, clinic):
+    assert_error(client.delete("/api/v1/token"), 401, "unauthorized")

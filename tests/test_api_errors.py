@@ -114,6 +114,7 @@ def test_api_responses_keep_the_security_headers(api):
 
 CONTRACT = {
     ("post", "/api/v1/token"),
+    ("delete", "/api/v1/token"),
     ("get", "/api/v1/symptoms"),
     ("post", "/api/v1/patients"),
     ("get", "/api/v1/patients/{patient_id}"),
@@ -189,5 +190,6 @@ def test_the_docs_page_works_offline_under_the_strict_csp(client):
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "POST /api/v1/treatments/{treatment_id}/checkins" in html
+    assert "DELETE /api/v1/token" in html and "No content" in html
     assert "<script" not in html and "https://" not in html.split("</head>")[0]
     assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY

@@ -109,6 +109,18 @@ def test_sign_in_starts_a_new_session(client, clinic, staff_actions):
     assert db.session.scalars(select(StaffSession)).one().ended_at is None
 
 
+def test_signing_in_again_in_the_same_browser_ends_the_earlier_session(app, client, clinic):
+    StaffActions(client).sign_in()
+    earlier = session_cookie(client)
+    StaffActions(client).sign_in()
+    rows = db.session.scalars(select(StaffSession).order_by(StaffSession.id)).all()
+    assert [row.ended_at for row in rows] == [NOW, None]
+    replay = app.test_client()
+    replay.set_cookie("session", earlier)
+    assert replay.get("/clinic/").status_code == 302
+    assert client.get("/clinic/").status_code == 200
+
+
 def test_old_cookie_is_refused_after_sign_out(client, app, clinic, staff_actions):
     staff_actions.sign_in()
     stolen = session_cookie(client)
@@ -162,7 +174,8 @@ def test_password_change_ends_every_other_session_and_keeps_this_one(app, clinic
     [
         ("not my password", "a much longer new phrase", None, "current password is not right"),
         (STAFF_PASSWORD, "short", None, "at least 8 characters"),
-        (STAFF_PASSWORD, "password123", None, "too common"),
+        (STAFF_PASSWORD, "password123", None, "too easy to guess"),
+        (STAFF_PASSWORD, "Winter2026", None, "too easy to guess"),
         (STAFF_PASSWORD, "nurse-on-duty-2026", None, "email address"),
         (STAFF_PASSWORD, STAFF_PASSWORD, None, "different from your current"),
         (STAFF_PASSWORD, "a much longer new phrase", "something else", "do not match"),
@@ -178,6 +191,21 @@ def test_bad_password_changes_are_refused_and_change_nothing(
     user = db.session.scalar(select(User).where(User.email == "nurse@riverside.test"))
     assert user.check_password(STAFF_PASSWORD)
     assert client.get("/clinic/").status_code == 200
+
+
+def test_wrong_current_passwords_are_throttled_like_sign_ins(client, clinic, staff_actions):
+    staff_actions.sign_in()
+    for _ in range(accounts.MAX_FAILURES_PER_ACCOUNT):
+        response = change_password(client, "not my password", "a much longer new phrase")
+        assert response.status_code == 422
+    response = change_password(client, STAFF_PASSWORD, "a much longer new phrase")
+    assert response.status_code == 429
+    assert "Too many wrong passwords" in response.text
+    user = db.session.scalar(select(User).where(User.email == "nurse@riverside.test"))
+    assert user.check_password(STAFF_PASSWORD)
+    failures = db.session.scalars(select(LoginAttempt).where(LoginAttempt.succeeded.is_(False)))
+    assert len(failures.all()) == accounts.MAX_FAILURES_PER_ACCOUNT
+    assert client.get("/clinic/").status_code == 200  # still signed in: only the change waits
 
 
 def test_session_ends_after_thirty_idle_minutes(client, clinic, staff_actions, frozen_clock):

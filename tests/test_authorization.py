@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import TREATED_AT, PatientActions, StaffActions, csrf_token
+from tests.conftest import TREATED_AT, PatientActions, StaffActions, csrf_token, give_second_factor
 from tracker.extensions import db
 from tracker.models import Flag, Symptom, User
 from tracker.services.checkins import SymptomEntry, record_checkin
@@ -62,6 +62,32 @@ def id_routes(app):
     routes = []
     for rule in app.url_map.iter_rules():
         if rule.arguments & ID_ARGUMENTS and not rule.arguments - ID_ARGUMENTS:
+            for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+                routes.append((rule, method))
+    return routes
+
+
+# Open to anyone, or for patients (whose own pages are tested in test_patient_pages).
+NOT_STAFF_ONLY = {
+    "public.index",
+    "static",
+    "health.healthz",
+    "auth.signin",
+    "auth.signout",
+    "api.docs",
+    "api.openapi_json",
+    "api.token",
+}
+SIGN_IN_STEPS = {"auth.enter_code", "auth.enrol"}
+
+
+def staff_routes(app):
+    """(rule, method) for every staff page and API route, with or without a record id."""
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in NOT_STAFF_ONLY | SIGN_IN_STEPS or rule.endpoint.startswith("patient."):
+            continue
+        if not rule.arguments - ID_ARGUMENTS:
             for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
                 routes.append((rule, method))
     return routes
@@ -152,3 +178,28 @@ def test_api_walk_without_a_token_is_401_json_and_another_clinics_token_404(app,
         assert "Riley" not in response.text
         if method == "GET":
             assert owner.get(url).status_code == 200, rule.rule
+
+
+@pytest.mark.parametrize("next_step", ["code", "enrolment"])
+def test_a_half_signed_in_browser_reaches_nothing_but_its_next_step(app, records, next_step):
+    """The password was right, the second factor not yet given (or set up): no access at all."""
+    owner = records["owner_admin"]
+    if next_step == "code":
+        give_second_factor(owner)
+    client = app.test_client()
+    response = StaffActions(client).submit_password(owner.email, "riverside-admin-pass")
+    step_page = response.headers["Location"]
+    assert step_page == {"code": "/signin/code", "enrolment": "/account/second-factor"}[next_step]
+    token = csrf_token(client.get(step_page).text)
+    assert len(staff_routes(app)) > len(id_routes(app))
+    for rule, method in staff_routes(app):
+        response = request(client, rule, method, records, token)
+        if rule.endpoint.startswith("api."):
+            assert response.status_code == 401 and response.is_json, (rule.rule, method)
+        else:
+            assert response.status_code == 302, (rule.rule, method, response.status_code)
+            assert response.headers["Location"].startswith("/signin"), (rule.rule, method)
+        assert "Riley" not in response.text
+    other_step = {"code": "/account/second-factor", "enrolment": "/signin/code"}[next_step]
+    assert client.get(other_step).status_code == 302  # one half sign-in, one next step
+    assert client.get(step_page).status_code == 200  # and it is still there to finish

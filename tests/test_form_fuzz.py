@@ -16,11 +16,14 @@ import pytest
 from flask_wtf import FlaskForm
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import delete
 
-from tests.conftest import TREATED_AT, PatientActions, StaffActions
+from tests.conftest import TREATED_AT, PatientActions, StaffActions, give_second_factor
 from tracker.extensions import db
 from tracker.forms import Form
 from tracker.inputs import NUL_ERROR
+from tracker.models import LoginAttempt
+from tracker.services import second_factor
 from tracker.services.checkins import SymptomEntry, record_checkin
 
 EDGE_CASES = [
@@ -231,3 +234,16 @@ def test_every_form_of_the_app_derives_from_the_one_base_form(app):
                 forms.append(subclass)
     assert len(forms) > 15, forms
     assert [f.__qualname__ for f in forms if not issubclass(f, Form)] == []
+
+
+@pytest.mark.parametrize("step", ["/signin/code", "/account/second-factor"])
+@FUZZ
+@given(data=st.data())
+def test_the_second_factor_forms_never_fail_with_a_server_error(app, clinic, admin, step, data):
+    db.session.execute(delete(LoginAttempt))  # each example starts unthrottled
+    db.session.commit()
+    if step == "/signin/code" and not second_factor.is_enrolled(admin):
+        give_second_factor(admin)
+    staff = StaffActions(app.test_client())
+    assert staff.submit_password(admin.email).headers["Location"] == step
+    fuzz_page(staff.client, step, data)

@@ -243,6 +243,14 @@ def test_a_patient_link_ends_the_staff_session_the_browser_held(
     assert client.get("/clinic/patients").status_code == 302
 
 
+def test_a_staff_sign_in_ends_the_patient_session_the_browser_held(client, clinic, signed_in):
+    patient_cookie = cookie(client)
+    assert StaffActions(client).sign_in().status_code == 302
+    assert [row.end_reason for row in session_rows()] == ["replaced"]
+    replay(client, patient_cookie)
+    assert client.get("/timeline").status_code == 401
+
+
 # --- the clinic ends every session ---------------------------------------------------------------
 
 

@@ -161,7 +161,7 @@ def test_registration_number_is_optional(admin_client):
         ({"role": "superuser"}, "Not a valid choice."),
         ({"password": ""}, "This field is required."),
         ({"password": "short"}, "Use at least 8 characters."),
-        ({"password": "password123"}, "That password is too common"),
+        ({"password": "password123"}, "That password is too easy to guess."),
         (
             {"email": "samuel@riverside.test", "password": "i-am-SAMUEL-2026"},
             "Do not use your email address",

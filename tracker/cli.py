@@ -12,6 +12,7 @@ from .database import begin_write
 from .extensions import db
 from .models import Patient
 from .services import demo as demo_service
+from .services import second_factor
 from .services.alerts import send_due_digests
 from .services.clinics import SetupError, create_clinic, create_user, find_clinic
 from .services.flagging import sweep
@@ -83,6 +84,8 @@ def create_user_command(clinic_name, email, password, role, name, registration_n
     user = create_user(clinic, email, password, role, name, registration_number)
     db.session.commit()
     click.echo(f"Created {user.role} {user.email} at {clinic.name}.")
+    if second_factor.is_required(user):
+        click.echo("They set up a second factor (an authenticator app) at their first sign-in.")
 
 
 @tracker_cli.command("demo")
@@ -99,6 +102,7 @@ def demo_command() -> None:
     click.echo("Staff logins (password for both: " + demo_service.DEMO_PASSWORD + "):")
     for email, _name, role, _registration in demo_service.DEMO_STAFF:
         click.echo(f"  {role:<10} {email}")
+    click.echo("  (admins set up a second factor, an authenticator app, at their first sign-in)")
     descriptions = {d.email: d.shows for d in demo_service.DEMO_PATIENTS}
     click.echo("Patient check-in links (each works once, for 72 hours):")
     for patient, url in links:

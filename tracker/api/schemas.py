@@ -51,6 +51,15 @@ class ErrorOut(Out):
 class TokenIn(In):
     email: Email = Field(examples=["nurse@riverside.example"])
     password: str = Field(min_length=1, max_length=128)
+    otp: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=32,
+        description="Required once the account has a second factor: the 6-digit code its "
+        "authenticator app shows now (or one of its recovery codes). Without it the answer is "
+        "401 `otp_required`; a wrong or already used code is 401 `invalid_otp`.",
+        examples=["123456"],
+    )
 
 
 class TokenOut(Out):

@@ -30,7 +30,7 @@ class Operation:
     summary: str
     description: str
     tag: str
-    responses: dict[int, type[BaseModel]]
+    responses: dict[int, type[BaseModel] | None]  # None: no content (204)
     body: type[BaseModel] | None = None
     body_required: bool = True
     query: type[BaseModel] | None = None
@@ -44,7 +44,7 @@ def operation(
     summary: str,
     *,
     tag: str,
-    responses: dict[int, type[BaseModel]],
+    responses: dict[int, type[BaseModel] | None],
     body: type[BaseModel] | None = None,
     body_required: bool = True,
     query: type[BaseModel] | None = None,
@@ -57,7 +57,7 @@ def operation(
 
     The view gets each record named in the URL (`patient_id` becomes `patient`, found within
     the token user's clinic or 404), `query=` and `body=` as model instances, and returns a
-    model (200), a `(model, status)` pair, or `(model, status, headers)`.
+    model (200), a `(model, status)` pair, `(model, status, headers)`, or a `Response` (204).
     """
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -198,7 +198,7 @@ def build_openapi(app: Flask, *, title: str, version: str, description: str) -> 
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             name = rule.endpoint.rsplit(".", 1)[-1]
             operations.append((name, path, method.lower(), meta, parameters))
-        models.update(meta.responses.values())
+        models.update(model for model in meta.responses.values() if model is not None)
         if meta.body is not None:
             models.add(meta.body)
 
@@ -233,10 +233,10 @@ def build_openapi(app: Flask, *, title: str, version: str, description: str) -> 
                 "content": {"application/json": media},
             }
         for status, model in meta.responses.items():
-            entry["responses"][str(status)] = {
-                "description": _status_text(status),
-                "content": {meta.media_type: {"schema": refs[(model, "serialization")]}},
-            }
+            entry["responses"][str(status)] = {"description": _status_text(status)}
+            if model is not None:
+                schema = {"schema": refs[(model, "serialization")]}
+                entry["responses"][str(status)]["content"] = {meta.media_type: schema}
         for status in _error_statuses(meta, bool(path_parameters)):
             response: dict[str, Any] = {
                 "description": CODES[status][1],
@@ -272,4 +272,4 @@ def build_openapi(app: Flask, *, title: str, version: str, description: str) -> 
 
 
 def _status_text(status: int) -> str:
-    return {200: "OK", 201: "Created"}.get(status, str(status))
+    return {200: "OK", 201: "Created", 204: "No content"}.get(status, str(status))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import time
 
-from flask import request, url_for
+from flask import Response, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -17,11 +17,12 @@ from ..models import CheckIn, Patient, SymptomReport, Treatment
 from ..services import patients as patients_service
 from ..services import queue as queue_service
 from ..services import treatments as treatments_service
+from ..services.api_tokens import revoke_token
 from ..services.checkins import CheckInInvalid, SymptomEntry, record_checkin
 from ..services.patients import PatientDetails, PatientInvalid
 from ..services.treatments import TreatmentDetails, TreatmentInvalid
 from . import bp, schemas
-from .auth import current_user, issue_token
+from .auth import current_token, current_user, token_for_credentials
 from .common import (
     audit_api,
     checkin_fields,
@@ -46,15 +47,29 @@ from .spec import operation
     example={"email": "nurse@riverside.example", "password": "correct horse battery"},
 )
 def token(body: schemas.TokenIn):
-    """A token for a staff account, valid for 12 hours; throttled like the sign-in page
-    (5 failures per account or 20 per address in 15 minutes answer 429)."""
-    issued = issue_token(body.email, body.password, request.remote_addr or "")
+    """A token for a staff account, valid for 12 hours, after the sign-in page's own check:
+    the password, then (once the account has a second factor) `otp`, the authenticator's code.
+    A 401's code says what is missing: `bad_credentials`, `otp_required`, `invalid_otp`, or
+    `enrolment_required` (an account that must set up a second factor in a browser first).
+    Throttled like the sign-in page: 5 failures per account or 20 per address in 15 minutes
+    answer 429."""
+    address = request.remote_addr or ""
+    try:
+        issued = token_for_credentials(body.email, body.password, body.otp, address)
+    except ApiError:
+        db.session.commit()  # keep the failed attempt: it counts towards the throttle
+        raise
     db.session.commit()
-    if issued is None:
-        raise ApiError(
-            401, "That email and password do not match an active account.", code="bad_credentials"
-        )
     return schemas.TokenOut(token=issued.token, expires_at=issued.expires_at)
+
+
+@bp.delete("/token")
+@operation("Revoke this token", tag="auth", responses={204: None})
+def revoke_this_token():
+    """End the token this request is sent with (signing out); other tokens keep working."""
+    revoke_token(current_token())
+    db.session.commit()
+    return Response(status=204)
 
 
 @bp.get("/symptoms")

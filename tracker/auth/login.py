@@ -8,7 +8,8 @@ from flask_login import LoginManager, login_user
 from ..database import begin_write
 from ..extensions import db
 from ..models import User
-from ..services import accounts
+from ..services import patient_sessions, staff_sessions
+from ..services.patient_sessions import Ended
 
 SESSION_KEY = "staff_token"
 
@@ -27,7 +28,7 @@ def load_staff_session() -> None:
     token = session.get(SESSION_KEY)
     if token:
         begin_write()
-        g.staff_user = accounts.session_user(token)
+        g.staff_user = staff_sessions.session_user(token)
         db.session.commit()
 
 
@@ -38,10 +39,22 @@ def load_user(user_id: str) -> User | None:
     return user if user is not None and str(user.id) == user_id else None
 
 
-def begin_staff_session(user: User, token: str) -> None:
-    """Replace whatever the cookie held with a fresh staff session."""
+def hold_session_token(token: str) -> None:
+    """Replace whatever the cookie held with `token`, ending the earlier session's row.
+
+    Ending it on the server too means a copy of the earlier cookie no longer signs anyone in.
+    On its own (a half sign-in, the second factor still to come) this signs nobody in.
+    """
+    staff_sessions.end_session(session.get(SESSION_KEY))
+    # A browser is one person's at a time: a patient session it held ends too.
+    patient_sessions.end_session(session.get(patient_sessions.COOKIE_KEY), Ended.REPLACED)
     session.clear()
     session[SESSION_KEY] = token
+
+
+def begin_staff_session(user: User, token: str) -> None:
+    """Replace whatever the cookie held with a fresh staff session of `user`."""
+    hold_session_token(token)
     login_user(user)
 
 

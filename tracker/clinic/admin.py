@@ -14,10 +14,16 @@ from ..errors import render_error
 from ..extensions import db
 from ..forms import Form
 from ..models import User
-from ..services import alerts, catalogue_admin, staff_admin
+from ..services import alerts, catalogue_admin, second_factor, staff_admin
 from . import bp
 from .access import admin_required, audit_staff
-from .admin_forms import AlertSettingsForm, AuditFilterForm, StaffForm, SymptomForm
+from .admin_forms import (
+    AlertSettingsForm,
+    AuditFilterForm,
+    SecondFactorPolicyForm,
+    StaffForm,
+    SymptomForm,
+)
 from .paging import page_number
 
 Found = TypeVar("Found")
@@ -85,15 +91,25 @@ def edit_symptom(symptom_id: int):
 # --- staff -------------------------------------------------------------------------------------
 
 
+def _staff_page(
+    alert_form: AlertSettingsForm | None = None, policy_form: SecondFactorPolicyForm | None = None
+) -> str:
+    """The staff list with its settings forms (each as saved, unless given as posted)."""
+    clinic = current_user.clinic
+    return render_template(
+        "clinic/staff.html",
+        rows=staff_admin.list_staff(clinic.id),
+        tz=clinic.timezone,
+        alert_form=alert_form or AlertSettingsForm(alert_email=clinic.alert_email),
+        policy_form=policy_form or SecondFactorPolicyForm(required=clinic.require_second_factor),
+    )
+
+
 @bp.get("/staff")
 @admin_required
 def staff():
-    """The clinic's staff, with their role, registration number and last sign-in."""
-    rows = staff_admin.list_staff(current_user.clinic_id)
-    form = AlertSettingsForm(alert_email=current_user.clinic.alert_email)
-    return render_template(
-        "clinic/staff.html", rows=rows, tz=current_user.clinic.timezone, alert_form=form
-    )
+    """The clinic's staff: role, registration number, second factor, last sign-in."""
+    return _staff_page()
 
 
 @bp.post("/staff/alerts")
@@ -115,11 +131,44 @@ def alert_settings():
             db.session.commit()
             flash("Saved the alert address." if changed else "No change to the alert address.")
             return redirect(url_for("clinic.staff"))
-    rows = staff_admin.list_staff(current_user.clinic_id)
-    page = render_template(
-        "clinic/staff.html", rows=rows, tz=current_user.clinic.timezone, alert_form=form
+    return _staff_page(alert_form=form), 422
+
+
+@bp.post("/staff/second-factor")
+@admin_required
+def second_factor_policy():
+    """Require a second factor of every clinician (admins always need one); audited."""
+    form = SecondFactorPolicyForm()
+    if not form.validate_on_submit():
+        return _staff_page(policy_form=form), 422
+    second_factor.set_requirement(
+        current_user.clinic, form.required.data, actor=_admin(), ip_address=request.remote_addr
     )
-    return page, 422
+    db.session.commit()
+    if form.required.data:
+        flash("Every clinician now sets up a second factor at their next sign-in.")
+    else:
+        flash("Clinicians may now sign in without a second factor; admins still need one.")
+    return redirect(url_for("clinic.staff"))
+
+
+@bp.post("/staff/<int:user_id>/second-factor/reset")
+@admin_required
+def reset_second_factor(user_id: int):
+    """Remove a colleague's second factor (a lost phone); they set one up at next sign-in."""
+    user = _found(staff_admin.clinic_user(current_user.clinic_id, user_id))
+    try:
+        reset = staff_admin.reset_second_factor(
+            user, actor=_admin(), ip_address=request.remote_addr
+        )
+    except staff_admin.StaffInvalid as refused:
+        return render_error(403, refused.fields["user"] + " Ask another admin.")
+    db.session.commit()
+    if reset:
+        flash(f"Reset {user.name}'s second factor; they are signed out everywhere.")
+    else:
+        flash(f"{user.name} had no second factor to reset.")
+    return redirect(url_for("clinic.staff"))
 
 
 @bp.route("/staff/new", methods=["GET", "POST"])

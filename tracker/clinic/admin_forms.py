@@ -1,4 +1,5 @@
-"""Forms of the admin pages: a catalogue entry, staff, the alert address, the audit log's filters.
+"""Forms of the admin pages: a catalogue entry, staff, the alert address, the second-factor rule,
+the audit log's filters.
 
 They check shape only; what a valid entry or account is lives in the services.
 """
@@ -6,6 +7,7 @@ They check shape only; what a valid entry or account is lives in the services.
 from __future__ import annotations
 
 from wtforms import (
+    BooleanField,
     EmailField,
     FloatField,
     IntegerField,
@@ -104,6 +106,13 @@ class AlertSettingsForm(Form):
 
     alert_email = EmailField("Alert address", validators=[Optional(), Length(max=EMAIL_MAX_CHARS)])
     submit = SubmitField("Save alert address")
+
+
+class SecondFactorPolicyForm(Form):
+    """Whether every clinician, not only admins, must use a second factor."""
+
+    required = BooleanField("Require a second factor for every clinician")
+    submit = SubmitField("Save")
 
 
 class AuditFilterForm(Form):

@@ -6,6 +6,7 @@ from .clinic import ROLES, Clinic, Symptom, User
 from .flag import ACKNOWLEDGED, OPEN, OUTCOMES, RESOLVED, STATUSES, AuditEvent, Flag, FlagNote
 from .outbox import FAILED, MESSAGE_STATUSES, PENDING, SENDING, SENT, OutboxMessage
 from .patient import INDICATIONS, Patient, PatientLink, PatientSession, Treatment
+from .second_factor import RecoveryCode, SecondFactor
 from .staff import CatalogueChange, LoginAttempt, StaffSession
 
 __all__ = [
@@ -34,6 +35,8 @@ __all__ = [
     "Patient",
     "PatientLink",
     "PatientSession",
+    "RecoveryCode",
+    "SecondFactor",
     "Symptom",
     "SymptomReport",
     "Treatment",

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Float, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -28,6 +28,8 @@ class Clinic(db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
     phone: Mapped[str | None] = mapped_column(String(40))
     alert_email: Mapped[str | None] = mapped_column(String(254))
+    require_second_factor: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Every clinician, not only admins, must set up a second factor to sign in."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     symptoms: Mapped[list[Symptom]] = relationship(

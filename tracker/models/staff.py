@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -12,15 +12,22 @@ from ..timeutil import utcnow
 from .clinic import Symptom, User
 from .types import UTCDateTime
 
+PENDING_STAGES = ("second_factor", "enrolment")
+
 
 class StaffSession(db.Model):
     """One signed-in browser. The cookie holds a random id; only its hash is stored here.
 
     Ending the row (sign-out, password change, deactivation, time-out) ends the session even
-    if someone replays the old cookie.
+    if someone replays the old cookie. A `pending` row is a half sign-in: the password was
+    right, and the second factor is still to be given ("second_factor") or set up
+    ("enrolment"); it grants no access and ends within minutes.
     """
 
     __tablename__ = "staff_sessions"
+    __table_args__ = (
+        CheckConstraint(f"pending IS NULL OR pending IN {PENDING_STAGES}", name="pending_known"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -29,6 +36,7 @@ class StaffSession(db.Model):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ip_address: Mapped[str | None] = mapped_column(String(45))
+    pending: Mapped[str | None] = mapped_column(String(20))
 
     user: Mapped[User] = relationship()
 

@@ -16,12 +16,12 @@ from ..database import begin_write
 from ..errors import render_error
 from ..extensions import db
 from ..models import Patient, Treatment
-from ..services import accounts, audit
+from ..services import audit, staff_sessions
 from ..services import patient_sessions as sessions
 from ..services.patient_sessions import Ended
 from ..timeutil import utcnow
 
-SESSION_KEY = "patient_token"
+SESSION_KEY = sessions.COOKIE_KEY
 WAY_BACK = (
     "Open the link in your latest email from the clinic to continue. If that link has "
     "been used or has expired, its page lets you ask for a fresh one by email."
@@ -56,7 +56,7 @@ def start_patient_session(patient: Patient) -> None:
     session row and a staff session held by this cookie both end on the server.
     """
     sessions.end_session(session.get(SESSION_KEY), Ended.REPLACED)
-    accounts.end_session(session.get(STAFF_SESSION_KEY))
+    staff_sessions.end_session(session.get(STAFF_SESSION_KEY))
     session.clear()
     session.permanent = True
     session[SESSION_KEY] = sessions.start_session(patient)

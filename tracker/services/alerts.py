@@ -252,13 +252,8 @@ def set_alert_email(
     if address == clinic.alert_email:
         return False
     clinic.alert_email = address
-    audit.record(
-        "clinic.alert_email.update",
-        actor_type="user",
-        actor_id=actor.id,
-        clinic_id=clinic.id,
-        target=f"clinic:{clinic.id}",
-        ip_address=ip_address,
+    audit.record_clinic_change(
+        "clinic.alert_email.update", actor=actor, clinic=clinic, ip_address=ip_address
     )
     db.session.flush()
     return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..extensions import db
-from ..models import AuditEvent
+from ..models import AuditEvent, Clinic, User
 from ..timeutil import utcnow
 
 
@@ -32,4 +32,38 @@ def record(
             target=target,
             ip_address=ip_address,
         )
+    )
+
+
+def record_staff_change(
+    action: str,
+    *,
+    actor: User,
+    user: User,
+    ip_address: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Append one audit row for something done to a staff account (`actor` may be `user`)."""
+    record(
+        action,
+        actor_type="user",
+        actor_id=actor.id,
+        clinic_id=user.clinic_id,
+        target=f"user:{user.id}",
+        ip_address=ip_address,
+        now=now,
+    )
+
+
+def record_clinic_change(
+    action: str, *, actor: User, clinic: Clinic, ip_address: str | None = None
+) -> None:
+    """Append one audit row for a change of a clinic's settings by one of its admins."""
+    record(
+        action,
+        actor_type="user",
+        actor_id=actor.id,
+        clinic_id=clinic.id,
+        target=f"clinic:{clinic.id}",
+        ip_address=ip_address,
     )

@@ -65,7 +65,7 @@ def create_user(
         raise SetupError(f"{email.strip()!r} is not an email address: {invalid}") from None
     if role not in ROLES:
         raise SetupError(f"Role must be one of {', '.join(ROLES)}.")
-    problem = password_problem(password, email)
+    problem = password_problem(password, email, name or "")
     if problem:
         raise SetupError(f"Password refused: {problem}")
     if db.session.scalar(select(User.id).where(User.email == email)):

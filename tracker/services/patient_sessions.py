@@ -19,6 +19,8 @@ from ..extensions import db
 from ..models import Patient, PatientSession
 from ..timeutil import utcnow
 
+COOKIE_KEY = "patient_token"
+"""Where a browser's cookie holds its patient-session token."""
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 """Activity is written at most this often, so a busy page does not write on every request."""
 

@@ -1,6 +1,6 @@
 """Overseeing a clinic's staff: adding, deactivating and reactivating them; reading the audit log.
 
-A deactivated user cannot sign in, and every session they had ends at once.
+A deactivated user cannot sign in, and every session and API token they had ends at once.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from sqlalchemy import func, select
 
 from ..emails import EmailInvalid, normalise_email
 from ..extensions import db
-from ..models import ROLES, AuditEvent, Clinic, Patient, StaffSession, User
+from ..models import ROLES, AuditEvent, Clinic, Patient, SecondFactor, StaffSession, User
 from ..timeutil import utcnow
-from . import accounts, audit
+from . import audit, second_factor, staff_sessions
+from .api_tokens import revoke_all_tokens
 from .clinics import SetupError, create_user
 from .passwords import password_problem
 
@@ -43,10 +44,11 @@ class NewStaff:
 
 @dataclass(frozen=True)
 class StaffRow:
-    """A staff member and when they last signed in (None: never)."""
+    """A staff member, when they last signed in and set up their second factor (None: never)."""
 
     user: User
     last_sign_in_at: datetime | None
+    second_factor_at: datetime | None = None
 
 
 class StaffInvalid(ValueError):
@@ -58,19 +60,24 @@ class StaffInvalid(ValueError):
 
 
 def list_staff(clinic_id: int) -> list[StaffRow]:
-    """The clinic's staff, active first, then by name, with their latest sign-in (one query)."""
+    """The clinic's staff, active first, then by name, with their latest sign-in (one query).
+
+    A half sign-in (the second factor still to come) does not count.
+    """
     last_sign_in = (
         select(StaffSession.user_id, func.max(StaffSession.created_at).label("at"))
+        .where(StaffSession.pending.is_(None))
         .group_by(StaffSession.user_id)
         .subquery()
     )
     rows = db.session.execute(
-        select(User, last_sign_in.c.at)
+        select(User, last_sign_in.c.at, SecondFactor.confirmed_at)
         .outerjoin(last_sign_in, last_sign_in.c.user_id == User.id)
+        .outerjoin(SecondFactor, SecondFactor.user_id == User.id)
         .where(User.clinic_id == clinic_id)
         .order_by(User.is_active.desc(), func.lower(User.name), User.id)
     ).all()
-    return [StaffRow(user, at) for user, at in rows]
+    return [StaffRow(user, at, factor_at) for user, at, factor_at in rows]
 
 
 def clinic_user(clinic_id: int, user_id: int) -> User | None:
@@ -95,7 +102,7 @@ def _problems(new: NewStaff) -> dict[str, str]:
         errors["role"] = f"Choose one of: {', '.join(ROLES)}."
     if len(new.registration_number or "") > REGISTRATION_MAX_CHARS:
         errors["registration_number"] = f"Keep it to {REGISTRATION_MAX_CHARS} characters or fewer."
-    problem = password_problem(new.password, new.email)
+    problem = password_problem(new.password, new.email, new.name)
     if problem:
         errors["password"] = problem
     return errors
@@ -136,7 +143,10 @@ def add_staff(
 def deactivate(
     user: User, *, actor: User, ip_address: str | None = None, now: datetime | None = None
 ) -> bool:
-    """Stop `user` signing in and end all their sessions; False if they were already inactive.
+    """Stop `user` signing in, end their sessions and API tokens; False if already inactive.
+
+    The tokens are revoked rather than merely refused, so reactivating the account does not
+    bring an old token back to life.
 
     Raises `StaffInvalid` when an admin tries it on themself (they would lock themself out).
     """
@@ -146,7 +156,8 @@ def deactivate(
         return False
     now = now or utcnow()
     user.is_active = False
-    accounts.end_all_sessions(user, now)
+    staff_sessions.end_all_sessions(user, now)
+    revoke_all_tokens(user, now)
     _audit("staff.deactivate", actor, user, ip_address, now)
     return True
 
@@ -162,18 +173,29 @@ def reactivate(
     return True
 
 
+def reset_second_factor(
+    user: User, *, actor: User, ip_address: str | None = None, now: datetime | None = None
+) -> bool:
+    """Remove a colleague's second factor: they set one up again at their next sign-in.
+
+    Their sessions and API tokens end too, in case whoever holds the lost phone is signed in.
+    Audited; False if they had no factor. Raises `StaffInvalid` for one's own factor.
+    """
+    if user.id == actor.id:
+        raise StaffInvalid({"user": "You cannot reset your own second factor."})
+    if not second_factor.remove(user):
+        return False
+    now = now or utcnow()
+    staff_sessions.end_all_sessions(user, now)
+    revoke_all_tokens(user, now)
+    _audit("staff.second_factor.reset", actor, user, ip_address, now)
+    return True
+
+
 def _audit(
     action: str, actor: User, user: User, ip_address: str | None, now: datetime | None
 ) -> None:
-    audit.record(
-        action,
-        actor_type="user",
-        actor_id=actor.id,
-        clinic_id=user.clinic_id,
-        target=f"user:{user.id}",
-        ip_address=ip_address,
-        now=now,
-    )
+    audit.record_staff_change(action, actor=actor, user=user, ip_address=ip_address, now=now)
     db.session.flush()
 
 

@@ -1,7 +1,7 @@
 """patient sessions on the server
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-25 10:00:00.000000
 
 A patient's session was a signed cookie, all of a patient's ended at once by bumping
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0006'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
