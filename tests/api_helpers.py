@@ -11,7 +11,7 @@ from sqlalchemy import select
 from tests.conftest import STAFF_PASSWORD
 from tracker.extensions import db
 from tracker.models import ApiToken, User
-from tracker.services.api_tokens import TOKEN_LIFETIME, password_stamp
+from tracker.services.staff.api_tokens import TOKEN_LIFETIME, password_stamp
 from tracker.timeutil import utcnow
 
 NURSE = "nurse@riverside.test"

@@ -10,7 +10,7 @@ from tests.api_helpers import Api, mint_token
 from tests.conftest import TREATED_AT, StaffActions
 from tracker.extensions import db
 from tracker.models import Flag, User
-from tracker.services.checkins import SymptomEntry, record_checkin
+from tracker.services.patients.checkins import SymptomEntry, record_checkin
 
 NOW = TREATED_AT + timedelta(days=2)
 

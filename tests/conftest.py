@@ -26,10 +26,10 @@ from tests import pg
 from tracker import create_app
 from tracker.extensions import db
 from tracker.models import Patient, SecondFactor, Treatment, User
-from tracker.services import second_factor
-from tracker.services.clinics import create_clinic, create_user
-from tracker.services.links import issue_link
-from tracker.services.recovery_codes import replace_codes
+from tracker.services.clinics.clinics import create_clinic, create_user
+from tracker.services.patients.links import issue_link
+from tracker.services.staff import second_factor
+from tracker.services.staff.recovery_codes import replace_codes
 from tracker.timeutil import utcnow
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from tests.conftest import STAFF_PASSWORD, csrf_token
 from tracker.extensions import db
 from tracker.models import AuditEvent, Clinic, Flag, OutboxMessage
-from tracker.services.alerts import DIGEST, URGENT_ALERT, send_due_digests
-from tracker.services.checkins import SymptomEntry, record_checkin
-from tracker.services.clinics import create_clinic, create_user
-from tracker.services.flagging import sweep
+from tracker.services.clinics.clinics import create_clinic, create_user
+from tracker.services.flags.flagging import sweep
+from tracker.services.messaging.alerts import DIGEST, URGENT_ALERT, send_due_digests
+from tracker.services.patients.checkins import SymptomEntry, record_checkin
 from tracker.timeutil import from_local
 
 LONDON = "Europe/London"

@@ -142,7 +142,7 @@ def test_changing_the_password_revokes_tokens_issued_before(api, client):
 
 
 def _deactivate_and_reactivate_by_an_admin(admin) -> None:
-    from tracker.services import staff_admin
+    from tracker.services.staff import staff_admin
 
     staff_admin.deactivate(_nurse(), actor=admin)
     db.session.commit()

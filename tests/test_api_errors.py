@@ -91,7 +91,7 @@ def test_no_csrf_token_is_needed_with_a_bearer_token(api):
 
 
 def test_an_unexpected_failure_is_a_json_500_without_details(api, monkeypatch):
-    from tracker.services import queue
+    from tracker.services.flags import queue
 
     def broken(clinic_id):
         raise RuntimeError("secret detail")

@@ -11,7 +11,7 @@ from tests.api_helpers import OTHER_NURSE, Api, assert_error, mint_token
 from tests.conftest import TREATED_AT
 from tracker.extensions import db
 from tracker.models import AuditEvent, CheckIn, Flag, OutboxMessage, Patient, Treatment
-from tracker.services.checkins import SymptomEntry, record_checkin
+from tracker.services.patients.checkins import SymptomEntry, record_checkin
 from tracker.timeutil import utcnow
 
 NEW_PATIENT = {"name": "Ada Lovelace", "email": "ada@example.com", "timezone": "Europe/London"}

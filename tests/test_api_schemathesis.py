@@ -17,7 +17,7 @@ from schemathesis.specs.openapi import checks
 
 from tests.api_helpers import mint_token
 from tracker.extensions import db
-from tracker.services.checkins import SymptomEntry, record_checkin
+from tracker.services.patients.checkins import SymptomEntry, record_checkin
 from tracker.timeutil import utcnow
 
 EXAMPLES = 8

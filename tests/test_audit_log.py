@@ -11,8 +11,8 @@ from sqlalchemy import select
 from tests.conftest import STAFF_PASSWORD, StaffActions, csrf_token
 from tracker.extensions import db
 from tracker.models import AuditEvent, Clinic, Patient, Symptom, User
-from tracker.services import audit
-from tracker.services.clinics import create_user
+from tracker.services.clinics.clinics import create_user
+from tracker.services.governance import audit
 from tracker.timeutil import utcnow
 
 ROW_RE = re.compile(r"<td><code>([^<]+)</code></td>\s*<td>([^<]*)</td>")

@@ -11,7 +11,7 @@ from tests.conftest import STAFF_PASSWORD, StaffActions, csrf_token, make_app
 from tracker import create_app
 from tracker.extensions import db
 from tracker.models import LoginAttempt, StaffSession, User
-from tracker.services import accounts
+from tracker.services.staff import accounts
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 

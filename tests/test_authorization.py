@@ -10,9 +10,9 @@ from sqlalchemy import select
 from tests.conftest import TREATED_AT, PatientActions, StaffActions, csrf_token, give_second_factor
 from tracker.extensions import db
 from tracker.models import Flag, Symptom, User
-from tracker.services.checkins import SymptomEntry, record_checkin
-from tracker.services.clinics import create_clinic, create_user
-from tracker.services.outbox import enqueue
+from tracker.services.clinics.clinics import create_clinic, create_user
+from tracker.services.messaging.outbox import enqueue
+from tracker.services.patients.checkins import SymptomEntry, record_checkin
 
 ID_ARGUMENTS = {
     "patient_id",

@@ -14,10 +14,10 @@ from sqlalchemy import select
 from tests.conftest import STAFF_PASSWORD, TREATED_AT, StaffActions, csrf_token
 from tracker.extensions import db
 from tracker.models import AuditEvent, CatalogueChange, Clinic, Flag, Symptom, Treatment, User
-from tracker.services import catalogue_admin
-from tracker.services.checkins import SymptomEntry, record_checkin
-from tracker.services.clinics import create_user
-from tracker.services.flagging import sweep
+from tracker.services.clinics import catalogue_admin
+from tracker.services.clinics.clinics import create_user
+from tracker.services.flags.flagging import sweep
+from tracker.services.patients.checkins import SymptomEntry, record_checkin
 
 # --- helpers ---------------------------------------------------------------------------------
 

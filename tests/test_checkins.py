@@ -16,7 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from tests.conftest import TREATED_AT
 from tracker.extensions import db
 from tracker.models import CheckIn, Flag, Symptom, SymptomReport, Treatment
-from tracker.services.checkins import (
+from tracker.services.clinics.clinics import create_clinic
+from tracker.services.flags.flagging import sweep
+from tracker.services.patients.checkins import (
     CLOCK_SKEW,
     NOTE_MAX_CHARS,
     CheckInInvalid,
@@ -24,8 +26,6 @@ from tracker.services.checkins import (
     SymptomEntry,
     record_checkin,
 )
-from tracker.services.clinics import create_clinic
-from tracker.services.flagging import sweep
 
 MINUTE = timedelta(minutes=1)
 

@@ -13,8 +13,8 @@ from tracker.catalogue import DEFAULT_CATALOGUE
 from tracker.extensions import db
 from tracker.models import Clinic, Flag, Patient, Symptom, Treatment, User
 from tracker.rules import Reason
-from tracker.services.demo import DEMO_CLINIC, DEMO_PASSWORD, DEMO_PATIENTS, DEMO_STAFF
-from tracker.services.links import LinkState, check_link
+from tracker.services.clinics.demo import DEMO_CLINIC, DEMO_PASSWORD, DEMO_PATIENTS, DEMO_STAFF
+from tracker.services.patients.links import LinkState, check_link
 
 LINK_PREFIX = "http://aftercare.test/p/"
 LINK_RE = re.compile(re.escape(LINK_PREFIX) + r"(\S+)")

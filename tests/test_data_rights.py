@@ -22,12 +22,12 @@ from tracker.models import (
     Treatment,
     User,
 )
-from tracker.services import flag_actions
-from tracker.services.checkins import SymptomEntry, record_checkin
-from tracker.services.clinics import create_user
-from tracker.services.links import LinkState, check_link, issue_link
-from tracker.services.outbox import enqueue
-from tracker.services.reminders import send_due_reminders
+from tracker.services.clinics.clinics import create_user
+from tracker.services.flags import flag_actions
+from tracker.services.messaging.outbox import enqueue
+from tracker.services.messaging.reminders import send_due_reminders
+from tracker.services.patients.checkins import SymptomEntry, record_checkin
+from tracker.services.patients.links import LinkState, check_link, issue_link
 
 NOW = TREATED_AT + timedelta(days=1)
 ADMIN = "admin@riverside.test"

@@ -17,9 +17,10 @@ from tests.api_helpers import Api, assert_error, mint_token
 from tests.conftest import STAFF_PASSWORD, StaffActions, csrf_token
 from tracker.extensions import db
 from tracker.models import Clinic, LoginAttempt, Patient, User
-from tracker.services import alerts, staff_admin
-from tracker.services.clinics import SetupError, create_user
-from tracker.services.patients import PatientDetails, PatientInvalid, create_patient
+from tracker.services.clinics.clinics import SetupError, create_user
+from tracker.services.messaging import alerts
+from tracker.services.patients.patients import PatientDetails, PatientInvalid, create_patient
+from tracker.services.staff import staff_admin
 
 GROWS_PAST_ITS_COLUMN = "İ" * 125 + "@example.com"
 """137 characters as typed; 262 lower-cased ("İ" becomes "i" and a combining dot)."""

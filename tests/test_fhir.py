@@ -11,9 +11,9 @@ from sqlalchemy import select
 from tests.api_helpers import Api, mint_token
 from tracker.extensions import db
 from tracker.models import AuditEvent, Flag, Treatment, User
-from tracker.services import flag_actions
-from tracker.services.checkins import SymptomEntry, record_checkin
-from tracker.services.demo import ensure_demo
+from tracker.services.clinics.demo import ensure_demo
+from tracker.services.flags import flag_actions
+from tracker.services.patients.checkins import SymptomEntry, record_checkin
 from tracker.timeutil import utcnow
 
 

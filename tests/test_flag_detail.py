@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from tests.conftest import STAFF_PASSWORD, TREATED_AT, PatientActions, StaffActions, csrf_token
 from tracker.extensions import db
 from tracker.models import AuditEvent, CheckIn, Flag, FlagNote, User
-from tracker.services.checkins import SymptomEntry, record_checkin
-from tracker.services.clinics import create_user
+from tracker.services.clinics.clinics import create_user
+from tracker.services.patients.checkins import SymptomEntry, record_checkin
 
 NOW = TREATED_AT + timedelta(days=2)
 """Wednesday 4 March 2026, 10:00 UTC (10:00 in London, 05:00 in New York)."""

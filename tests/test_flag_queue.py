@@ -19,10 +19,10 @@ from tests.conftest import STAFF_PASSWORD, TREATED_AT, StaffActions
 from tracker.extensions import db
 from tracker.models import AuditEvent, Flag, Symptom, Treatment, User
 from tracker.rules import Reason
-from tracker.services.checkins import SymptomEntry, record_checkin
-from tracker.services.clinics import create_user
-from tracker.services.flagging import sweep
-from tracker.services.queue import csv_cell, duration_words
+from tracker.services.clinics.clinics import create_user
+from tracker.services.flags.flagging import sweep
+from tracker.services.flags.queue import csv_cell, duration_words
+from tracker.services.patients.checkins import SymptomEntry, record_checkin
 
 NOW = TREATED_AT + timedelta(days=5)
 """Five days after the treatment: inside the no-response window, bruising long overdue."""

@@ -23,8 +23,8 @@ from tracker.extensions import db
 from tracker.forms import Form
 from tracker.inputs import NUL_ERROR
 from tracker.models import LoginAttempt
-from tracker.services import second_factor
-from tracker.services.checkins import SymptomEntry, record_checkin
+from tracker.services.patients.checkins import SymptomEntry, record_checkin
+from tracker.services.staff import second_factor
 
 EDGE_CASES = [
     "",

@@ -16,8 +16,14 @@ from sqlalchemy import select
 from tests.conftest import TREATED_AT, csrf_token, make_app
 from tracker.extensions import db
 from tracker.models import AuditEvent, OutboxMessage
-from tracker.services.data_rights import erase_patient
-from tracker.services.links import LinkState, check_link, issue_link, revoke_links, use_link
+from tracker.services.governance.data_rights import erase_patient
+from tracker.services.patients.links import (
+    LinkState,
+    check_link,
+    issue_link,
+    revoke_links,
+    use_link,
+)
 
 ISSUED_AT = TREATED_AT + timedelta(hours=1)
 EXPIRED_AT = ISSUED_AT + timedelta(hours=73)

@@ -34,8 +34,8 @@ from tests.conftest import ON_POSTGRESQL, TEST_DATABASE_URL
 from tracker import create_app
 from tracker.extensions import db
 from tracker.models import CheckIn, Flag, Patient, Symptom, SymptomReport, Treatment
-from tracker.services.clinics import create_clinic
-from tracker.services.links import issue_link
+from tracker.services.clinics.clinics import create_clinic
+from tracker.services.patients.links import issue_link
 from tracker.timeutil import utcnow
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,7 @@ from tests.conftest import PatientActions, csrf_token
 from tracker.api.common import encode_cursor
 from tracker.extensions import db
 from tracker.models import CheckIn, Treatment
-from tracker.services.checkins import SymptomEntry, record_checkin
+from tracker.services.patients.checkins import SymptomEntry, record_checkin
 
 BEYOND_64_BITS = "99999999999999999999"
 BEYOND_INT4 = str(2**31)

@@ -17,8 +17,14 @@ from sqlalchemy import select, update
 from tests.conftest import TREATED_AT, csrf_token, make_app
 from tracker.extensions import db
 from tracker.models import CheckIn, PatientLink
-from tracker.services import links
-from tracker.services.links import LinkState, check_link, issue_link, revoke_links, use_link
+from tracker.services.patients import links
+from tracker.services.patients.links import (
+    LinkState,
+    check_link,
+    issue_link,
+    revoke_links,
+    use_link,
+)
 
 ISSUED_AT = TREATED_AT + timedelta(hours=1)
 """When the invite email with the link was sent."""

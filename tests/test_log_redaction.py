@@ -22,8 +22,8 @@ from werkzeug.serving import make_server
 
 from tracker.extensions import db
 from tracker.redaction import redact
-from tracker.services.links import issue_link
-from tracker.services.reminder_settings import stop_url
+from tracker.services.messaging.reminder_settings import stop_url
+from tracker.services.patients.links import issue_link
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "SeCrEt-ToKeN_42"

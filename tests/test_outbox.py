@@ -13,8 +13,8 @@ from sqlalchemy import func, select, update
 
 from tracker.extensions import db
 from tracker.models import OutboxMessage
-from tracker.services import outbox
-from tracker.services.outbox import (
+from tracker.services.messaging import outbox
+from tracker.services.messaging.outbox import (
     MAX_ATTEMPTS,
     FileTransport,
     build_email,

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tracker.services.passwords import MAX_PASSWORD_CHARS, password_problem
+from tracker.services.staff.passwords import MAX_PASSWORD_CHARS, password_problem
 
 EMAIL, NAME = "greta@riverside.test", "Greta Gardener"
 

@@ -17,10 +17,10 @@ from tests.conftest import TREATED_AT, PatientActions, csrf_token, make_app
 from tracker.extensions import db
 from tracker.models import AuditEvent, CheckIn, Flag, Patient, SymptomReport, Treatment
 from tracker.patient.forms import SEVERITY_ERROR
-from tracker.services.checkins import SymptomEntry, record_checkin
-from tracker.services.clinics import create_clinic
-from tracker.services.flagging import sweep
-from tracker.services.links import issue_link, revoke_links
+from tracker.services.clinics.clinics import create_clinic
+from tracker.services.flags.flagging import sweep
+from tracker.services.patients.checkins import SymptomEntry, record_checkin
+from tracker.services.patients.links import issue_link, revoke_links
 
 DAY1 = TREATED_AT + timedelta(days=1)
 """The morning after the treatment: the first reminder day."""

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from tests.conftest import TREATED_AT, PatientActions, StaffActions, csrf_token, make_app
 from tracker.extensions import db
 from tracker.models import AuditEvent, PatientSession, StaffSession
-from tracker.services.data_rights import erase_patient
-from tracker.services.links import issue_link, revoke_links
+from tracker.services.governance.data_rights import erase_patient
+from tracker.services.patients.links import issue_link, revoke_links
 
 DAY1 = TREATED_AT + timedelta(days=1)
 SIGNED_OUT_FORM = re.compile(r'<form method="post" action="/patient/signout"[^>]*>\s*<input')

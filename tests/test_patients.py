@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from tests.conftest import TREATED_AT, PatientActions, csrf_token
 from tracker.extensions import db
 from tracker.models import AuditEvent, Flag, OutboxMessage, Patient, PatientLink, Treatment
-from tracker.services.checkins import SymptomEntry, record_checkin
-from tracker.services.links import LinkState, check_link, issue_link
-from tracker.services.patients import PatientDetails, PatientInvalid, create_patient
+from tracker.services.patients.checkins import SymptomEntry, record_checkin
+from tracker.services.patients.links import LinkState, check_link, issue_link
+from tracker.services.patients.patients import PatientDetails, PatientInvalid, create_patient
 
 NOW = TREATED_AT + timedelta(days=2)
 VALID = {

@@ -50,8 +50,8 @@ from tracker.models import (
     SymptomReport,
     Treatment,
 )
-from tracker.services.clinics import create_clinic, create_user
-from tracker.services.outbox import enqueue, release_stuck
+from tracker.services.clinics.clinics import create_clinic, create_user
+from tracker.services.messaging.outbox import enqueue, release_stuck
 from tracker.timeutil import is_timezone, local, local_date, utcnow
 
 ROOT = Path(__file__).resolve().parent.parent

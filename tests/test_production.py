@@ -18,7 +18,7 @@ from tracker import create_app
 from tracker.config import database_url
 from tracker.extensions import db
 from tracker.models import AuditEvent
-from tracker.services.checkins import SymptomEntry, record_checkin
+from tracker.services.patients.checkins import SymptomEntry, record_checkin
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -23,7 +23,7 @@ from tests.conftest import TEST_SECRET, make_app
 from tracker import scheduler as scheduling
 from tracker.extensions import db
 from tracker.models import OutboxMessage
-from tracker.services.outbox import enqueue
+from tracker.services.messaging.outbox import enqueue
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -121,7 +121,7 @@ def test_every_job_runs_its_real_service(app, clinic, make_patient, tmp_path, mo
 def test_a_job_that_raises_is_logged_rolled_back_and_the_scheduler_keeps_running(
     app, clinic, running, monkeypatch, caplog
 ):
-    from tracker.services import flagging
+    from tracker.services.flags import flagging
 
     clinic_id = clinic.id
 
@@ -145,7 +145,7 @@ def test_a_job_that_raises_is_logged_rolled_back_and_the_scheduler_keeps_running
 
 
 def test_a_missing_service_is_logged_clearly(app, monkeypatch, caplog):
-    monkeypatch.setitem(sys.modules, "tracker.services.reminders", None)  # import fails
+    monkeypatch.setitem(sys.modules, "tracker.services.messaging.reminders", None)  # import fails
     run = scheduling.run_job(app, "remind")
     assert run.ok and run.summary == "nothing done"
     assert "reminders are not available" in caplog.text
@@ -157,12 +157,12 @@ def test_remind_and_digest_call_their_services_with_now(app, monkeypatch):
     class Result:
         summary = "queued 2 reminders"
 
-    reminders = types.ModuleType("tracker.services.reminders")
+    reminders = types.ModuleType("tracker.services.messaging.reminders")
     reminders.send_due_reminders = lambda now: calls.append(("remind", now)) or Result()
-    alerts = types.ModuleType("tracker.services.alerts")
+    alerts = types.ModuleType("tracker.services.messaging.alerts")
     alerts.send_due_digests = lambda now: calls.append(("digest", now)) or {"clinics": 1}
-    monkeypatch.setitem(sys.modules, "tracker.services.reminders", reminders)
-    monkeypatch.setitem(sys.modules, "tracker.services.alerts", alerts)
+    monkeypatch.setitem(sys.modules, "tracker.services.messaging.reminders", reminders)
+    monkeypatch.setitem(sys.modules, "tracker.services.messaging.alerts", alerts)
 
     assert scheduling.run_job(app, "remind", now=NOW).summary == "queued 2 reminders"
     assert scheduling.run_job(app, "digest", now=NOW).summary == "{'clinics': 1}"

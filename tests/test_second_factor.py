@@ -22,7 +22,7 @@ from tests.factor_helpers import (
 )
 from tracker.extensions import db
 from tracker.models import LoginAttempt, RecoveryCode, SecondFactor, StaffSession
-from tracker.services import accounts, staff_sessions
+from tracker.services.staff import accounts, staff_sessions
 
 
 @pytest.fixture(autouse=True)

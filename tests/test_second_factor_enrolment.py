@@ -24,7 +24,7 @@ from tests.factor_helpers import (
 )
 from tracker.extensions import db
 from tracker.models import RecoveryCode, SecondFactor
-from tracker.services.clinics import create_user
+from tracker.services.clinics.clinics import create_user
 
 
 @pytest.fixture(autouse=True)

@@ -20,10 +20,10 @@ from sqlalchemy import func, select
 
 from tests.conftest import STAFF_PASSWORD, StaffActions, csrf_token
 from tracker.extensions import db
+from tracker.infrastructure.smtp import SmtpTransport
 from tracker.models import AuditEvent, OutboxMessage
-from tracker.services.clinics import create_user
-from tracker.services.outbox import MAX_ATTEMPTS, deliver_due, enqueue
-from tracker.services.smtp import SmtpTransport
+from tracker.services.clinics.clinics import create_user
+from tracker.services.messaging.outbox import MAX_ATTEMPTS, deliver_due, enqueue
 
 NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)  # 13:00 in London (BST)
 SENDER = "Riverside Clinic <care@riverside.test>"

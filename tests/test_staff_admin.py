@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from tests.conftest import STAFF_PASSWORD, StaffActions, csrf_token
 from tracker.extensions import db
 from tracker.models import AuditEvent, StaffSession, User
-from tracker.services.clinics import create_user
+from tracker.services.clinics.clinics import create_user
 
 NEW_PASSWORD = "plum orchard ninety"
 

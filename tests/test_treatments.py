@@ -11,9 +11,13 @@ from sqlalchemy import func, select
 from tests.conftest import csrf_token
 from tracker.extensions import db
 from tracker.models import AuditEvent, OutboxMessage, PatientLink, Treatment, User
-from tracker.services import outbox
-from tracker.services.clinics import create_user
-from tracker.services.treatments import TreatmentDetails, TreatmentInvalid, record_treatment
+from tracker.services.clinics.clinics import create_user
+from tracker.services.messaging import outbox
+from tracker.services.patients.treatments import (
+    TreatmentDetails,
+    TreatmentInvalid,
+    record_treatment,
+)
 
 # 12:00 UTC on 15 June 2026 is 13:00 in London (BST, UTC+1).
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
@@ -325,7 +329,7 @@ def test_if_the_invite_cannot_be_queued_the_treatment_is_not_saved(
 
 
 def test_the_first_invite_of_a_treatment_is_written_once(app, patient):
-    from tracker.services.messages import queue_invite
+    from tracker.services.messaging.messages import queue_invite
 
     treatment = db.session.scalars(select(Treatment)).one()
     assert queue_invite(treatment) is not None

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from tests.conftest import TEST_SECRET, csrf_token
 from tracker.extensions import db
 from tracker.models import AuditEvent, OutboxMessage, Patient
-from tracker.services.links import check_link, issue_link
-from tracker.services.messages import queue_fresh_link, queue_invite
-from tracker.services.reminder_settings import stop_url
-from tracker.services.reminders import send_due_reminders
+from tracker.services.messaging.messages import queue_fresh_link, queue_invite
+from tracker.services.messaging.reminder_settings import stop_url
+from tracker.services.messaging.reminders import send_due_reminders
+from tracker.services.patients.links import check_link, issue_link
 
 
 def path(url: str) -> str:

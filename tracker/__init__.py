@@ -59,9 +59,9 @@ def check_production_settings(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     """Bind the extension objects and tune SQLite."""
     from .auth.login import init_app as init_login
-    from .database import IdConverter, begin_request_transaction, configure_sqlite
     from .extensions import csrf, db, migrate
     from .forms import refuse_nul_in_query_string
+    from .infrastructure.database import IdConverter, begin_request_transaction, configure_sqlite
 
     app.url_map.converters["int"] = IdConverter  # before any route is added
     db.init_app(app)

@@ -34,10 +34,10 @@ from .catalogue import DEFAULT_SCHEDULE, EXPECTED
 from .extensions import db
 from .models import CheckIn, Patient, Symptom, SymptomReport, Treatment
 from .models.types import UTCDateTime
-from .services.clinics import create_clinic
-from .services.flagging import sweep
-from .services.links import issue_link
-from .services.queue import FlagFilters, flag_page
+from .services.clinics.clinics import create_clinic
+from .services.flags.flagging import sweep
+from .services.flags.queue import FlagFilters, flag_page
+from .services.patients.links import issue_link
 from .timeutil import utcnow
 
 CHECKINS_PER_TREATMENT = 5
@@ -184,7 +184,7 @@ def bench_jobs(clinic_id: int, now: datetime, repeat: int) -> None:
     later = now + timedelta(minutes=15)  # the next run: most flags are already open
     report("sweep, next run", median_seconds(rolled_back(lambda: sweep(later)), repeat), baseline)
     try:
-        from .services.reminders import send_due_reminders
+        from .services.messaging.reminders import send_due_reminders
     except ImportError:
         print("reminders: not available in this version")
     else:

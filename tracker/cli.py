@@ -8,17 +8,17 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from .database import begin_write
 from .extensions import db
+from .infrastructure.database import begin_write
 from .models import Patient
-from .services import demo as demo_service
-from .services import second_factor
-from .services.alerts import send_due_digests
-from .services.clinics import SetupError, create_clinic, create_user, find_clinic
-from .services.flagging import sweep
-from .services.links import issue_link, link_url
-from .services.outbox import default_transport, deliver_due
-from .services.reminders import send_due_reminders
+from .services.clinics import demo as demo_service
+from .services.clinics.clinics import SetupError, create_clinic, create_user, find_clinic
+from .services.flags.flagging import sweep
+from .services.messaging.alerts import send_due_digests
+from .services.messaging.outbox import default_transport, deliver_due
+from .services.messaging.reminders import send_due_reminders
+from .services.patients.links import issue_link, link_url
+from .services.staff import second_factor
 from .timeutil import as_utc, utcnow
 
 tracker_cli = AppGroup("tracker", help="Aftercare: clinics, users, demo data and jobs.")

@@ -34,8 +34,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 
-from .database import begin_write
 from .extensions import db
+from .infrastructure.database import begin_write
 from .timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -49,14 +49,14 @@ MISFIRE_GRACE_SECONDS = 10 * 60
 
 def deliver(now: datetime) -> Any:
     """Send what is due in the outbox (commits per message itself)."""
-    from .services.outbox import deliver_due
+    from .services.messaging.outbox import deliver_due
 
     return deliver_due(now)
 
 
 def sweep(now: datetime) -> Any:
     """Open the flags that need time to pass (overdue, no response)."""
-    from .services.flagging import sweep as run_sweep
+    from .services.flags.flagging import sweep as run_sweep
 
     begin_write()
     return run_sweep(now)
@@ -65,7 +65,7 @@ def sweep(now: datetime) -> Any:
 def remind(now: datetime) -> Any:
     """Queue the check-in and review reminders that are due."""
     try:
-        from .services.reminders import send_due_reminders
+        from .services.messaging.reminders import send_due_reminders
     except ImportError as error:
         log.error("Job remind: reminders are not available (%s); nothing done.", error)
         return None
@@ -76,7 +76,7 @@ def remind(now: datetime) -> Any:
 def digest(now: datetime) -> Any:
     """Queue each clinic's morning digest of new flags (the service decides whose morning it is)."""
     try:
-        from .services.alerts import send_due_digests
+        from .services.messaging.alerts import send_due_digests
     except ImportError as error:
         log.error("Job digest: clinic digests are not available (%s); nothing done.", error)
         return None

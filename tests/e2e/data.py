@@ -17,12 +17,12 @@ from tests.e2e.harness import CLINIC, Stack
 from tracker import create_app
 from tracker.extensions import db
 from tracker.models import LoginAttempt, Patient, Treatment
-from tracker.services.checkins import SymptomEntry, record_checkin
-from tracker.services.clinics import find_clinic
-from tracker.services.links import issue_link
-from tracker.services.patients import PatientDetails, create_patient
-from tracker.services.reminder_settings import stop_url
-from tracker.services.treatments import TreatmentDetails, record_treatment
+from tracker.services.clinics.clinics import find_clinic
+from tracker.services.messaging.reminder_settings import stop_url
+from tracker.services.patients.checkins import SymptomEntry, record_checkin
+from tracker.services.patients.links import issue_link
+from tracker.services.patients.patients import PatientDetails, create_patient
+from tracker.services.patients.treatments import TreatmentDetails, record_treatment
 from tracker.timeutil import utcnow
 
 

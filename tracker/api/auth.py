@@ -7,9 +7,9 @@ from __future__ import annotations
 from flask import g, request
 
 from ..models import User
-from ..services import accounts
-from ..services.accounts import Outcome
-from ..services.api_tokens import IssuedToken, issue_token, token_user
+from ..services.staff import accounts
+from ..services.staff.accounts import Outcome
+from ..services.staff.api_tokens import IssuedToken, issue_token, token_user
 from .errors import ApiError
 
 RETRY_AFTER_SECONDS = int(accounts.THROTTLE_WINDOW.total_seconds())

@@ -12,7 +12,7 @@ from sqlalchemy import Select, and_, or_, select
 
 from ..extensions import db
 from ..models import CheckIn, Flag, Patient, Treatment
-from ..services import audit
+from ..services.governance import audit
 from . import schemas
 from .auth import current_user
 from .errors import ApiError

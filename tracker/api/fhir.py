@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from ..models import OUTCOMES, RESOLVED, CheckIn, Flag, Treatment
 from ..rules import Reason
-from ..services.treatments import TreatmentRecord
+from ..services.patients.treatments import TreatmentRecord
 from ..timeutil import utcnow
 
 

@@ -6,10 +6,10 @@ from flask import current_app, jsonify
 
 from ..extensions import db
 from ..models import Flag, Treatment
-from ..services import flag_actions
-from ..services import queue as queue_service
-from ..services import treatments as treatments_service
-from ..services.queue import ALL_STATUSES, FlagFilters
+from ..services.flags import flag_actions
+from ..services.flags import queue as queue_service
+from ..services.flags.queue import ALL_STATUSES, FlagFilters
+from ..services.patients import treatments as treatments_service
 from . import bp, fhir, schemas
 from .auth import current_user
 from .common import audit_api, encode_cursor, flag_out, page

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..catalogue import ACTIONS
-from ..database import MAX_ID
+from ..infrastructure.database import MAX_ID
 from ..models import INDICATIONS, OUTCOMES, STATUSES
 from ..rules import Reason
 from .fields import Email, In, Out, OutTimestamp, Timestamp

@@ -14,13 +14,13 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import CheckIn, Patient, SymptomReport, Treatment
-from ..services import patients as patients_service
-from ..services import queue as queue_service
-from ..services import treatments as treatments_service
-from ..services.api_tokens import revoke_token
-from ..services.checkins import CheckInInvalid, SymptomEntry, record_checkin
-from ..services.patients import PatientDetails, PatientInvalid
-from ..services.treatments import TreatmentDetails, TreatmentInvalid
+from ..services.flags import queue as queue_service
+from ..services.patients import patients as patients_service
+from ..services.patients import treatments as treatments_service
+from ..services.patients.checkins import CheckInInvalid, SymptomEntry, record_checkin
+from ..services.patients.patients import PatientDetails, PatientInvalid
+from ..services.patients.treatments import TreatmentDetails, TreatmentInvalid
+from ..services.staff.api_tokens import revoke_token
 from . import bp, schemas
 from .auth import current_token, current_user, token_for_credentials
 from .common import (

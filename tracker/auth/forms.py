@@ -4,7 +4,7 @@ from wtforms import EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import EqualTo, InputRequired, Length
 
 from ..forms import Form  # every form refuses NUL and far-off dates
-from ..services.passwords import MAX_PASSWORD_CHARS
+from ..services.staff.passwords import MAX_PASSWORD_CHARS
 
 MAX_CODE_CHARS = 32  # a 6-digit code or a recovery code, with room for spaces and dashes
 

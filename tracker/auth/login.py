@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import Flask, g, session
 from flask_login import LoginManager, login_user
 
-from ..database import begin_write
 from ..extensions import db
+from ..infrastructure.database import begin_write
 from ..models import User
-from ..services import patient_sessions, staff_sessions
-from ..services.patient_sessions import Ended
+from ..services.patients import patient_sessions
+from ..services.patients.patient_sessions import Ended
+from ..services.staff import staff_sessions
 
 SESSION_KEY = "staff_token"
 

@@ -9,8 +9,8 @@ from flask_login import current_user, login_required, logout_user
 
 from ..errors import render_error
 from ..extensions import db
-from ..services import accounts, recovery_codes, second_factor, staff_sessions
-from ..services.accounts import Outcome
+from ..services.staff import accounts, recovery_codes, second_factor, staff_sessions
+from ..services.staff.accounts import Outcome
 from . import bp
 from .forms import ChangePasswordForm, SignInForm, SignOutForm
 from .login import SESSION_KEY, begin_staff_session, hold_session_token

@@ -12,8 +12,8 @@ from flask_login import current_user
 
 from ..extensions import db
 from ..models import User
-from ..services import accounts, second_factor, staff_sessions
-from ..services.accounts import Outcome
+from ..services.staff import accounts, second_factor, staff_sessions
+from ..services.staff.accounts import Outcome
 from . import bp
 from .forms import EnrolForm, SecondFactorForm
 from .login import SESSION_KEY, begin_staff_session

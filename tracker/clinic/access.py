@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import CheckIn, Flag, Patient, Treatment
-from ..services import audit
+from ..services.governance import audit
 
 Model = TypeVar("Model", Patient, Treatment, Flag)
 

@@ -14,7 +14,9 @@ from ..errors import render_error
 from ..extensions import db
 from ..forms import Form
 from ..models import User
-from ..services import alerts, catalogue_admin, second_factor, staff_admin
+from ..services.clinics import catalogue_admin
+from ..services.messaging import alerts
+from ..services.staff import second_factor, staff_admin
 from . import bp
 from .access import admin_required, audit_staff
 from .admin_forms import (

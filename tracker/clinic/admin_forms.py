@@ -21,16 +21,16 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..catalogue import ACTIONS
-from ..database import MAX_ID
 from ..emails import EMAIL_MAX_CHARS
 from ..forms import Form
+from ..infrastructure.database import MAX_ID
 from ..models import ROLES, Symptom, User
-from ..services.catalogue_admin import NAME_MAX_CHARS, TEXT_MAX_CHARS, SymptomEdit
-from ..services.passwords import MAX_PASSWORD_CHARS
-from ..services.staff_admin import (
+from ..services.clinics.catalogue_admin import NAME_MAX_CHARS, TEXT_MAX_CHARS, SymptomEdit
+from ..services.staff.passwords import MAX_PASSWORD_CHARS
+from ..services.staff.staff_admin import (
     NAME_MAX_CHARS as STAFF_NAME_MAX_CHARS,
 )
-from ..services.staff_admin import REGISTRATION_MAX_CHARS, NewStaff
+from ..services.staff.staff_admin import REGISTRATION_MAX_CHARS, NewStaff
 
 ACTION_LABELS = {
     "expected": "Expected: flag as overdue once it lasts longer than expected",

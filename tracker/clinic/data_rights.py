@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, url_for
 
-from ..database import begin_write, restart_write
 from ..errors import render_error
 from ..extensions import db
+from ..infrastructure.database import begin_write, restart_write
 from ..models import Patient
-from ..services import data_rights
-from ..services.data_rights import ERASED_REFUSAL
+from ..services.governance import data_rights
+from ..services.governance.data_rights import ERASED_REFUSAL
 from . import bp
 from .access import admin_required, audit_staff, clinic_get_or_404
 from .patient_forms import EraseForm

@@ -17,9 +17,9 @@ from ..catalogue import SEVERITY_LABELS
 from ..forms import Form
 from ..models import OUTCOMES, Symptom, User
 from ..rules import Reason
-from ..services.checkins import NOTE_MAX_CHARS, SymptomEntry
-from ..services.flag_actions import NOTE_MAX_CHARS as FLAG_NOTE_MAX_CHARS
-from ..services.queue import ALL_STATUSES, FlagFilters
+from ..services.flags.flag_actions import NOTE_MAX_CHARS as FLAG_NOTE_MAX_CHARS
+from ..services.flags.queue import ALL_STATUSES, FlagFilters
+from ..services.patients.checkins import NOTE_MAX_CHARS, SymptomEntry
 from ..timeutil import local
 
 REASON_LABELS = {

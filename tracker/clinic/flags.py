@@ -11,13 +11,13 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 
-from ..database import restart_write
 from ..errors import render_error
 from ..extensions import db
+from ..infrastructure.database import restart_write
 from ..models import OUTCOMES, Flag, User
-from ..services import flag_actions
-from ..services import queue as queue_service
-from ..services.checkins import CheckInInvalid, record_checkin
+from ..services.flags import flag_actions
+from ..services.flags import queue as queue_service
+from ..services.patients.checkins import CheckInInvalid, record_checkin
 from ..timeutil import utcnow
 from . import bp
 from .access import audit_staff, clinic_get_or_404

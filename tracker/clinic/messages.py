@@ -9,7 +9,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from ..extensions import db
-from ..services import outbox
+from ..services.messaging import outbox
 from . import bp
 from .access import admin_required, audit_staff
 from .paging import page_number

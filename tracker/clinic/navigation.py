@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import OPEN, Flag
-from ..services.outbox import failed_count
+from ..services.messaging.outbox import failed_count
 from . import bp
 
 

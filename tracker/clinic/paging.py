@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import abort, request
 
-from ..database import MAX_ID
+from ..infrastructure.database import MAX_ID
 
 MAX_PAGE = MAX_ID
 """No list can have more pages than its table can have ids: past that, the number is refused

@@ -20,8 +20,8 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..forms import Form
 from ..models import INDICATIONS, User
-from ..services.patients import PatientDetails
-from ..services.treatments import (
+from ..services.patients.patients import PatientDetails
+from ..services.patients.treatments import (
     COMMON_AREAS,
     MAX_UNITS_PER_AREA,
     TreatmentDetails,

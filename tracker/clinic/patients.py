@@ -10,15 +10,15 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..database import begin_write, restart_write
 from ..errors import render_error
 from ..extensions import db
+from ..infrastructure.database import begin_write, restart_write
 from ..models import Patient
-from ..services import patients as patients_service
-from ..services.data_rights import ERASED_REFUSAL
-from ..services.links import revoke_links as revoke_patient_links
-from ..services.patients import PatientInvalid
-from ..services.treatments import resend_invite as resend_patient_invite
+from ..services.governance.data_rights import ERASED_REFUSAL
+from ..services.patients import patients as patients_service
+from ..services.patients.links import revoke_links as revoke_patient_links
+from ..services.patients.patients import PatientInvalid
+from ..services.patients.treatments import resend_invite as resend_patient_invite
 from . import bp
 from .access import audit_staff, clinic_get_or_404
 from .paging import page_number

@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from ..database import begin_write, restart_write
 from ..errors import render_error
 from ..extensions import db
+from ..infrastructure.database import begin_write, restart_write
 from ..models import Patient, Treatment
-from ..services import treatments as treatments_service
-from ..services.data_rights import ERASED_REFUSAL
-from ..services.treatments import RecordedTreatment, TreatmentInvalid
+from ..services.governance.data_rights import ERASED_REFUSAL
+from ..services.patients import treatments as treatments_service
+from ..services.patients.treatments import RecordedTreatment, TreatmentInvalid
 from ..timeutil import local, utcnow
 from . import bp
 from .access import audit_staff, clinic_get_or_404

@@ -96,7 +96,7 @@ class PatientSession(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Why it ended: signed_out, idle, expired, replaced or revoked (see services/patient_sessions).
+    # Why it ended: signed_out, idle, expired, replaced or revoked (patient_sessions.Ended).
     end_reason: Mapped[str | None] = mapped_column(String(20))
 
     patient: Mapped[Patient] = relationship()

@@ -19,7 +19,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from ..catalogue import DEFAULT_SCHEDULE, SEVERITY_LABELS
 from ..forms import Form
 from ..models import Symptom
-from ..services.checkins import NOTE_MAX_CHARS, SymptomEntry
+from ..services.patients.checkins import NOTE_MAX_CHARS, SymptomEntry
 
 SEVERITY_PREFIX = "severity_"
 ONSET_PREFIX = "onset_"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from ..extensions import csrf, db
-from ..services.reminder_settings import (
+from ..services.messaging.reminder_settings import (
     change_reminders,
     patient_for_stop_token,
     stop_reminders,

@@ -7,15 +7,15 @@ from zoneinfo import ZoneInfo
 from flask import abort, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from ..database import restart_write
 from ..extensions import db
 from ..forms import Form
+from ..infrastructure.database import restart_write
 from ..models import CheckIn, Flag, PatientLink, Symptom, Treatment
-from ..services import fresh_links
-from ..services.checkins import CheckInInvalid, record_checkin
-from ..services.fresh_links import FreshLink, daily_cap, offers_fresh_link
-from ..services.links import LinkState, check_link, use_link
-from ..services.timeline import build_timeline, treatment_day
+from ..services.flags.timeline import build_timeline, treatment_day
+from ..services.patients import fresh_links
+from ..services.patients.checkins import CheckInInvalid, record_checkin
+from ..services.patients.fresh_links import FreshLink, daily_cap, offers_fresh_link
+from ..services.patients.links import LinkState, check_link, use_link
 from ..timeutil import utcnow
 from . import bp
 from .forms import CheckInForm, NoSymptomsForm, OpenLinkForm

@@ -1,6 +1,6 @@
 """The patient's session as the patient pages see it: a token in the cookie, a row on the server
-(services/patient_sessions.py); started by a personal link, ended by sign-out, time-out, a newer
-link in the same browser, or the clinic."""
+(services/patients/patient_sessions.py); started by a personal link, ended by sign-out,
+time-out, a newer link in the same browser, or the clinic."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ from flask import g, request, session
 from sqlalchemy import select
 
 from ..auth.login import SESSION_KEY as STAFF_SESSION_KEY
-from ..database import begin_write
 from ..errors import render_error
 from ..extensions import db
+from ..infrastructure.database import begin_write
 from ..models import Patient, Treatment
-from ..services import audit, staff_sessions
-from ..services import patient_sessions as sessions
-from ..services.patient_sessions import Ended
+from ..services.governance import audit
+from ..services.patients import patient_sessions as sessions
+from ..services.patients.patient_sessions import Ended
+from ..services.staff import staff_sessions
 from ..timeutil import utcnow
 
 SESSION_KEY = sessions.COOKIE_KEY

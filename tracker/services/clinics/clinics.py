@@ -1,0 +1,83 @@
+"""Setting up clinics and their staff."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from ...catalogue import DEFAULT_CATALOGUE
+from ...emails import EmailInvalid, normalise_email
+from ...extensions import db
+from ...models import ROLES, Clinic, Symptom, User
+from ...timeutil import is_timezone
+from ..staff.passwords import password_problem
+
+
+class SetupError(ValueError):
+    """A clinic or user could not be created; the message says why."""
+
+
+def create_clinic(name: str, timezone: str = "Europe/London") -> Clinic:
+    """A new clinic with its own copy of the default symptom catalogue."""
+    name = name.strip()
+    if not name:
+        raise SetupError("A clinic needs a name.")
+    if not is_timezone(timezone):
+        raise SetupError(f"Unknown timezone {timezone!r}.")
+    if db.session.scalar(select(Clinic.id).where(func.lower(Clinic.name) == name.lower())):
+        raise SetupError(f"A clinic called {name!r} already exists.")
+    clinic = Clinic(name=name, timezone=timezone)
+    db.session.add(clinic)
+    db.session.flush()
+    db.session.add_all(
+        Symptom(
+            clinic_id=clinic.id,
+            code=d.code,
+            name=d.name,
+            action=d.action,
+            expected_hours=d.expected_hours,
+            expected_text=d.expected_text,
+            advice=d.advice,
+            position=position,
+        )
+        for position, d in enumerate(DEFAULT_CATALOGUE)
+    )
+    db.session.flush()
+    return clinic
+
+
+def find_clinic(name: str) -> Clinic | None:
+    """A clinic by name, ignoring case."""
+    return db.session.scalar(select(Clinic).where(func.lower(Clinic.name) == name.strip().lower()))
+
+
+def create_user(
+    clinic: Clinic,
+    email: str,
+    password: str,
+    role: str = "clinician",
+    name: str | None = None,
+    registration_number: str | None = None,
+) -> User:
+    """A staff member of `clinic` with a hashed password."""
+    try:
+        email = normalise_email(email, lower=True)
+    except EmailInvalid as invalid:
+        raise SetupError(f"{email.strip()!r} is not an email address: {invalid}") from None
+    if role not in ROLES:
+        raise SetupError(f"Role must be one of {', '.join(ROLES)}.")
+    problem = password_problem(password, email, name or "")
+    if problem:
+        raise SetupError(f"Password refused: {problem}")
+    if db.session.scalar(select(User.id).where(User.email == email)):
+        raise SetupError(f"A user with email {email} already exists.")
+    user = User(
+        clinic_id=clinic.id,
+        email=email,
+        name=name or email.split("@")[0],
+        role=role,
+        registration_number=registration_number,
+    )
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    return user

@@ -1,0 +1,97 @@
+"""What clinicians do to a flag: acknowledge it, add a note, resolve it with an outcome.
+
+Each action records who did it and when. Status changes are compare-and-set updates, so two
+clinicians pressing the same button at once change the flag once and the second is told.
+The caller commits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+
+from ...extensions import db
+from ...infrastructure.database import begin_write
+from ...models import ACKNOWLEDGED, OPEN, OUTCOMES, RESOLVED, Flag, FlagNote, User
+from ...timeutil import utcnow
+
+NOTE_MAX_CHARS = 2000
+
+
+class FlagActionInvalid(ValueError):
+    """The input was refused; `fields` maps each bad field to a message for the person."""
+
+    def __init__(self, fields: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
+        self.fields = fields
+
+
+class FlagConflict(RuntimeError):
+    """The flag is not in a state that allows the action (e.g. it is already resolved)."""
+
+
+def _clean_note(text: str | None, *, required: bool) -> str | None:
+    """The note trimmed, or None when empty and optional; raises `FlagActionInvalid`."""
+    text = (text or "").strip()
+    if not text:
+        if required:
+            raise FlagActionInvalid({"note": "Write the note before saving it."})
+        return None
+    if len(text) > NOTE_MAX_CHARS:
+        raise FlagActionInvalid(
+            {"note": f"Keep the note to {NOTE_MAX_CHARS:,} characters or fewer."}
+        )
+    return text
+
+
+def _change_status(flag: Flag, allowed_from: tuple[str, ...], values: dict) -> None:
+    """Compare-and-set the flag's row, or raise `FlagConflict` if someone changed it first."""
+    begin_write()
+    result = db.session.execute(
+        update(Flag)
+        .where(Flag.id == flag.id, Flag.status.in_(allowed_from))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(flag)
+    if result.rowcount != 1:
+        raise FlagConflict(f"This flag is already {flag.status}.")
+
+
+def acknowledge(flag: Flag, actor: User, *, now: datetime | None = None) -> None:
+    """Mark an open flag as being looked at by `actor`; any other status is a conflict."""
+    now = now or utcnow()
+    _change_status(
+        flag,
+        (OPEN,),
+        {"status": ACKNOWLEDGED, "acknowledged_at": now, "acknowledged_by_id": actor.id},
+    )
+
+
+def add_note(flag: Flag, author: User, body: str, *, now: datetime | None = None) -> FlagNote:
+    """Add `author`'s note (1 to 2,000 characters) to the flag, whatever its status."""
+    text = _clean_note(body, required=True)
+    assert text is not None
+    begin_write()
+    note = FlagNote(flag_id=flag.id, author_id=author.id, body=text, created_at=now or utcnow())
+    db.session.add(note)
+    db.session.flush()
+    return note
+
+
+def resolve(
+    flag: Flag, actor: User, outcome: str, note: str | None = None, *, now: datetime | None = None
+) -> None:
+    """Close an open or acknowledged flag with one of `OUTCOMES` and an optional note."""
+    if outcome not in OUTCOMES:
+        raise FlagActionInvalid({"outcome": "Choose one of the outcomes in the list."})
+    text = _clean_note(note, required=False)
+    now = now or utcnow()
+    _change_status(
+        flag,
+        (OPEN, ACKNOWLEDGED),
+        {"status": RESOLVED, "resolved_at": now, "resolved_by_id": actor.id, "outcome": outcome},
+    )
+    if text:
+        add_note(flag, actor, text, now=now)

@@ -1,0 +1,295 @@
+"""Reading flags for clinicians: the queue, one flag's case, and the CSV export.
+
+Every query here is scoped to one clinic by its caller's `clinic_id`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import Engine, Select, case, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from ... import rules
+from ...extensions import db
+from ...models import (
+    ACKNOWLEDGED,
+    OPEN,
+    CheckIn,
+    Flag,
+    FlagNote,
+    Patient,
+    Symptom,
+    SymptomReport,
+    Treatment,
+    User,
+)
+from ...timeutil import hours
+from .flagging import load_catalogues, load_histories
+from .timeline import Timeline, build_timeline
+
+PER_PAGE = 25
+ACTIVE = (OPEN, ACKNOWLEDGED)
+ALL_STATUSES = "all"
+URGENCY = case(
+    {reason.value: reason.priority for reason in rules.Reason},
+    value=Flag.reason,
+    else_=len(rules.Reason),
+)
+"""The queue's order of reasons (urgent first), as SQL, so the database sorts and pages."""
+
+
+@dataclass(frozen=True)
+class FlagFilters:
+    """What the queue and the export are narrowed to; `status` None means open or acknowledged."""
+
+    reason: str | None = None
+    status: str | None = None
+    practitioner_id: int | None = None
+
+    def describe(self) -> str:
+        """The filters in a few words for the audit trail (ids and codes only)."""
+        return (
+            f"reason={self.reason or 'any'};status={self.status or 'active'};"
+            f"practitioner={self.practitioner_id or 'any'}"
+        )
+
+
+def _filtered(stmt: Select, clinic_id: int, filters: FlagFilters) -> Select:
+    """Scope a select over flags to one clinic and the chosen filters."""
+    stmt = stmt.join(Flag.treatment).where(
+        Flag.clinic_id == clinic_id, Treatment.clinic_id == clinic_id
+    )
+    if filters.reason:
+        stmt = stmt.where(Flag.reason == filters.reason)
+    if filters.status is None:
+        stmt = stmt.where(Flag.status.in_(ACTIVE))
+    elif filters.status != ALL_STATUSES:
+        stmt = stmt.where(Flag.status == filters.status)
+    if filters.practitioner_id:
+        stmt = stmt.where(Treatment.practitioner_id == filters.practitioner_id)
+    return stmt
+
+
+def queue_query(clinic_id: int, filters: FlagFilters) -> Select:
+    """The clinic's flags, most urgent reason first, then the oldest opened first."""
+    stmt = select(Flag).options(
+        selectinload(Flag.treatment).selectinload(Treatment.patient),
+        selectinload(Flag.treatment).selectinload(Treatment.practitioner),
+        selectinload(Flag.symptom),
+    )
+    return _filtered(stmt, clinic_id, filters).order_by(URGENCY, Flag.opened_at, Flag.id)
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One flag in the queue and how long its symptom (or silence) has lasted, in words."""
+
+    flag: Flag
+    how_long: str
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of the queue."""
+
+    pagination: Pagination
+    rows: list[QueueRow]
+
+
+def flag_page(clinic_id: int, filters: FlagFilters, page: int, now: datetime) -> QueuePage:
+    """One page (of `PER_PAGE`) of the queue, each row with its duration in words."""
+    pagination = db.paginate(
+        queue_query(clinic_id, filters), page=page, per_page=PER_PAGE, error_out=False
+    )
+    flags: list[Flag] = list(pagination.items)
+    histories = _histories(clinic_id, [f.treatment_id for f in flags])
+    rows = [QueueRow(f, describe_duration(f, histories[f.treatment_id], now)) for f in flags]
+    return QueuePage(pagination, rows)
+
+
+def _histories(clinic_id: int, treatment_ids: Sequence[int]) -> dict[int, list[rules.CheckIn]]:
+    """The check-ins of a page's treatments as the rules see them, in a few queries."""
+    if not treatment_ids:
+        return {}
+    catalogue = load_catalogues([clinic_id])[clinic_id]
+    return load_histories(sorted(set(treatment_ids)), catalogue.codes)
+
+
+def describe_duration(flag: Flag, history: Sequence[rules.CheckIn], now: datetime) -> str:
+    """How long the flag's symptom (or silence) lasted, e.g. "Bruising for 4 days, expected 3 days".
+
+    Measured from the flag's episode start until the episode ended (a later "none", or for no
+    response the next check-in) or, while it goes on, until `now`.
+    """
+    started_at = flag.episode_started_at
+    if flag.symptom is None:
+        ended_at = min((c.reported_at for c in history if c.reported_at > started_at), default=None)
+        text = f"No check-in for {duration_words((ended_at or now) - started_at)}"
+        return text + (" (has checked in since)" if ended_at else "")
+    episode = next(
+        (e for e in rules.episodes_of(flag.symptom.code, history) if e.started_at == started_at),
+        None,
+    )
+    ended_at = episode.ended_at if episode else None
+    verb = "lasted" if ended_at else "for"
+    text = f"{flag.symptom.name} {verb} {duration_words((ended_at or now) - started_at)}"
+    if flag.symptom.expected_hours:
+        text += f", expected {duration_words(timedelta(hours=flag.symptom.expected_hours))}"
+    return text
+
+
+def duration_words(delta: timedelta) -> str:
+    """A duration in whole units: "less than an hour", "30 hours", "4 days", "2 days 1 hour"."""
+    whole_hours = int(hours(delta))
+    if whole_hours < 1:
+        return "less than an hour"
+    if whole_hours < 48:
+        return _plural(whole_hours, "hour")
+    days, rest = divmod(whole_hours, 24)
+    return _plural(days, "day") + (f" {_plural(rest, 'hour')}" if rest else "")
+
+
+def _plural(count: int, unit: str) -> str:
+    return f"{count} {unit}{'' if count == 1 else 's'}"
+
+
+@dataclass(frozen=True)
+class FlagCase:
+    """Everything the flag detail page shows about one flag."""
+
+    flag: Flag
+    patient: Patient
+    treatment: Treatment
+    how_long: str
+    timeline: Timeline
+    checkins: list[CheckIn]
+    notes: list[FlagNote]
+    other_flags: list[Flag]
+
+
+def clinic_symptoms(clinic_id: int) -> list[Symptom]:
+    """A clinic's catalogue in its display order."""
+    return list(
+        db.session.scalars(
+            select(Symptom).where(Symptom.clinic_id == clinic_id).order_by(Symptom.position)
+        )
+    )
+
+
+def load_case(flag: Flag, now: datetime) -> FlagCase:
+    """The flag with its patient, treatment, symptom history, check-ins, notes and sibling flags."""
+    treatment = flag.treatment
+    patient = treatment.patient
+    checkins = db.session.scalars(
+        select(CheckIn)
+        .where(CheckIn.treatment_id == treatment.id)
+        .options(
+            selectinload(CheckIn.reports).joinedload(SymptomReport.symptom),
+            joinedload(CheckIn.recorded_by),
+        )
+        .order_by(CheckIn.reported_at.desc(), CheckIn.id.desc())
+    ).all()
+    notes = db.session.scalars(
+        select(FlagNote)
+        .where(FlagNote.flag_id == flag.id)
+        .options(joinedload(FlagNote.author))
+        .order_by(FlagNote.created_at, FlagNote.id)
+    ).all()
+    other_flags = db.session.scalars(
+        select(Flag)
+        .where(Flag.treatment_id == treatment.id, Flag.id != flag.id)
+        .options(joinedload(Flag.symptom))
+        .order_by(URGENCY, Flag.opened_at, Flag.id)
+    ).all()
+    history = _histories(flag.clinic_id, [treatment.id])[treatment.id]
+    timeline = build_timeline(treatment, clinic_symptoms(flag.clinic_id), patient.timezone, now)
+    return FlagCase(
+        flag=flag,
+        patient=patient,
+        treatment=treatment,
+        how_long=describe_duration(flag, history, now),
+        timeline=timeline,
+        checkins=list(checkins),
+        notes=list(notes),
+        other_flags=list(other_flags),
+    )
+
+
+CSV_COLUMNS = (
+    "flag_id",
+    "opened_at",
+    "patient_id",
+    "patient_name",
+    "symptom",
+    "reason",
+    "status",
+    "outcome",
+    "acknowledged_at",
+    "resolved_at",
+    "practitioner",
+    "product",
+    "batch_number",
+)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A spreadsheet runs a cell starting with one of these as a formula (CSV injection)."""
+
+
+def csv_cell(value: object) -> str:
+    """One CSV cell: times in ISO 8601 UTC, text that a spreadsheet would run defused with '."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    text = str(value)
+    if isinstance(value, str) and text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+def export_csv(engine: Engine, clinic_id: int, filters: FlagFilters) -> Iterator[str]:
+    """The filtered flags as CSV text, a header then one line per flag, streamed in batches.
+
+    Read on a connection of its own, opened when the first row is wanted and closed after the
+    last: the response is streamed after the view (and its session) has finished.
+    """
+    stmt = _filtered(
+        select(
+            Flag.id,
+            Flag.opened_at,
+            Patient.id,
+            Patient.name,
+            Symptom.code,
+            Flag.reason,
+            Flag.status,
+            Flag.outcome,
+            Flag.acknowledged_at,
+            Flag.resolved_at,
+            User.name,
+            Treatment.product,
+            Treatment.batch_number,
+        ).select_from(Flag),
+        clinic_id,
+        filters,
+    )
+    stmt = (
+        stmt.join(Treatment.patient)
+        .outerjoin(Flag.symptom)
+        .outerjoin(User, Treatment.practitioner_id == User.id)
+        .order_by(Flag.opened_at, Flag.id)
+    )
+    yield _csv_line(CSV_COLUMNS)
+    with engine.connect() as connection:
+        for row in connection.execution_options(yield_per=500).execute(stmt):
+            yield _csv_line([csv_cell(value) for value in row])
+
+
+def _csv_line(cells: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(cells)
+    return buffer.getvalue()

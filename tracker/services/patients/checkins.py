@@ -1,0 +1,139 @@
+"""Recording a check-in: validate, store it with its reports, and raise what it shows at once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from ...catalogue import MAX_SEVERITY
+from ...extensions import db
+from ...infrastructure.database import lock_for_update
+from ...models import CheckIn, Flag, Symptom, SymptomReport, Treatment, User
+from ...timeutil import time_problem, utcnow
+from ..flags.flagging import raise_checkin_flags
+
+NOTE_MAX_CHARS = 2000
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far in the future a device's clock may put a report before it is refused."""
+
+
+@dataclass(frozen=True)
+class SymptomEntry:
+    """One symptom as submitted: its catalogue code, severity 0-4, and onset if new."""
+
+    code: str
+    severity: int
+    onset_at: datetime | None = None
+
+
+class CheckInInvalid(ValueError):
+    """The submission was refused; `fields` maps each bad field to a message for the person."""
+
+    def __init__(self, fields: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
+        self.fields = fields
+
+
+@dataclass
+class CheckInResult:
+    """The stored check-in and the flags it opened."""
+
+    checkin: CheckIn
+    new_flags: list[Flag] = field(default_factory=list)
+
+
+def _validate(
+    treatment: Treatment,
+    catalogue: dict[str, Symptom],
+    entries: Sequence[SymptomEntry],
+    note: str | None,
+    reported_at: datetime,
+    now: datetime,
+) -> None:
+    errors: dict[str, str] = {}
+    if reported_at.tzinfo is None:
+        errors["reported_at"] = "Give the time with its timezone offset."
+    elif problem := time_problem(reported_at):
+        errors["reported_at"] = problem
+    elif reported_at > now + CLOCK_SKEW:
+        errors["reported_at"] = "A check-in cannot be in the future."
+    elif reported_at < treatment.treated_at:
+        errors["reported_at"] = "A check-in cannot be before the treatment."
+    seen: set[str] = set()
+    for entry in entries:
+        key = f"symptoms.{entry.code}"
+        if entry.code not in catalogue:
+            errors[key] = f"Unknown symptom {entry.code!r}."
+        elif entry.code in seen:
+            errors[key] = "This symptom is listed twice."
+        elif isinstance(entry.severity, bool) or not isinstance(entry.severity, int):
+            errors[key] = "Severity must be a whole number from 0 to 4."
+        elif not 0 <= entry.severity <= MAX_SEVERITY:
+            errors[key] = "Severity must be from 0 (none) to 4 (very severe)."
+        elif entry.onset_at is not None:
+            onset_key = f"{key}.onset_at"
+            if entry.onset_at.tzinfo is None:
+                errors[onset_key] = "Give the start time with its timezone offset."
+            elif problem := time_problem(entry.onset_at):
+                errors[onset_key] = problem
+            elif "reported_at" not in errors and entry.onset_at > reported_at:
+                errors[onset_key] = "A symptom cannot start after the check-in."
+            elif entry.onset_at < treatment.treated_at:
+                errors[onset_key] = "A symptom counted here starts after the treatment."
+        seen.add(entry.code)
+    if note is not None and len(note) > NOTE_MAX_CHARS:
+        errors["note"] = f"Keep the note to {NOTE_MAX_CHARS:,} characters or fewer."
+    if errors:
+        raise CheckInInvalid(errors)
+
+
+def record_checkin(
+    treatment: Treatment,
+    entries: Sequence[SymptomEntry],
+    *,
+    note: str | None = None,
+    reported_at: datetime | None = None,
+    source: str = "patient",
+    recorded_by: User | None = None,
+    now: datetime | None = None,
+) -> CheckInResult:
+    """Validate and store a check-in, then open the flags it raises by itself, in one transaction.
+
+    Raises `CheckInInvalid` before writing anything. The caller commits.
+    """
+    # Check-ins of one treatment one at a time (judged against each other's reports).
+    lock_for_update(Treatment, treatment.id)
+    now = now or utcnow()
+    reported_at = reported_at or now
+    catalogue = {
+        s.code: s
+        for s in db.session.scalars(select(Symptom).where(Symptom.clinic_id == treatment.clinic_id))
+    }
+    note = (note or "").strip() or None
+    _validate(treatment, catalogue, entries, note, reported_at, now)
+    checkin = CheckIn(
+        treatment_id=treatment.id,
+        reported_at=reported_at,
+        source=source,
+        recorded_by_id=recorded_by.id if recorded_by else None,
+        note=note,
+        created_at=now,
+    )
+    db.session.add(checkin)
+    db.session.flush()
+    db.session.add_all(
+        SymptomReport(
+            checkin_id=checkin.id,
+            treatment_id=treatment.id,
+            symptom_id=catalogue[e.code].id,
+            reported_at=reported_at,
+            severity=e.severity,
+            onset_at=e.onset_at,
+        )
+        for e in entries
+    )
+    db.session.flush()
+    return CheckInResult(checkin, raise_checkin_flags(treatment, reported_at, now))

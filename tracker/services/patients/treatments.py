@@ -1,0 +1,218 @@
+"""Recording a treatment, which invites the patient, in one transaction."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from ...catalogue import DEFAULT_SCHEDULE
+from ...extensions import db
+from ...models import (
+    INDICATIONS,
+    CheckIn,
+    Flag,
+    OutboxMessage,
+    Patient,
+    SymptomReport,
+    Treatment,
+    User,
+)
+from ...timeutil import time_problem, utcnow
+from ..messaging import messages
+
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far in the future a treatment time may be (a clock a little fast) before it is refused."""
+TEXT_MAX_CHARS = {"product": 120, "batch_number": 60}
+AREA_MAX_CHARS = 60
+MAX_UNITS_PER_AREA = 1000
+
+COMMON_AREAS = ("forehead", "frown lines", "crow's feet", "underarms", "other")
+"""The areas the clinic's form offers; the API may name others."""
+
+
+class TreatmentInvalid(ValueError):
+    """The treatment was refused; `fields` maps each bad field to a message for the person."""
+
+    def __init__(self, fields: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
+        self.fields = fields
+
+
+@dataclass(frozen=True)
+class TreatmentDetails:
+    """What was given, where and by whom. `treated_at` is aware (any timezone)."""
+
+    treated_at: datetime
+    product: str
+    batch_number: str
+    indication: str
+    units_by_area: dict[str, float] = field(default_factory=dict)
+    practitioner_id: int | None = None
+
+
+@dataclass(frozen=True)
+class RecordedTreatment:
+    """The stored treatment and the invite queued with it (None: its follow-up had ended)."""
+
+    treatment: Treatment
+    invite: OutboxMessage | None
+
+
+def local_to_utc(value: datetime, tz_name: str) -> datetime:
+    """A wall-clock time in `tz_name` as aware UTC; a time skipped when clocks go forward is
+    refused rather than guessed, and so is one too far off to convert at all."""
+    if problem := time_problem(value):
+        raise TreatmentInvalid({"treated_at": problem})
+    aware = value.replace(tzinfo=ZoneInfo(tz_name))
+    back = aware.astimezone(UTC).astimezone(ZoneInfo(tz_name)).replace(tzinfo=None)
+    if back != value.replace(tzinfo=None):
+        raise TreatmentInvalid(
+            {"treated_at": "That time does not exist here: the clocks went forward. Check it."}
+        )
+    return aware.astimezone(UTC)
+
+
+def _check_units(units_by_area: dict[str, float], errors: dict[str, str]) -> dict[str, float]:
+    units: dict[str, float] = {}
+    for area, value in units_by_area.items():
+        name = (area or "").strip()
+        if not name or len(name) > AREA_MAX_CHARS:
+            errors["units_by_area"] = f"Name each area in {AREA_MAX_CHARS} characters or fewer."
+        elif isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+            errors[f"units_by_area.{name}"] = "Give the units as a number."
+        elif not 0 <= value <= MAX_UNITS_PER_AREA:
+            errors[f"units_by_area.{name}"] = f"Units must be from 0 to {MAX_UNITS_PER_AREA}."
+        elif value > 0:
+            units[name] = float(value)
+    if not units and not errors:
+        errors["units_by_area"] = "Give the units for at least one area."
+    return units
+
+
+def _validate(
+    patient: Patient, details: TreatmentDetails, now: datetime
+) -> tuple[dict[str, float], User | None]:
+    errors: dict[str, str] = {}
+    if details.treated_at.tzinfo is None:
+        errors["treated_at"] = "Give the time with its timezone."
+    elif problem := time_problem(details.treated_at):
+        errors["treated_at"] = problem
+    elif details.treated_at > now + CLOCK_SKEW:
+        errors["treated_at"] = "A treatment cannot be in the future."
+    for name, limit in TEXT_MAX_CHARS.items():
+        value = (getattr(details, name) or "").strip()
+        if not value:
+            errors[name] = "Required."
+        elif len(value) > limit:
+            errors[name] = f"Keep it to {limit} characters or fewer."
+    if details.indication not in INDICATIONS:
+        errors["indication"] = "Choose one of: " + ", ".join(INDICATIONS) + "."
+    units = _check_units(details.units_by_area, errors)
+    practitioner = None
+    if details.practitioner_id is not None:
+        practitioner = db.session.scalar(
+            select(User).where(
+                User.id == details.practitioner_id,
+                User.clinic_id == patient.clinic_id,
+                User.is_active.is_(True),
+            )
+        )
+        if practitioner is None:
+            errors["practitioner_id"] = "Choose a practitioner of this clinic."
+    if errors:
+        raise TreatmentInvalid(errors)
+    return units, practitioner
+
+
+def record_treatment(
+    patient: Patient, details: TreatmentDetails, now: datetime | None = None
+) -> RecordedTreatment:
+    """Store a treatment and queue the patient's invite with a fresh link, in the caller's
+    transaction (flush only). Raises `TreatmentInvalid` before writing anything.
+
+    A treatment entered after its follow-up window has ended (a record caught up late) invites
+    nobody: the invite asks the patient to check in over the coming days.
+    """
+    now = now or utcnow()
+    units, practitioner = _validate(patient, details, now)
+    treatment = Treatment(
+        clinic_id=patient.clinic_id,
+        patient=patient,
+        practitioner_id=practitioner.id if practitioner else None,
+        treated_at=details.treated_at.astimezone(UTC),
+        product=details.product.strip(),
+        batch_number=details.batch_number.strip(),
+        indication=details.indication,
+        areas=list(units),
+        units_by_area=units,
+        units_total=sum(units.values()),
+        created_at=now,
+    )
+    db.session.add(treatment)
+    db.session.flush()
+    if treatment.treated_at < now - timedelta(days=DEFAULT_SCHEDULE.window_days):
+        return RecordedTreatment(treatment, None)
+    return RecordedTreatment(treatment, messages.queue_invite(treatment, now=now))
+
+
+def latest_treatment(patient: Patient) -> Treatment | None:
+    """The patient's most recent treatment (the one a re-sent invite is about)."""
+    return db.session.scalar(
+        select(Treatment)
+        .where(Treatment.patient_id == patient.id)
+        .order_by(Treatment.treated_at.desc(), Treatment.id.desc())
+        .limit(1)
+    )
+
+
+def resend_invite(patient: Patient, now: datetime | None = None) -> OutboxMessage | None:
+    """Queue a new invite with a new link for the patient's latest treatment (flush only).
+
+    Returns None when the patient has no treatment yet: there is nothing to check in about.
+    """
+    treatment = latest_treatment(patient)
+    if treatment is None:
+        return None
+    return messages.queue_invite(treatment, resend=True, now=now or utcnow())
+
+
+def clinic_staff(clinic_id: int) -> list[User]:
+    """The clinic's active staff, who may be named as a treatment's practitioner."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.clinic_id == clinic_id, User.is_active.is_(True))
+            .order_by(User.name, User.id)
+        )
+    )
+
+
+@dataclass
+class TreatmentRecord:
+    """A treatment with its check-ins (with severities) and flags, newest first."""
+
+    treatment: Treatment
+    checkins: list[CheckIn]
+    flags: list[Flag]
+
+
+def treatment_record(treatment: Treatment) -> TreatmentRecord:
+    """Load what the treatment page shows, in three queries."""
+    checkins = db.session.scalars(
+        select(CheckIn)
+        .where(CheckIn.treatment_id == treatment.id)
+        .options(selectinload(CheckIn.reports).selectinload(SymptomReport.symptom))
+        .order_by(CheckIn.reported_at.desc(), CheckIn.id.desc())
+    )
+    flags = db.session.scalars(
+        select(Flag)
+        .where(Flag.treatment_id == treatment.id)
+        .options(selectinload(Flag.symptom))
+        .order_by(Flag.opened_at.desc(), Flag.id.desc())
+    )
+    return TreatmentRecord(treatment, list(checkins), list(flags))
