@@ -3,7 +3,9 @@ client."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import json
 import re
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -18,16 +20,23 @@ except ImportError:  # every journey then skips, saying why (conftest): nothing 
     Page = Response = expect = None
 
 
-def staff_sign_in(page: Page, stack: Stack) -> tuple[Response, Response]:
-    """The clinician signs in on the sign-in page; (the page's response, the form's response)."""
+def enter_password(page: Page, stack: Stack, email: str) -> tuple[Response, Response]:
+    """Someone of the staff gives their password on the sign-in page; (the page's response,
+    the form's response)."""
     shown = page.goto(f"{stack.base_url}/signin")
     assert shown is not None and shown.ok, shown
-    page.get_by_label("Email").fill(stack.clinician)
+    page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(stack.password)
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
         page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Flags", exact=True)).to_be_visible()
     return shown, posted.value
+
+
+def staff_sign_in(page: Page, stack: Stack) -> tuple[Response, Response]:
+    """The clinician signs in on the sign-in page; (the page's response, the form's response)."""
+    responses = enter_password(page, stack, stack.clinician)
+    expect(page.get_by_role("heading", name="Flags", exact=True)).to_be_visible()
+    return responses
 
 
 def start_check_in(page: Page, link: str) -> None:
@@ -62,6 +71,21 @@ class ProxiedClient(Browser):
     def connect(self) -> http.client.HTTPConnection:
         assert self.stack is not None
         return self.stack.https(self.source)
+
+
+def api(
+    stack: Stack, method: str, path: str, body: dict | None = None, token: str | None = None
+) -> tuple[int, dict]:
+    """A JSON request to the API through nginx, as an integration sends it; (status, JSON)."""
+    headers = {"Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    with contextlib.closing(stack.https()) as connection:
+        connection.request(method, path, json.dumps(body) if body is not None else None, headers)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"null")
 
 
 LINK_RE = re.compile(r"https://127\.0\.0\.1:\d+/[^\s<>\"]+")
