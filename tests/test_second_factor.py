@@ -68,6 +68,18 @@ def test_a_half_sign_in_is_no_session_and_ends_when_the_code_is_given(client, cl
     assert [(row.pending, row.ended_at) for row in rows] == [("second_factor", NOW), (None, None)]
 
 
+def test_a_staff_page_sends_a_half_sign_in_back_to_its_code_until_it_times_out(
+    client, clinic, time_machine
+):
+    give_second_factor()
+    StaffActions(client).submit_password(NURSE)
+    page = client.get("/clinic/patients")
+    assert page.headers["Location"] == "/signin/code"
+    time_machine.shift(staff_sessions.PENDING_TIMEOUTS[staff_sessions.AWAITING_CODE] * 2)
+    page = client.get("/clinic/patients")
+    assert page.headers["Location"].startswith("/signin?next=")
+
+
 def test_a_half_sign_in_token_opens_only_its_own_step(app, clinic):
     token = staff_sessions.start_session(user(), "192.0.2.1", pending=staff_sessions.AWAITING_CODE)
     assert staff_sessions.session_user(token) is None

@@ -49,6 +49,8 @@ def test_an_admin_without_a_factor_is_sent_to_enrolment_and_reaches_nothing_else
     assert response.headers["Location"] == "/account/second-factor"
     for url in ["/clinic/", "/clinic/staff", "/account/password", "/signin/code"]:
         assert client.get(url).status_code == 302, url
+    for url in ["/clinic/", "/clinic/staff", "/account/password"]:  # back to where they were
+        assert client.get(url).headers["Location"] == "/account/second-factor", url
     page = client.get("/account/second-factor")
     assert page.status_code == 200
     assert 'src="data:image/svg+xml' in page.text and "<script" not in page.text

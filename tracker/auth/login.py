@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, session
-from flask_login import LoginManager, login_user
+from flask import Flask, flash, g, redirect, request, session, url_for
+from flask_login import LoginManager, login_url, login_user
 
 from ..extensions import db
 from ..infrastructure.database import begin_write
@@ -18,6 +18,23 @@ login_manager = LoginManager()
 login_manager.login_view = "auth.signin"
 login_manager.login_message = "Please sign in to continue."
 login_manager.session_protection = None  # the server-side session row does this job
+
+STEP_PAGES = {
+    staff_sessions.AWAITING_CODE: "auth.enter_code",
+    staff_sessions.AWAITING_ENROLMENT: "auth.enrol",
+}
+"""Where a half sign-in (password given, second factor not yet) goes on."""
+
+
+@login_manager.unauthorized_handler
+def sign_in_first():
+    """A staff page without a session: back to the step a half sign-in is at, or to sign-in."""
+    step = staff_sessions.pending_step(session.get(SESSION_KEY))
+    if step is not None:
+        flash("Finish signing in first.")
+        return redirect(url_for(STEP_PAGES[step]))
+    flash(login_manager.login_message)
+    return redirect(login_url(login_manager.login_view, next_url=request.url))
 
 
 def load_staff_session() -> None:

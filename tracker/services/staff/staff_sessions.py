@@ -96,6 +96,17 @@ def pending_user(token: str | None, step: str, now: datetime | None = None) -> U
     return staff_session.user
 
 
+def pending_step(token: str | None, now: datetime | None = None) -> str | None:
+    """The step a live half sign-in still waits for, or None (reads only; changes nothing)."""
+    staff_session = _live_row(token)
+    if staff_session is None or staff_session.pending is None:
+        return None
+    timed_out = (now or utcnow()) - staff_session.created_at > PENDING_TIMEOUTS[
+        staff_session.pending
+    ]
+    return None if timed_out or not staff_session.user.is_active else staff_session.pending
+
+
 def end_session(token: str | None, now: datetime | None = None) -> None:
     """Sign out one browser."""
     if token:
