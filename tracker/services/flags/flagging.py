@@ -16,6 +16,7 @@ from ...infrastructure.database import begin_write, insert_ignoring_conflicts
 from ...models import RESOLVED, CheckIn, Flag, Symptom, SymptomReport, Treatment
 from ...timeutil import utcnow
 from ..messaging.alerts import queue_urgent_alerts
+from ..patients.followup import superseded_at
 
 BATCH_SIZE = 1000
 """Treatments evaluated per batch by the sweep: memory stays flat however many there are."""
@@ -164,6 +165,8 @@ class SweepResult:
 def sweep(now: datetime | None = None) -> SweepResult:
     """Apply every rule to every treatment in its follow-up window, as of `now`.
 
+    A treatment superseded by the patient's next one is judged only as of that moment: its
+    follow-up ended there, so later silence or a symptom's lasting is the newer one's to judge.
     Set-based: a few queries per batch of treatments, never one per patient. Idempotent: the
     flags' unique indexes make a second run open nothing new.
     """
@@ -174,7 +177,12 @@ def sweep(now: datetime | None = None) -> SweepResult:
     last_id = 0
     while True:
         batch = db.session.execute(
-            select(Treatment.id, Treatment.clinic_id, Treatment.treated_at)
+            select(
+                Treatment.id,
+                Treatment.clinic_id,
+                Treatment.treated_at,
+                superseded_at().label("superseded_at"),
+            )
             .where(
                 Treatment.treated_at >= window_start,
                 Treatment.treated_at <= now,
@@ -192,7 +200,9 @@ def sweep(now: datetime | None = None) -> SweepResult:
         rows = []
         for t in batch:
             catalogue = catalogues.get(t.clinic_id, Catalogue({}, {}, {}))
-            for finding in rules.evaluate(t.treated_at, histories[t.id], catalogue.rules, now):
+            judged_at = min(now, t.superseded_at) if t.superseded_at else now
+            history = histories[t.id]
+            for finding in rules.evaluate(t.treated_at, history, catalogue.rules, judged_at):
                 rows.append(_flag_row(t.clinic_id, t.id, finding, catalogue, now))
         result.treatments += len(batch)
         result.flags_opened += len(_insert_flags(_not_flagged_yet(rows)))
