@@ -52,7 +52,7 @@ def load_catalogues(clinic_ids: Iterable[int]) -> dict[int, Catalogue]:
 
 def load_histories(
     treatment_ids: Sequence[int], codes: dict[int, str]
-) -> dict[int, list[rules.CheckIn]]:
+) -> dict[int, list[rules.Observation]]:
     """The check-ins of many treatments as the rules see them, in two queries."""
     checkins = db.session.execute(
         select(CheckIn.id, CheckIn.treatment_id, CheckIn.reported_at)
@@ -71,10 +71,10 @@ def load_histories(
         reports[row.checkin_id].append(
             rules.Report(codes[row.symptom_id], row.severity, row.onset_at)
         )
-    histories: dict[int, list[rules.CheckIn]] = {tid: [] for tid in treatment_ids}
+    histories: dict[int, list[rules.Observation]] = {tid: [] for tid in treatment_ids}
     for row in checkins:
         histories[row.treatment_id].append(
-            rules.CheckIn(row.reported_at, tuple(reports.get(row.id, ())))
+            rules.Observation(row.reported_at, tuple(reports.get(row.id, ())))
         )
     return histories
 
