@@ -11,7 +11,6 @@ cannot disagree.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import aliased
@@ -20,31 +19,30 @@ from ...extensions import db
 from ...models import Treatment
 
 
-def superseded_at(treatment: Any = Treatment) -> ColumnElement[datetime | None]:
-    """SQL: when `treatment` (the model or an alias of it) gave way to the patient's next one.
+def superseded_at() -> ColumnElement[datetime | None]:
+    """SQL, per treatment row: when it gave way to the patient's next treatment; NULL if none.
 
-    NULL while it is the patient's latest. A correlated subquery, served by the index on
-    `treatments.patient_id`.
+    A correlated subquery, served by the index on `treatments.patient_id`.
     """
     later = aliased(Treatment)
     return (
         select(func.min(later.treated_at))
         .where(
-            later.patient_id == treatment.patient_id,
+            later.patient_id == Treatment.patient_id,
             or_(
-                later.treated_at > treatment.treated_at,
-                and_(later.treated_at == treatment.treated_at, later.id > treatment.id),
+                later.treated_at > Treatment.treated_at,
+                and_(later.treated_at == Treatment.treated_at, later.id > Treatment.id),
             ),
         )
-        .correlate(treatment)
+        .correlate(Treatment)
         .scalar_subquery()
     )
 
 
-def is_followed_up(at: datetime, treatment: Any = Treatment) -> ColumnElement[bool]:
-    """SQL: `treatment` is the one its patient is followed up on at `at`."""
-    until = superseded_at(treatment)
-    return and_(treatment.treated_at <= at, or_(until.is_(None), until > at))
+def is_followed_up(at: datetime) -> ColumnElement[bool]:
+    """SQL, per treatment row: it is the one its patient is followed up on at `at`."""
+    until = superseded_at()
+    return and_(Treatment.treated_at <= at, or_(until.is_(None), until > at))
 
 
 def followed_up_treatment(patient_id: int, at: datetime) -> Treatment | None:
