@@ -19,7 +19,7 @@ from tracker.catalogue import (
 from tracker.rules import (
     ALL_REASONS,
     CHECKIN_REASONS,
-    CheckIn,
+    Observation,
     Reason,
     Report,
     SymptomRule,
@@ -35,10 +35,12 @@ def at(hours: float, minutes: float = 0) -> datetime:
     return TREATED_AT + timedelta(hours=hours, minutes=minutes)
 
 
-def checkin(hours: float, onset: float | None = None, **severities: int) -> CheckIn:
+def checkin(hours: float, onset: float | None = None, **severities: int) -> Observation:
     """A check-in `hours` after treatment reporting `code=severity`; no keywords: no symptoms."""
     onset_at = at(onset) if onset is not None else None
-    return CheckIn(at(hours), tuple(Report(code, s, onset_at) for code, s in severities.items()))
+    return Observation(
+        at(hours), tuple(Report(code, s, onset_at) for code, s in severities.items())
+    )
 
 
 def catalogue(*edits: SymptomRule) -> dict[str, SymptomRule]:
@@ -54,7 +56,7 @@ def codes_with(action: str) -> list[str]:
 
 
 def flags(
-    checkins: Sequence[CheckIn],
+    checkins: Sequence[Observation],
     now: datetime,
     reasons: frozenset[Reason] = ALL_REASONS,
     rules: dict[str, SymptomRule] | None = None,

@@ -60,8 +60,11 @@ class Report:
 
 
 @dataclass(frozen=True)
-class CheckIn:
-    """A check-in: the symptoms present; a catalogue symptom left out counts as none."""
+class Observation:
+    """A check-in as the rules see it: when, and the symptoms present (left out counts as none).
+
+    Named apart from the model `CheckIn`, which is the stored row this is read from.
+    """
 
     reported_at: datetime
     reports: tuple[Report, ...] = ()
@@ -113,7 +116,7 @@ class Finding:
     observed_at: datetime
 
 
-def episodes_of(code: str, checkins: Sequence[CheckIn]) -> list[Episode]:
+def episodes_of(code: str, checkins: Sequence[Observation]) -> list[Episode]:
     """Split the check-ins (in time order) into the episodes of one symptom."""
     episodes: list[Episode] = []
     points: list[Point] = []
@@ -189,7 +192,7 @@ def worsening_finding(episode: Episode, treated_at: datetime, policy: FlagPolicy
 
 
 def no_response_finding(
-    treated_at: datetime, checkins: Sequence[CheckIn], now: datetime, policy: FlagPolicy
+    treated_at: datetime, checkins: Sequence[Observation], now: datetime, policy: FlagPolicy
 ) -> Finding | None:
     """Within the first days after treatment, too long without a check-in."""
     if now - treated_at > timedelta(days=policy.no_response_window_days):
@@ -203,7 +206,7 @@ def no_response_finding(
 
 def evaluate(
     treated_at: datetime,
-    checkins: Iterable[CheckIn],
+    checkins: Iterable[Observation],
     catalogue: Mapping[str, SymptomRule],
     now: datetime,
     reasons: frozenset[Reason] = ALL_REASONS,

@@ -14,6 +14,7 @@ from ..models import CheckIn, Flag, PatientLink, Symptom, Treatment
 from ..services.flags.timeline import build_timeline, treatment_day
 from ..services.patients import fresh_links
 from ..services.patients.checkins import CheckInInvalid, record_checkin
+from ..services.patients.followup import followed_up_treatment
 from ..services.patients.fresh_links import FreshLink, daily_cap, offers_fresh_link
 from ..services.patients.links import LinkState, check_link, use_link
 from ..timeutil import utcnow
@@ -24,7 +25,6 @@ from .session import (
     audit_patient,
     current_patient,
     end_patient_session,
-    latest_treatment,
     patient_required,
     start_patient_session,
 )
@@ -127,7 +127,7 @@ def _catalogue(clinic_id: int) -> list[Symptom]:
 @patient_required
 def checkin():
     """Today's check-in form; saving it shows the answer page."""
-    treatment = latest_treatment(g.patient)
+    treatment = followed_up_treatment(g.patient.id, utcnow())
     if treatment is None:
         return render_template("patient/no_treatment.html")
     form = CheckInForm.for_catalogue(_catalogue(g.patient.clinic_id))
@@ -171,7 +171,7 @@ def checkin():
 @patient_required
 def no_symptoms():
     """ "No symptoms today": a check-in with nothing to report, in one tap."""
-    treatment = latest_treatment(g.patient)
+    treatment = followed_up_treatment(g.patient.id, utcnow())
     if treatment is None or not NoSymptomsForm().validate_on_submit():
         abort(400)
     result = record_checkin(treatment, [])
@@ -219,7 +219,7 @@ def answer(checkin_id: int):
 @patient_required
 def timeline():
     """Each symptom's days against its expected duration."""
-    treatment = latest_treatment(g.patient)
+    treatment = followed_up_treatment(g.patient.id, utcnow())
     if treatment is None:
         return render_template("patient/no_treatment.html")
     data = build_timeline(treatment, _catalogue(g.patient.clinic_id), g.patient.timezone, utcnow())

@@ -9,18 +9,16 @@ from functools import wraps
 from typing import Any
 
 from flask import g, request, session
-from sqlalchemy import select
 
 from ..auth.login import SESSION_KEY as STAFF_SESSION_KEY
 from ..errors import render_error
 from ..extensions import db
 from ..infrastructure.database import begin_write
-from ..models import Patient, Treatment
+from ..models import Patient
 from ..services.governance import audit
 from ..services.patients import patient_sessions as sessions
 from ..services.patients.patient_sessions import Ended
 from ..services.staff import staff_sessions
-from ..timeutil import utcnow
 
 SESSION_KEY = sessions.COOKIE_KEY
 WAY_BACK = (
@@ -99,16 +97,6 @@ def patient_required(view: Callable[..., Any]) -> Callable[..., Any]:
         return view(*args, **kwargs)
 
     return wrapped
-
-
-def latest_treatment(patient: Patient) -> Treatment | None:
-    """The patient's most recent treatment, which today's check-in is about."""
-    return db.session.scalar(
-        select(Treatment)
-        .where(Treatment.patient_id == patient.id, Treatment.treated_at <= utcnow())
-        .order_by(Treatment.treated_at.desc())
-        .limit(1)
-    )
 
 
 def audit_patient(action: str, target: str | None = None) -> None:

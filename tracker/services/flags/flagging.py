@@ -16,6 +16,7 @@ from ...infrastructure.database import begin_write, insert_ignoring_conflicts
 from ...models import RESOLVED, CheckIn, Flag, Symptom, SymptomReport, Treatment
 from ...timeutil import utcnow
 from ..messaging.alerts import queue_urgent_alerts
+from ..patients.followup import superseded_at
 
 BATCH_SIZE = 1000
 """Treatments evaluated per batch by the sweep: memory stays flat however many there are."""
@@ -51,7 +52,7 @@ def load_catalogues(clinic_ids: Iterable[int]) -> dict[int, Catalogue]:
 
 def load_histories(
     treatment_ids: Sequence[int], codes: dict[int, str]
-) -> dict[int, list[rules.CheckIn]]:
+) -> dict[int, list[rules.Observation]]:
     """The check-ins of many treatments as the rules see them, in two queries."""
     checkins = db.session.execute(
         select(CheckIn.id, CheckIn.treatment_id, CheckIn.reported_at)
@@ -70,10 +71,10 @@ def load_histories(
         reports[row.checkin_id].append(
             rules.Report(codes[row.symptom_id], row.severity, row.onset_at)
         )
-    histories: dict[int, list[rules.CheckIn]] = {tid: [] for tid in treatment_ids}
+    histories: dict[int, list[rules.Observation]] = {tid: [] for tid in treatment_ids}
     for row in checkins:
         histories[row.treatment_id].append(
-            rules.CheckIn(row.reported_at, tuple(reports.get(row.id, ())))
+            rules.Observation(row.reported_at, tuple(reports.get(row.id, ())))
         )
     return histories
 
@@ -164,6 +165,8 @@ class SweepResult:
 def sweep(now: datetime | None = None) -> SweepResult:
     """Apply every rule to every treatment in its follow-up window, as of `now`.
 
+    A treatment superseded by the patient's next one is judged only as of that moment: its
+    follow-up ended there, so later silence or a symptom's lasting is the newer one's to judge.
     Set-based: a few queries per batch of treatments, never one per patient. Idempotent: the
     flags' unique indexes make a second run open nothing new.
     """
@@ -174,7 +177,12 @@ def sweep(now: datetime | None = None) -> SweepResult:
     last_id = 0
     while True:
         batch = db.session.execute(
-            select(Treatment.id, Treatment.clinic_id, Treatment.treated_at)
+            select(
+                Treatment.id,
+                Treatment.clinic_id,
+                Treatment.treated_at,
+                superseded_at().label("superseded_at"),
+            )
             .where(
                 Treatment.treated_at >= window_start,
                 Treatment.treated_at <= now,
@@ -192,7 +200,9 @@ def sweep(now: datetime | None = None) -> SweepResult:
         rows = []
         for t in batch:
             catalogue = catalogues.get(t.clinic_id, Catalogue({}, {}, {}))
-            for finding in rules.evaluate(t.treated_at, histories[t.id], catalogue.rules, now):
+            judged_at = min(now, t.superseded_at) if t.superseded_at else now
+            history = histories[t.id]
+            for finding in rules.evaluate(t.treated_at, history, catalogue.rules, judged_at):
                 rows.append(_flag_row(t.clinic_id, t.id, finding, catalogue, now))
         result.treatments += len(batch)
         result.flags_opened += len(_insert_flags(_not_flagged_yet(rows)))

@@ -113,7 +113,7 @@ def flag_page(clinic_id: int, filters: FlagFilters, page: int, now: datetime) ->
     return QueuePage(pagination, rows)
 
 
-def _histories(clinic_id: int, treatment_ids: Sequence[int]) -> dict[int, list[rules.CheckIn]]:
+def _histories(clinic_id: int, treatment_ids: Sequence[int]) -> dict[int, list[rules.Observation]]:
     """The check-ins of a page's treatments as the rules see them, in a few queries."""
     if not treatment_ids:
         return {}
@@ -121,7 +121,7 @@ def _histories(clinic_id: int, treatment_ids: Sequence[int]) -> dict[int, list[r
     return load_histories(sorted(set(treatment_ids)), catalogue.codes)
 
 
-def describe_duration(flag: Flag, history: Sequence[rules.CheckIn], now: datetime) -> str:
+def describe_duration(flag: Flag, history: Sequence[rules.Observation], now: datetime) -> str:
     """How long the flag's symptom (or silence) lasted, e.g. "Bruising for 4 days, expected 3 days".
 
     Measured from the flag's episode start until the episode ended (a later "none", or for no

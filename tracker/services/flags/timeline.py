@@ -63,7 +63,7 @@ def build_timeline(
     )
     first_date = local_date(treatment.treated_at, tz_name)
     days = [(n, first_date + timedelta(days=n)) for n in range(last_day + 1)]
-    by_day: dict[int, list[rules.CheckIn]] = {}
+    by_day: dict[int, list[rules.Observation]] = {}
     for checkin in history:
         by_day.setdefault(
             day_number(treatment.treated_at, checkin.reported_at, tz_name), []
@@ -81,7 +81,7 @@ def build_timeline(
 def _symptom_days(
     symptom: Symptom,
     episodes: list[rules.Episode],
-    by_day: dict[int, list[rules.CheckIn]],
+    by_day: dict[int, list[rules.Observation]],
     days: list[tuple[int, date]],
     treatment: Treatment,
     tz_name: str,

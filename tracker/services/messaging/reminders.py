@@ -8,9 +8,10 @@ one email, keyed `review:<treatment>`, sent even if they have checked in already
 about the appointment. Other days are keyed `reminder:<treatment>:<local date>`, so the database
 forbids a second reminder for a day whatever runs how often.
 
-Only the latest treatment of a patient is reminded of: check-ins go to it, and a patient treated
-again within four weeks should get one reminder a day, not one per treatment. Patients with
-reminders off get none of either kind (the stop link in every email says "stop reminders").
+Only the treatment being followed up (patients/followup.py) is reminded of: check-ins go to it,
+and a patient treated again within four weeks should get one reminder a day, not one per
+treatment. Patients with reminders off get none of either kind (the stop link in every email
+says "stop reminders").
 
 Set-based: a handful of statements per batch of treatments, however many patients are due.
 """
@@ -21,14 +22,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import select
 
 from ...catalogue import DEFAULT_SCHEDULE, FollowUpSchedule
 from ...extensions import db
 from ...infrastructure.database import begin_write
 from ...models import CheckIn, Clinic, OutboxMessage, Patient, Treatment
 from ...timeutil import day_number, local, local_date
+from ..patients.followup import is_followed_up
 from ..patients.links import issue_links, link_url
 from .messages import Outgoing, patient_headers, queue_many, render_email
 from .reminder_settings import stop_url
@@ -106,17 +107,11 @@ def send_due_reminders(now: datetime) -> ReminderResult:
 
 
 def _candidates(now: datetime, after_id: int) -> list[tuple[Treatment, Patient, Clinic]]:
-    """Latest treatments of patients with reminders on that may be in their window, one batch.
+    """Followed-up treatments of patients with reminders on that may be in their window, a batch.
 
     The window is widened by two days here (a local date can be a day either side of the UTC
     one); `_due` decides exactly, by the patient's local dates.
     """
-    other = aliased(Treatment)
-    latest_treated_at = (
-        select(func.max(other.treated_at))
-        .where(other.patient_id == Treatment.patient_id, other.treated_at <= now)
-        .scalar_subquery()
-    )
     earliest = now - timedelta(days=DEFAULT_SCHEDULE.window_days + 2)
     rows = db.session.execute(
         select(Treatment, Patient, Clinic)
@@ -126,8 +121,7 @@ def _candidates(now: datetime, after_id: int) -> list[tuple[Treatment, Patient, 
             Patient.reminders_enabled.is_(True),
             Patient.erased_at.is_(None),
             Treatment.treated_at > earliest,
-            Treatment.treated_at <= now,
-            Treatment.treated_at == latest_treated_at,
+            is_followed_up(now),
             Treatment.id > after_id,
         )
         .order_by(Treatment.id)

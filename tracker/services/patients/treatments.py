@@ -24,6 +24,7 @@ from ...models import (
 )
 from ...timeutil import time_problem, utcnow
 from ..messaging import messages
+from .followup import followed_up_treatment
 
 CLOCK_SKEW = timedelta(minutes=5)
 """How far in the future a treatment time may be (a clock a little fast) before it is refused."""
@@ -160,25 +161,16 @@ def record_treatment(
     return RecordedTreatment(treatment, messages.queue_invite(treatment, now=now))
 
 
-def latest_treatment(patient: Patient) -> Treatment | None:
-    """The patient's most recent treatment (the one a re-sent invite is about)."""
-    return db.session.scalar(
-        select(Treatment)
-        .where(Treatment.patient_id == patient.id)
-        .order_by(Treatment.treated_at.desc(), Treatment.id.desc())
-        .limit(1)
-    )
-
-
 def resend_invite(patient: Patient, now: datetime | None = None) -> OutboxMessage | None:
-    """Queue a new invite with a new link for the patient's latest treatment (flush only).
+    """Queue a new invite with a new link for the treatment being followed up (flush only).
 
     Returns None when the patient has no treatment yet: there is nothing to check in about.
     """
-    treatment = latest_treatment(patient)
+    now = now or utcnow()
+    treatment = followed_up_treatment(patient.id, now)
     if treatment is None:
         return None
-    return messages.queue_invite(treatment, resend=True, now=now or utcnow())
+    return messages.queue_invite(treatment, resend=True, now=now)
 
 
 def clinic_staff(clinic_id: int) -> list[User]:
