@@ -10,12 +10,12 @@ from sqlalchemy import func, select
 
 from tests.conftest import csrf_token
 from tracker.extensions import db
+from tracker.invalid import InvalidInput
 from tracker.models import AuditEvent, OutboxMessage, PatientLink, Treatment, User
 from tracker.services.clinics.clinics import create_user
 from tracker.services.messaging import outbox
 from tracker.services.patients.treatments import (
     TreatmentDetails,
-    TreatmentInvalid,
     record_treatment,
 )
 
@@ -180,7 +180,7 @@ def test_another_clinics_practitioner_cannot_be_named(app, patient, other_clinic
         units_by_area={"forehead": 10},
         practitioner_id=stranger.id,
     )
-    with pytest.raises(TreatmentInvalid) as refused:
+    with pytest.raises(InvalidInput) as refused:
         record_treatment(patient, details)
     assert set(refused.value.fields) == {"practitioner_id"}
 
@@ -204,7 +204,7 @@ def test_the_service_refuses_units_that_are_not_sensible(app, patient, units, ke
         indication="cosmetic",
         units_by_area=units,
     )
-    with pytest.raises(TreatmentInvalid) as refused:
+    with pytest.raises(InvalidInput) as refused:
         record_treatment(patient, details)
     assert list(refused.value.fields) == [key]
 
@@ -217,7 +217,7 @@ def test_the_service_refuses_a_naive_time(app, patient):
         indication="cosmetic",
         units_by_area={"forehead": 4},
     )
-    with pytest.raises(TreatmentInvalid) as refused:
+    with pytest.raises(InvalidInput) as refused:
         record_treatment(patient, details)
     assert list(refused.value.fields) == ["treated_at"]
 

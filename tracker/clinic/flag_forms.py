@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from wtforms import DateTimeLocalField, SelectField, SubmitField, TextAreaField
+from wtforms import DateTimeLocalField, Field, SelectField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
@@ -96,6 +96,10 @@ class NoteForm(Form):
     )
     submit = SubmitField("Save note")
 
+    def field_for(self, key: str) -> Field | None:
+        """Every refusal of a note is about its one text field."""
+        return self.body
+
 
 class ResolveForm(Form):
     """Close a flag with an outcome and, if useful, a note."""
@@ -116,6 +120,10 @@ class ResolveForm(Form):
         ],
     )
     submit = SubmitField("Resolve")
+
+    def field_for(self, key: str) -> Field | None:
+        """A refusal is about the outcome or else the note."""
+        return self.outcome if key == "outcome" else self.resolution_note
 
 
 class PhoneCheckInForm(Form):
@@ -177,12 +185,9 @@ class PhoneCheckInForm(Form):
         value = self.reported_at.data
         return value.replace(tzinfo=ZoneInfo(tz_name)).astimezone(UTC) if value else None
 
-    def add_service_errors(self, errors: dict[str, str]) -> None:
-        """Show the check-in service's refusals next to the fields they concern."""
-        for key, message in errors.items():
-            if key.startswith("symptoms."):
-                name = SEVERITY_PREFIX + key.removeprefix("symptoms.").partition(".")[0]
-            else:
-                name = {"note": "checkin_note"}.get(key, key)
-            field = self._fields.get(name)
-            (field.errors if field is not None else self.form_errors).append(message)
+    def field_for(self, key: str) -> Field | None:
+        """The field of a check-in service error key ("symptoms.<code>..." is its severity)."""
+        if key.startswith("symptoms."):
+            code = key.removeprefix("symptoms.").partition(".")[0]
+            return super().field_for(SEVERITY_PREFIX + code)
+        return super().field_for({"note": "checkin_note"}.get(key, key))

@@ -10,10 +10,11 @@ from sqlalchemy import select
 from ..extensions import db
 from ..forms import Form
 from ..infrastructure.database import restart_write
+from ..invalid import InvalidInput
 from ..models import CheckIn, Flag, PatientLink, Symptom, Treatment
 from ..services.flags.timeline import build_timeline, treatment_day
 from ..services.patients import fresh_links
-from ..services.patients.checkins import CheckInInvalid, record_checkin
+from ..services.patients.checkins import record_checkin
 from ..services.patients.fresh_links import FreshLink, daily_cap, offers_fresh_link
 from ..services.patients.links import LinkState, check_link, use_link
 from ..timeutil import utcnow
@@ -140,10 +141,8 @@ def checkin():
                 result = record_checkin(
                     treatment, form.entries(lambda dt: dt.replace(tzinfo=tz)), note=form.note.data
                 )
-            except CheckInInvalid as invalid:
-                for key, message in invalid.fields.items():
-                    field = form.field_for(key)
-                    (field.errors if field else form.form_errors).append(message)
+            except InvalidInput as invalid:
+                form.show_refusal(invalid)
             else:
                 audit_patient("patient.checkin.create", target=f"checkin:{result.checkin.id}")
                 db.session.commit()
