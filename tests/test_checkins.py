@@ -20,12 +20,12 @@ from tracker.models import CheckIn, Flag, Symptom, SymptomReport, Treatment
 from tracker.services.clinics.clinics import create_clinic
 from tracker.services.flags.flagging import sweep
 from tracker.services.patients.checkins import (
-    CLOCK_SKEW,
     NOTE_MAX_CHARS,
     CheckInResult,
     SymptomEntry,
     record_checkin,
 )
+from tracker.timeutil import CLOCK_SKEW
 
 MINUTE = timedelta(minutes=1)
 

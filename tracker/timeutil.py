@@ -12,6 +12,9 @@ LATEST_AT = datetime(9999, 12, 30, tzinfo=UTC)
 """The latest: a day short of the calendar's end, so that it can be shown in any timezone."""
 TOO_EARLY = "Check the year: give a date from 2000 onwards."
 TOO_LATE = "Check the year: that date is too far ahead."
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far ahead of the server's clock a given time may be (a device's clock a little fast)
+before it is refused as in the future: the product allows up to 5 minutes of clock skew."""
 
 
 def utcnow() -> datetime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -13,12 +13,10 @@ from ...extensions import db
 from ...infrastructure.database import lock_for_update
 from ...invalid import InvalidInput
 from ...models import CheckIn, Flag, Symptom, SymptomReport, Treatment, User
-from ...timeutil import time_problem, utcnow
+from ...timeutil import CLOCK_SKEW, time_problem, utcnow
 from ..flags.flagging import raise_checkin_flags
 
 NOTE_MAX_CHARS = 2000
-CLOCK_SKEW = timedelta(minutes=5)
-"""How far in the future a device's clock may put a report before it is refused."""
 
 
 @dataclass(frozen=True)

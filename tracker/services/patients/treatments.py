@@ -23,11 +23,9 @@ from ...models import (
     Treatment,
     User,
 )
-from ...timeutil import time_problem, utcnow
+from ...timeutil import CLOCK_SKEW, time_problem, utcnow
 from ..messaging import messages
 
-CLOCK_SKEW = timedelta(minutes=5)
-"""How far in the future a treatment time may be (a clock a little fast) before it is refused."""
 TEXT_MAX_CHARS = {"product": 120, "batch_number": 60}
 AREA_MAX_CHARS = 60
 MAX_UNITS_PER_AREA = 1000
