@@ -152,6 +152,11 @@ def test_areas_units_and_practitioner_are_stored(client, nurse, clinic, patient)
         ({"practitioner_id": "999"}, "Not a valid choice"),
         # 01:30 on 29 March 2026 does not exist in London: the clocks go from 01:00 to 02:00.
         ({"treated_at": "2026-03-29T01:30"}, "clocks went forward"),
+        # 01:30 on 25 October 2026 happens twice: the clocks go back from 02:00 to 01:00.
+        (
+            {"treated_at": "2026-10-25T01:30"},
+            "01:30 on 25 October 2026 happens twice in Europe/London: the clocks went back",
+        ),
     ],
 )
 def test_invalid_treatments_are_refused_and_nothing_is_stored(

@@ -6,8 +6,7 @@ They check shape only; what a valid action or check-in is lives in the services.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from wtforms import DateTimeLocalField, Field, SelectField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -20,7 +19,7 @@ from ..rules import Reason
 from ..services.flags.flag_actions import NOTE_MAX_CHARS as FLAG_NOTE_MAX_CHARS
 from ..services.flags.queue import ALL_STATUSES, FlagFilters
 from ..services.patients.checkins import NOTE_MAX_CHARS, SymptomEntry
-from ..timeutil import local
+from ..timeutil import local, local_to_utc
 
 REASON_LABELS = {
     "urgent": "Urgent",
@@ -181,9 +180,12 @@ class PhoneCheckInForm(Form):
         ]
 
     def reported_at_utc(self, tz_name: str) -> datetime | None:
-        """The time given, read in the clinic's timezone, in UTC; None to mean now."""
+        """The time given, read in the clinic's timezone, in UTC; None to mean now.
+
+        Raises `InvalidInput` for a time the clocks skipped or repeated that day.
+        """
         value = self.reported_at.data
-        return value.replace(tzinfo=ZoneInfo(tz_name)).astimezone(UTC) if value else None
+        return local_to_utc(value, tz_name, field="reported_at") if value else None
 
     def field_for(self, key: str) -> Field | None:
         """The field of a check-in service error key ("symptoms.<code>..." is its severity)."""

@@ -26,9 +26,8 @@ from ..services.patients.treatments import (
     COMMON_AREAS,
     MAX_UNITS_PER_AREA,
     TreatmentDetails,
-    local_to_utc,
 )
-from ..timeutil import timezone_names
+from ..timeutil import local_to_utc, timezone_names
 
 UNITS_PREFIX = "units_"
 INDICATION_LABELS = {
@@ -129,7 +128,7 @@ class TreatmentForm(Form):
     def details(self, clinic_timezone: str) -> TreatmentDetails:
         """The submitted treatment with its time turned into UTC (may raise InvalidInput)."""
         return TreatmentDetails(
-            treated_at=local_to_utc(self.treated_at.data, clinic_timezone),
+            treated_at=local_to_utc(self.treated_at.data, clinic_timezone, field="treated_at"),
             product=self.product.data or "",
             batch_number=self.batch_number.data or "",
             indication=self.indication.data or "",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from flask import abort, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
@@ -132,14 +130,13 @@ def checkin():
     if treatment is None:
         return render_template("patient/no_treatment.html")
     form = CheckInForm.for_catalogue(_catalogue(g.patient.clinic_id))
-    tz = ZoneInfo(g.patient.timezone)
     status = 200
     if request.method == "POST":
         unknown = form.unknown_codes(request.form.keys())
         if form.validate_on_submit() and not unknown:
             try:
                 result = record_checkin(
-                    treatment, form.entries(lambda dt: dt.replace(tzinfo=tz)), note=form.note.data
+                    treatment, form.entries(g.patient.timezone), note=form.note.data
                 )
             except InvalidInput as invalid:
                 form.show_refusal(invalid)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -52,20 +51,6 @@ class RecordedTreatment:
 
     treatment: Treatment
     invite: OutboxMessage | None
-
-
-def local_to_utc(value: datetime, tz_name: str) -> datetime:
-    """A wall-clock time in `tz_name` as aware UTC; a time skipped when clocks go forward is
-    refused rather than guessed, and so is one too far off to convert at all."""
-    if problem := time_problem(value):
-        raise InvalidInput({"treated_at": problem})
-    aware = value.replace(tzinfo=ZoneInfo(tz_name))
-    back = aware.astimezone(UTC).astimezone(ZoneInfo(tz_name)).replace(tzinfo=None)
-    if back != value.replace(tzinfo=None):
-        raise InvalidInput(
-            {"treated_at": "That time does not exist here: the clocks went forward. Check it."}
-        )
-    return aware.astimezone(UTC)
 
 
 def _check_units(units_by_area: dict[str, float], errors: dict[str, str]) -> dict[str, float]:
