@@ -15,17 +15,17 @@ from sqlalchemy.exc import IntegrityError
 
 from tests.conftest import TREATED_AT
 from tracker.extensions import db
+from tracker.invalid import InvalidInput
 from tracker.models import CheckIn, Flag, Symptom, SymptomReport, Treatment
 from tracker.services.clinics.clinics import create_clinic
 from tracker.services.flags.flagging import sweep
 from tracker.services.patients.checkins import (
-    CLOCK_SKEW,
     NOTE_MAX_CHARS,
-    CheckInInvalid,
     CheckInResult,
     SymptomEntry,
     record_checkin,
 )
+from tracker.timeutil import CLOCK_SKEW
 
 MINUTE = timedelta(minutes=1)
 
@@ -596,7 +596,7 @@ def test_invalid_checkin_is_refused_and_stores_nothing(
 ):
     _, treatment = make_patient()
     urgent = SymptomEntry("difficulty_swallowing", 3)  # would raise a flag if anything were kept
-    with pytest.raises(CheckInInvalid) as refused:
+    with pytest.raises(InvalidInput) as refused:
         record_checkin(treatment, [urgent, *entries], now=NOW, **fields)
     assert set(refused.value.fields) == expected_keys
     assert all(refused.value.fields.values())
@@ -636,7 +636,7 @@ def test_checkin_reads_the_clock_when_no_time_is_given(make_patient, time_machin
     time_machine.move_to(at(30), tick=False)
     result = record_checkin(treatment, [SymptomEntry("headache", 1)])
     assert (result.checkin.reported_at, result.checkin.created_at) == (at(30), at(30))
-    with pytest.raises(CheckInInvalid) as refused:
+    with pytest.raises(InvalidInput) as refused:
         record_checkin(treatment, [], reported_at=at(30) + CLOCK_SKEW + MINUTE)
     assert set(refused.value.fields) == {"reported_at"}
 
@@ -711,7 +711,7 @@ def test_another_clinics_catalogue_is_not_used(clinic, make_patient):
     assert (overdue.treatment_id, overdue.clinic_id) == (hillside_treatment.id, hillside.id)
     assert overdue.symptom.clinic_id == hillside.id
 
-    with pytest.raises(CheckInInvalid) as refused:
+    with pytest.raises(InvalidInput) as refused:
         record_checkin(riverside_treatment, [SymptomEntry("tingling", 2)], now=at(41))
     assert set(refused.value.fields) == {"symptoms.tingling"}
     reports = db.session.scalars(select(SymptomReport)).all()

@@ -16,10 +16,11 @@ from sqlalchemy import func, select
 from tests.api_helpers import Api, assert_error, mint_token
 from tests.conftest import STAFF_PASSWORD, StaffActions, csrf_token
 from tracker.extensions import db
+from tracker.invalid import InvalidInput
 from tracker.models import Clinic, LoginAttempt, Patient, User
-from tracker.services.clinics.clinics import SetupError, create_user
+from tracker.services.clinics.clinics import create_user
 from tracker.services.messaging import alerts
-from tracker.services.patients.patients import PatientDetails, PatientInvalid, create_patient
+from tracker.services.patients.patients import PatientDetails, create_patient
 from tracker.services.staff import staff_admin
 
 GROWS_PAST_ITS_COLUMN = "İ" * 125 + "@example.com"
@@ -51,16 +52,17 @@ def new_staff(email: str) -> staff_admin.NewStaff:
 
 @pytest.mark.parametrize("address", BAD_ADDRESSES.values(), ids=BAD_ADDRESSES.keys())
 def test_every_address_the_app_stores_is_refused_by_the_same_rule(clinic, admin, address):
-    with pytest.raises(PatientInvalid) as patient:
+    with pytest.raises(InvalidInput) as patient:
         create_patient(clinic.id, PatientDetails("Pat", address, "Europe/London"))
-    with pytest.raises(staff_admin.StaffInvalid) as staff:
+    with pytest.raises(InvalidInput) as staff:
         staff_admin.add_staff(clinic, new_staff(address), actor=admin)
-    with pytest.raises(alerts.AlertEmailInvalid) as alert:
+    with pytest.raises(InvalidInput) as alert:
         alerts.set_alert_email(clinic, address, actor=admin)
-    with pytest.raises(SetupError, match="is not an email address"):
+    with pytest.raises(InvalidInput, match="is not an email address"):
         create_user(clinic, address, STAFF_PASSWORD)
     assert patient.value.fields["email"] == staff.value.fields["email"] == str(alert.value)
     assert str(alert.value) == INVALID
+    assert alert.value.fields == {"alert_email": INVALID}
     db.session.rollback()
     assert (count(Patient), count(User)) == (0, 2)  # the fixtures' nurse and admin
     assert db.session.get(Clinic, clinic.id).alert_email is None
@@ -70,15 +72,15 @@ def test_every_address_the_app_stores_is_refused_by_the_same_rule(clinic, admin,
 def test_a_staff_address_past_its_column_once_lower_cased_is_a_clear_refusal(
     clinic, admin, address
 ):
-    with pytest.raises(staff_admin.StaffInvalid) as staff:
+    with pytest.raises(InvalidInput) as staff:
         staff_admin.add_staff(clinic, new_staff(address), actor=admin)
     assert staff.value.fields["email"] == TOO_LONG_MESSAGE
-    with pytest.raises(SetupError, match="254 characters"):
+    with pytest.raises(InvalidInput, match="254 characters"):
         create_user(clinic, address, STAFF_PASSWORD)
 
 
 def test_a_patient_address_too_long_is_a_clear_refusal(clinic):
-    with pytest.raises(PatientInvalid) as patient:
+    with pytest.raises(InvalidInput) as patient:
         create_patient(clinic.id, PatientDetails("Pat", TOO_LONG, "Europe/London"))
     assert patient.value.fields["email"] == TOO_LONG_MESSAGE
 

@@ -399,8 +399,27 @@ def test_a_blank_time_means_now(client, case, nurse):
         ({"bruising": 7}, {}, "Not a valid choice"),
         ({"bruising": "severe"}, {}, "Invalid Choice"),
         ({"bruising": 4}, {"checkin_note": "x" * 2001}, "2,000 characters or fewer"),
+        (
+            {"bruising": 4},
+            {"reported_at": "2026-03-29T01:30"},
+            "01:30 on 29 March 2026 does not exist in Europe/London: the clocks went forward.",
+        ),
+        (
+            {"bruising": 4},
+            {"reported_at": "2026-10-25T01:30"},
+            "01:30 on 25 October 2026 happens twice in Europe/London: the clocks went back",
+        ),
     ],
-    ids=["future", "before-treatment", "not-a-time", "severity-7", "severity-word", "long-note"],
+    ids=[
+        "future",
+        "before-treatment",
+        "not-a-time",
+        "severity-7",
+        "severity-word",
+        "long-note",
+        "clocks-forward",
+        "clocks-back",
+    ],
 )
 def test_a_bad_phone_check_in_stores_nothing(client, case, nurse, severities, fields, message):
     checkins, flags = count(CheckIn), count(Flag)

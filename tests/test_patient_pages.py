@@ -248,6 +248,14 @@ def assert_nothing_stored():
     assert "patient.checkin.create" not in actions
 
 
+CLOCKS_FORWARD = "01:30 on 29 March 2026 does not exist in Europe/London: the clocks went forward."
+CLOCKS_BACK = "01:30 on 25 October 2026 happens twice in Europe/London: the clocks went back"
+
+
+def headache_since(onset: str) -> dict[str, str]:
+    return {"severity_headache": "2", "onset_headache": onset}
+
+
 # The patient is signed in on DAY1 at 10:00 London time (GMT in March).
 BAD_FORMS = {
     "unknown symptom": ({"severity_bogus": "2"}, "Unknown symptom: bogus"),
@@ -262,6 +270,9 @@ BAD_FORMS = {
         {"severity_headache": "2", "onset_headache": "2026-03-01T09:00"},
         "starts after the treatment",
     ),
+    # London's clocks skip 01:00-02:00 on 29 March 2026 and repeat 01:00-02:00 on 25 October
+    "onset the clocks skipped": (headache_since("2026-03-29T01:30"), CLOCKS_FORWARD),
+    "onset the clocks repeated": (headache_since("2026-10-25T01:30"), CLOCKS_BACK),
     "onset that is not a date": (
         {"severity_headache": "2", "onset_headache": "yesterday"},
         "Not a valid datetime value.",

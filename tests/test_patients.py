@@ -10,10 +10,11 @@ from sqlalchemy import func, select
 
 from tests.conftest import TREATED_AT, PatientActions, csrf_token
 from tracker.extensions import db
+from tracker.invalid import InvalidInput
 from tracker.models import AuditEvent, Flag, OutboxMessage, Patient, PatientLink, Treatment
 from tracker.services.patients.checkins import SymptomEntry, record_checkin
 from tracker.services.patients.links import LinkState, check_link, issue_link
-from tracker.services.patients.patients import PatientDetails, PatientInvalid, create_patient
+from tracker.services.patients.patients import PatientDetails, create_patient
 
 NOW = TREATED_AT + timedelta(days=2)
 VALID = {
@@ -176,7 +177,7 @@ def test_invalid_patient_details_are_refused_and_nothing_stored(
 
 
 def test_the_service_refuses_an_unknown_timezone_and_a_bad_email_together(clinic):
-    with pytest.raises(PatientInvalid) as refused:
+    with pytest.raises(InvalidInput) as refused:
         create_patient(clinic.id, PatientDetails("Pat", "not-an-email", "Europe/Londres"))
     assert set(refused.value.fields) == {"email", "timezone"}
     assert count(Patient) == 0

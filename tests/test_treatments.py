@@ -10,12 +10,12 @@ from sqlalchemy import func, select
 
 from tests.conftest import csrf_token
 from tracker.extensions import db
+from tracker.invalid import InvalidInput
 from tracker.models import AuditEvent, OutboxMessage, PatientLink, Treatment, User
 from tracker.services.clinics.clinics import create_user
 from tracker.services.messaging import outbox
 from tracker.services.patients.treatments import (
     TreatmentDetails,
-    TreatmentInvalid,
     record_treatment,
 )
 
@@ -152,6 +152,11 @@ def test_areas_units_and_practitioner_are_stored(client, nurse, clinic, patient)
         ({"practitioner_id": "999"}, "Not a valid choice"),
         # 01:30 on 29 March 2026 does not exist in London: the clocks go from 01:00 to 02:00.
         ({"treated_at": "2026-03-29T01:30"}, "clocks went forward"),
+        # 01:30 on 25 October 2026 happens twice: the clocks go back from 02:00 to 01:00.
+        (
+            {"treated_at": "2026-10-25T01:30"},
+            "01:30 on 25 October 2026 happens twice in Europe/London: the clocks went back",
+        ),
     ],
 )
 def test_invalid_treatments_are_refused_and_nothing_is_stored(
@@ -180,7 +185,7 @@ def test_another_clinics_practitioner_cannot_be_named(app, patient, other_clinic
         units_by_area={"forehead": 10},
         practitioner_id=stranger.id,
     )
-    with pytest.raises(TreatmentInvalid) as refused:
+    with pytest.raises(InvalidInput) as refused:
         record_treatment(patient, details)
     assert set(refused.value.fields) == {"practitioner_id"}
 
@@ -204,7 +209,7 @@ def test_the_service_refuses_units_that_are_not_sensible(app, patient, units, ke
         indication="cosmetic",
         units_by_area=units,
     )
-    with pytest.raises(TreatmentInvalid) as refused:
+    with pytest.raises(InvalidInput) as refused:
         record_treatment(patient, details)
     assert list(refused.value.fields) == [key]
 
@@ -217,7 +222,7 @@ def test_the_service_refuses_a_naive_time(app, patient):
         indication="cosmetic",
         units_by_area={"forehead": 4},
     )
-    with pytest.raises(TreatmentInvalid) as refused:
+    with pytest.raises(InvalidInput) as refused:
         record_treatment(patient, details)
     assert list(refused.value.fields) == ["treated_at"]
 

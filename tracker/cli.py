@@ -10,9 +10,10 @@ from flask.cli import AppGroup
 
 from .extensions import db
 from .infrastructure.database import begin_write
+from .invalid import InvalidInput
 from .models import Patient
 from .services.clinics import demo as demo_service
-from .services.clinics.clinics import SetupError, create_clinic, create_user, find_clinic
+from .services.clinics.clinics import create_clinic, create_user, find_clinic
 from .services.flags.flagging import sweep
 from .services.messaging.alerts import send_due_digests
 from .services.messaging.outbox import default_transport, deliver_due
@@ -40,13 +41,13 @@ class ISODateTime(click.ParamType):
             )
 
 
-def _fail_on_setup_error(func):
-    """Turn a SetupError into a clear message and exit status 1."""
+def _fail_on_invalid_input(func):
+    """Turn refused input (`InvalidInput`) into a clear message and exit status 1."""
 
     def wrapped(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except SetupError as error:
+        except InvalidInput as error:
             db.session.rollback()
             raise click.ClickException(str(error)) from error
 
@@ -58,7 +59,7 @@ def _fail_on_setup_error(func):
 @tracker_cli.command("create-clinic")
 @click.argument("name")
 @click.option("--timezone", default="Europe/London", show_default=True, help="IANA timezone.")
-@_fail_on_setup_error
+@_fail_on_invalid_input
 def create_clinic_command(name: str, timezone: str) -> None:
     """Create a clinic NAME with the default symptom catalogue."""
     begin_write()
@@ -74,13 +75,14 @@ def create_clinic_command(name: str, timezone: str) -> None:
 @click.option("--role", type=click.Choice(["clinician", "admin"]), default="clinician")
 @click.option("--name", default=None, help="Display name (default: from the email).")
 @click.option("--registration-number", default=None, help="Professional registration number.")
-@_fail_on_setup_error
+@_fail_on_invalid_input
 def create_user_command(clinic_name, email, password, role, name, registration_number) -> None:
     """Create a staff user at a clinic."""
     begin_write()
     clinic = find_clinic(clinic_name)
     if clinic is None:
-        raise SetupError(f"No clinic called {clinic_name!r}: create it with tracker create-clinic.")
+        message = f"No clinic called {clinic_name!r}: create it with tracker create-clinic."
+        raise InvalidInput.on("clinic", message)
     user = create_user(clinic, email, password, role, name, registration_number)
     db.session.commit()
     click.echo(f"Created {user.role} {user.email} at {clinic.name}.")

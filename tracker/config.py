@@ -90,7 +90,6 @@ DEFAULTS: dict[str, Any] = {
     "PATIENT_SESSION_IDLE_MINUTES": 30,
     "PATIENT_FRESH_LINKS_PER_DAY": 3,  # "Email me a fresh link" per link in 24 hours
     "NOTE_MAX_CHARS": 2000,
-    "CLOCK_SKEW_SECONDS": 300,
     "PASSWORD_HASH_METHOD": "scrypt",
     # Werkzeug's scrypt (N=2**15, r=8, p=1). Only the tests lower N, to keep the suite quick;
     # a stored hash names its own parameters, so checking never depends on this setting.

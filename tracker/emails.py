@@ -13,14 +13,12 @@ from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
 
+from .invalid import InvalidInput
+
 EMAIL_MAX_CHARS = 254
 """The longest address any column holds (RFC 5321's limit on a mail path)."""
 EMAIL_ERROR = "Enter an email address like name@example.com."
 EMAIL_TOO_LONG = f"Keep the email address to {EMAIL_MAX_CHARS} characters or fewer."
-
-
-class EmailInvalid(ValueError):
-    """The address was refused; the message says why, for the person who typed it."""
 
 
 def email_too_long(address: str) -> bool:
@@ -28,8 +26,8 @@ def email_too_long(address: str) -> bool:
     return len(address.strip().lower()) > EMAIL_MAX_CHARS
 
 
-def normalise_email(address: str, *, lower: bool = False) -> str:
-    """The address as it is stored, or `EmailInvalid`.
+def normalise_email(address: str, *, lower: bool = False, field: str = "email") -> str:
+    """The address as it is stored, or `InvalidInput` naming `field`.
 
     Trimmed and normalised (the domain lower-cased, Unicode composed); with `lower`, the whole
     address as typed and lower-cased instead, which is how staff addresses are kept and compared
@@ -37,14 +35,14 @@ def normalise_email(address: str, *, lower: bool = False) -> str:
     """
     address = (address or "").strip()
     if email_too_long(address) or len(address) > EMAIL_MAX_CHARS:
-        raise EmailInvalid(EMAIL_TOO_LONG)
+        raise InvalidInput.on(field, EMAIL_TOO_LONG)
     if any(c in address for c in "\r\n\x00"):
-        raise EmailInvalid(EMAIL_ERROR)
+        raise InvalidInput.on(field, EMAIL_ERROR)
     try:
         checked = validate_email(address, check_deliverability=False, test_environment=True)
     except EmailNotValidError:
-        raise EmailInvalid(EMAIL_ERROR) from None
+        raise InvalidInput.on(field, EMAIL_ERROR) from None
     stored = address.lower() if lower else checked.normalized
     if len(stored) > EMAIL_MAX_CHARS:
-        raise EmailInvalid(EMAIL_TOO_LONG)
+        raise InvalidInput.on(field, EMAIL_TOO_LONG)
     return stored

@@ -7,6 +7,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from . import redaction
+from .invalid import InvalidInput
 
 MESSAGES = {
     400: ("Something was wrong with that request", "Go back and try again."),
@@ -49,6 +50,12 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         return render_error(error.code or 500)
+
+    @app.errorhandler(InvalidInput)
+    def refused_input(error: InvalidInput):
+        # A refusal no view showed next to its fields (a view should): still a 422, not a 500.
+        app.logger.warning("Input refused outside a form: %s", ", ".join(error.fields))
+        return render_error(422, f"{error} Go back, correct it and try again.")
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):

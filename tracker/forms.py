@@ -7,7 +7,8 @@
   even at sign-in, where it is compared (and recorded) lower-cased.
 
 Every form derives from `Form`, which adds these checks to each of its fields as it is bound.
-Which addresses are real is the services' question (`emails.normalise_email`).
+Which addresses are real is the services' question (`emails.normalise_email`); what the services
+refuse (`InvalidInput`) a form shows next to its fields with `Form.show_refusal`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from wtforms.validators import StopValidation, ValidationError
 
 from .emails import EMAIL_TOO_LONG, email_too_long
 from .inputs import NUL_ERROR, contains_nul
+from .invalid import InvalidInput
 from .timeutil import time_problem
 
 
@@ -58,6 +60,16 @@ class Form(FlaskForm):
                 checks.append(supported_time)
             field.validators = [*checks, *field.validators]
             return field
+
+    def field_for(self, key: str) -> Field | None:
+        """The field a service's error key concerns (here: the field of that name), or None."""
+        return self._fields.get(key)
+
+    def show_refusal(self, refused: InvalidInput) -> None:
+        """Show a service's refusal: each message on its field, the others above the form."""
+        for key, message in refused.fields.items():
+            field = self.field_for(key)
+            (field.errors if field is not None else self.form_errors).append(message)
 
 
 def refuse_nul_in_query_string() -> None:

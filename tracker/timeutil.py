@@ -1,9 +1,18 @@
-"""Time helpers: everything is stored as aware UTC and shown in the viewer's timezone."""
+"""Time helpers: everything is stored as aware UTC and shown in the viewer's timezone.
+
+A wall-clock time someone types (a treatment, a symptom's onset, a phone call) becomes UTC in
+one place, `local_to_utc`, which is strict about clock changes: a time the clocks skipped (the
+spring gap) is refused, and so is a time that happened twice (the autumn repeat). Asking which
+of the two was meant would add a question to every form for a case a minute either side
+answers as well, and guessing could put a check-in before the one that followed it.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, available_timezones
+
+from .invalid import InvalidInput
 
 EARLIEST_AT = datetime(2000, 1, 1, tzinfo=UTC)
 """The earliest time the app takes in. Earlier is a typo (botulinum toxin's cosmetic use began in
@@ -12,6 +21,9 @@ LATEST_AT = datetime(9999, 12, 30, tzinfo=UTC)
 """The latest: a day short of the calendar's end, so that it can be shown in any timezone."""
 TOO_EARLY = "Check the year: give a date from 2000 onwards."
 TOO_LATE = "Check the year: that date is too far ahead."
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far ahead of the server's clock a given time may be (a device's clock a little fast)
+before it is refused as in the future: the product allows up to 5 minutes of clock skew."""
 
 
 def utcnow() -> datetime:
@@ -51,9 +63,36 @@ def local_date(value: datetime, tz_name: str) -> date:
     return local(value, tz_name).date()
 
 
+def local_to_utc(value: datetime, tz_name: str, *, field: str) -> datetime:
+    """The UTC instant of the naive wall-clock time `value` in `tz_name`.
+
+    Raises `InvalidInput` naming `field` for a time the app cannot store (`time_problem`), one
+    that does not exist there (the clocks went forward over it) or one that happens twice (the
+    clocks went back over it): the message says which, for the person who typed it.
+    """
+    if value.tzinfo is not None:
+        raise ValueError("a wall-clock time is naive: its timezone is `tz_name`")
+    if problem := time_problem(value):
+        raise InvalidInput.on(field, problem)
+    zone = ZoneInfo(tz_name)
+    first, second = value.replace(tzinfo=zone, fold=0), value.replace(tzinfo=zone, fold=1)
+    # zoneinfo reads a skipped or repeated time with the offset before the change (fold=0) or
+    # after it (fold=1); elsewhere both are the same. A rising offset skipped it, a falling one
+    # repeated it.
+    before, after = first.utcoffset(), second.utcoffset()
+    if before is not None and after is not None and before != after:
+        when = f"{value:%H:%M} on {value.day} {value:%B %Y}"
+        if before < after:
+            message = f"{when} does not exist in {tz_name}: the clocks went forward."
+            raise InvalidInput.on(field, f"{message} Choose another time.")
+        message = f"{when} happens twice in {tz_name}: the clocks went back, so it could be either."
+        raise InvalidInput.on(field, f"{message} Choose a time just before or after the change.")
+    return first.astimezone(UTC)
+
+
 def from_local(day: date, at: time, tz_name: str) -> datetime:
-    """The UTC instant of a wall-clock time on a local date (fold=0 picks the first of a repeat)."""
-    return datetime.combine(day, at, tzinfo=ZoneInfo(tz_name)).astimezone(UTC)
+    """The UTC instant of a wall-clock time on a local date (strict, as `local_to_utc`)."""
+    return local_to_utc(datetime.combine(day, at), tz_name, field="time")
 
 
 def day_number(treated_at: datetime, value: datetime, tz_name: str) -> int:

@@ -3,6 +3,7 @@
 Flask answers some errors before any API view runs (no such URL: 404, wrong method: 405). Those
 are caught by app-level handlers registered per status code, which Flask consults before the
 app's catch-all HTML handler; for paths outside /api/ they hand the error back to that handler.
+A service's refusal (`InvalidInput`) is answered here as 422 with its `fields`, for every view.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
+
+from ..invalid import InvalidInput
 
 API_PREFIX = "/api/"
 
@@ -90,6 +93,10 @@ def register(bp: Blueprint) -> None:
     @bp.errorhandler(ApiError)
     def api_error(error: ApiError):
         return error_response(error)
+
+    @bp.errorhandler(InvalidInput)
+    def invalid_input(error: InvalidInput):
+        return error_response(ApiError(422, fields=error.fields))
 
     @bp.errorhandler(Exception)
     def unexpected(error: Exception):

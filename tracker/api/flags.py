@@ -81,8 +81,6 @@ def resolve_flag(flag: Flag, body: schemas.ResolveIn):
     already resolved."""
     try:
         flag_actions.resolve(flag, current_user(), body.outcome.value, body.note)
-    except flag_actions.FlagActionInvalid as invalid:
-        raise ApiError(422, fields=invalid.fields) from None
     except flag_actions.FlagConflict as conflict:
         raise ApiError(409, str(conflict)) from None
     audit_api("flag.resolve", flag.treatment.patient_id, target=f"flag:{flag.id}")

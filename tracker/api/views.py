@@ -13,13 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
+from ..invalid import InvalidInput
 from ..models import CheckIn, Patient, SymptomReport, Treatment
 from ..services.flags import queue as queue_service
 from ..services.patients import patients as patients_service
 from ..services.patients import treatments as treatments_service
-from ..services.patients.checkins import CheckInInvalid, SymptomEntry, record_checkin
-from ..services.patients.patients import PatientDetails, PatientInvalid
-from ..services.patients.treatments import TreatmentDetails, TreatmentInvalid
+from ..services.patients.checkins import SymptomEntry, record_checkin
+from ..services.patients.patients import PatientDetails
+from ..services.patients.treatments import TreatmentDetails
 from ..services.staff.api_tokens import revoke_token
 from . import bp, schemas
 from .auth import current_token, current_user, token_for_credentials
@@ -98,10 +99,7 @@ def create_patient(body: schemas.PatientIn):
         phone=body.phone,
         reminder_time=time(int(hours), int(minutes)),
     )
-    try:
-        patient = patients_service.create_patient(current_user().clinic_id, details)
-    except PatientInvalid as invalid:
-        raise ApiError(422, fields=invalid.fields) from None
+    patient = patients_service.create_patient(current_user().clinic_id, details)
     audit_api("patient.create", patient.id, target=f"patient:{patient.id}")
     db.session.commit()
     location = url_for("api.get_patient", patient_id=patient.id)
@@ -194,7 +192,7 @@ def create_treatment(patient: Patient, body: schemas.TreatmentIn):
     details, by_area_given = _treatment_details(body)
     try:
         recorded = treatments_service.record_treatment(patient, details)
-    except TreatmentInvalid as invalid:
+    except InvalidInput as invalid:
         fields = invalid.fields
         if body.units_by_area is None:  # the per-area limits applied to the total here
             fields = {
@@ -260,7 +258,7 @@ def create_checkin(treatment: Treatment, body: schemas.CheckInIn):
             source="clinician",
             recorded_by=current_user(),
         )
-    except CheckInInvalid as invalid:
+    except InvalidInput as invalid:
         raise ApiError(422, fields=_checkin_error_fields(invalid.fields, body)) from None
     checkin = result.checkin
     audit_api("checkin.create", treatment.patient_id, target=f"checkin:{checkin.id}")

@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from ..errors import render_error
 from ..extensions import db
-from ..forms import Form
+from ..invalid import InvalidInput
 from ..models import User
 from ..services.clinics import catalogue_admin
 from ..services.messaging import alerts
@@ -43,12 +43,6 @@ def _admin() -> User:
     return current_user._get_current_object()
 
 
-def _add_errors(form: Form, errors: dict[str, str]) -> None:
-    """Show a service's refusals next to the fields they concern."""
-    for name, message in errors.items():
-        getattr(form, name).errors.append(message)
-
-
 # --- catalogue ---------------------------------------------------------------------------------
 
 
@@ -73,8 +67,8 @@ def edit_symptom(symptom_id: int):
             change = catalogue_admin.update_symptom(
                 symptom, form.to_edit(), actor=_admin(), ip_address=request.remote_addr
             )
-        except catalogue_admin.CatalogueInvalid as invalid:
-            _add_errors(form, invalid.fields)
+        except InvalidInput as invalid:
+            form.show_refusal(invalid)
         else:
             db.session.commit()
             flash(f"Saved {symptom.name}." if change else f"No changes to {symptom.name}.")
@@ -127,8 +121,8 @@ def alert_settings():
                 actor=_admin(),
                 ip_address=request.remote_addr,
             )
-        except alerts.AlertEmailInvalid as invalid:
-            form.alert_email.errors.append(str(invalid))
+        except InvalidInput as invalid:
+            form.show_refusal(invalid)
         else:
             db.session.commit()
             flash("Saved the alert address." if changed else "No change to the alert address.")
@@ -163,8 +157,8 @@ def reset_second_factor(user_id: int):
         reset = staff_admin.reset_second_factor(
             user, actor=_admin(), ip_address=request.remote_addr
         )
-    except staff_admin.StaffInvalid as refused:
-        return render_error(403, refused.fields["user"] + " Ask another admin.")
+    except InvalidInput as refused:
+        return render_error(403, f"{refused} Ask another admin.")
     db.session.commit()
     if reset:
         flash(f"Reset {user.name}'s second factor; they are signed out everywhere.")
@@ -186,8 +180,8 @@ def add_staff():
                 actor=_admin(),
                 ip_address=request.remote_addr,
             )
-        except staff_admin.StaffInvalid as invalid:
-            _add_errors(form, invalid.fields)
+        except InvalidInput as invalid:
+            form.show_refusal(invalid)
         else:
             db.session.commit()
             flash(f"Added {user.name}. Give them their initial password in person.")
@@ -202,8 +196,8 @@ def deactivate_staff(user_id: int):
     user = _found(staff_admin.clinic_user(current_user.clinic_id, user_id))
     try:
         staff_admin.deactivate(user, actor=_admin(), ip_address=request.remote_addr)
-    except staff_admin.StaffInvalid as refused:
-        return render_error(403, refused.fields["user"] + " Ask another admin.")
+    except InvalidInput as refused:
+        return render_error(403, f"{refused} Ask another admin.")
     db.session.commit()
     flash(f"{user.name} can no longer sign in; their sessions have ended.")
     return redirect(url_for("clinic.staff"))

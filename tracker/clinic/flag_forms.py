@@ -6,10 +6,9 @@ They check shape only; what a valid action or check-in is lives in the services.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
-from wtforms import DateTimeLocalField, SelectField, SubmitField, TextAreaField
+from wtforms import DateTimeLocalField, Field, SelectField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
@@ -20,7 +19,7 @@ from ..rules import Reason
 from ..services.flags.flag_actions import NOTE_MAX_CHARS as FLAG_NOTE_MAX_CHARS
 from ..services.flags.queue import ALL_STATUSES, FlagFilters
 from ..services.patients.checkins import NOTE_MAX_CHARS, SymptomEntry
-from ..timeutil import local
+from ..timeutil import local, local_to_utc
 
 REASON_LABELS = {
     "urgent": "Urgent",
@@ -96,6 +95,10 @@ class NoteForm(Form):
     )
     submit = SubmitField("Save note")
 
+    def field_for(self, key: str) -> Field | None:
+        """Every refusal of a note is about its one text field."""
+        return self.body
+
 
 class ResolveForm(Form):
     """Close a flag with an outcome and, if useful, a note."""
@@ -116,6 +119,10 @@ class ResolveForm(Form):
         ],
     )
     submit = SubmitField("Resolve")
+
+    def field_for(self, key: str) -> Field | None:
+        """A refusal is about the outcome or else the note."""
+        return self.outcome if key == "outcome" else self.resolution_note
 
 
 class PhoneCheckInForm(Form):
@@ -173,16 +180,16 @@ class PhoneCheckInForm(Form):
         ]
 
     def reported_at_utc(self, tz_name: str) -> datetime | None:
-        """The time given, read in the clinic's timezone, in UTC; None to mean now."""
-        value = self.reported_at.data
-        return value.replace(tzinfo=ZoneInfo(tz_name)).astimezone(UTC) if value else None
+        """The time given, read in the clinic's timezone, in UTC; None to mean now.
 
-    def add_service_errors(self, errors: dict[str, str]) -> None:
-        """Show the check-in service's refusals next to the fields they concern."""
-        for key, message in errors.items():
-            if key.startswith("symptoms."):
-                name = SEVERITY_PREFIX + key.removeprefix("symptoms.").partition(".")[0]
-            else:
-                name = {"note": "checkin_note"}.get(key, key)
-            field = self._fields.get(name)
-            (field.errors if field is not None else self.form_errors).append(message)
+        Raises `InvalidInput` for a time the clocks skipped or repeated that day.
+        """
+        value = self.reported_at.data
+        return local_to_utc(value, tz_name, field="reported_at") if value else None
+
+    def field_for(self, key: str) -> Field | None:
+        """The field of a check-in service error key ("symptoms.<code>..." is its severity)."""
+        if key.startswith("symptoms."):
+            code = key.removeprefix("symptoms.").partition(".")[0]
+            return super().field_for(SEVERITY_PREFIX + code)
+        return super().field_for({"note": "checkin_note"}.get(key, key))

@@ -14,10 +14,11 @@ from werkzeug.routing import BuildError
 from ..errors import render_error
 from ..extensions import db
 from ..infrastructure.database import restart_write
+from ..invalid import InvalidInput
 from ..models import OUTCOMES, Flag, User
 from ..services.flags import flag_actions
 from ..services.flags import queue as queue_service
-from ..services.patients.checkins import CheckInInvalid, record_checkin
+from ..services.patients.checkins import record_checkin
 from ..timeutil import utcnow
 from . import bp
 from .access import audit_staff, clinic_get_or_404
@@ -169,8 +170,8 @@ def add_flag_note(flag_id: int):
     if form.validate_on_submit():
         try:
             note = flag_actions.add_note(flag, _staff_member(), form.body.data)
-        except flag_actions.FlagActionInvalid as invalid:
-            form.body.errors.extend(invalid.fields.values())
+        except InvalidInput as invalid:
+            form.show_refusal(invalid)
         else:
             _audit("flag.note", flag, f"note:{note.id}")
             return _back_to(flag, "Note saved.")
@@ -188,10 +189,8 @@ def resolve_flag(flag_id: int):
             flag_actions.resolve(
                 flag, _staff_member(), form.outcome.data, form.resolution_note.data
             )
-        except flag_actions.FlagActionInvalid as invalid:
-            for name, message in invalid.fields.items():
-                field = form.outcome if name == "outcome" else form.resolution_note
-                field.errors.append(message)
+        except InvalidInput as invalid:
+            form.show_refusal(invalid)
         except flag_actions.FlagConflict as conflict:
             return _refused(conflict)
         else:
@@ -219,8 +218,8 @@ def record_phone_checkin(flag_id: int):
                 source="clinician",
                 recorded_by=_staff_member(),
             )
-        except CheckInInvalid as invalid:
-            form.add_service_errors(invalid.fields)
+        except InvalidInput as invalid:
+            form.show_refusal(invalid)
         else:
             _audit("checkin.create", flag, f"checkin:{result.checkin.id}")
             return _back_to(flag, f"Phone follow-up recorded; new flags: {len(result.new_flags)}.")

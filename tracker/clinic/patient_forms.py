@@ -8,6 +8,7 @@ from wtforms import (
     BooleanField,
     DateTimeLocalField,
     EmailField,
+    Field,
     FloatField,
     SelectField,
     StringField,
@@ -25,9 +26,8 @@ from ..services.patients.treatments import (
     COMMON_AREAS,
     MAX_UNITS_PER_AREA,
     TreatmentDetails,
-    local_to_utc,
 )
-from ..timeutil import timezone_names
+from ..timeutil import local_to_utc, timezone_names
 
 UNITS_PREFIX = "units_"
 INDICATION_LABELS = {
@@ -41,13 +41,6 @@ INDICATION_LABELS = {
 def area_field_name(area: str) -> str:
     """The form field of an area's units: "crow's feet" -> "units_crows_feet"."""
     return UNITS_PREFIX + "".join(c if c.isalnum() else "_" for c in area if c != "'")
-
-
-def add_service_errors(form: Form, fields: dict[str, str], aliases: dict[str, str]) -> None:
-    """Show a service's field errors on the matching form fields (the rest on the form)."""
-    for key, message in fields.items():
-        field = form._fields.get(aliases.get(key, key))
-        (field.errors if field is not None else form.form_errors).append(message)
 
 
 class ActionForm(Form):
@@ -133,9 +126,9 @@ class TreatmentForm(Form):
         return units
 
     def details(self, clinic_timezone: str) -> TreatmentDetails:
-        """The submitted treatment with its time turned into UTC (may raise TreatmentInvalid)."""
+        """The submitted treatment with its time turned into UTC (may raise InvalidInput)."""
         return TreatmentDetails(
-            treated_at=local_to_utc(self.treated_at.data, clinic_timezone),
+            treated_at=local_to_utc(self.treated_at.data, clinic_timezone, field="treated_at"),
             product=self.product.data or "",
             batch_number=self.batch_number.data or "",
             indication=self.indication.data or "",
@@ -143,14 +136,14 @@ class TreatmentForm(Form):
             practitioner_id=self.practitioner_id.data,
         )
 
-    def error_aliases(self) -> dict[str, str]:
-        """Service error keys -> field names."""
+    def field_for(self, key: str) -> Field | None:
+        """The field of a service error key: "units_by_area.<area>" is that area's units."""
         aliases = {f"units_by_area.{area}": area_field_name(area) for area in self.areas}
         if (self.other_area.data or "").strip():
             aliases[f"units_by_area.{self.other_area.data.strip().lower()}"] = area_field_name(
                 "other"
             )
-        return aliases
+        return super().field_for(aliases.get(key, key))
 
 
 for _area in COMMON_AREAS:

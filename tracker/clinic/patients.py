@@ -13,16 +13,16 @@ from flask_login import current_user, login_required
 from ..errors import render_error
 from ..extensions import db
 from ..infrastructure.database import begin_write, restart_write
+from ..invalid import InvalidInput
 from ..models import Patient
 from ..services.governance.data_rights import ERASED_REFUSAL
 from ..services.patients import patients as patients_service
 from ..services.patients.links import revoke_links as revoke_patient_links
-from ..services.patients.patients import PatientInvalid
 from ..services.patients.treatments import resend_invite as resend_patient_invite
 from . import bp
 from .access import audit_staff, clinic_get_or_404
 from .paging import page_number
-from .patient_forms import ActionForm, PatientForm, add_service_errors
+from .patient_forms import ActionForm, PatientForm
 
 PER_PAGE = 25
 SEARCH_MAX_CHARS = 100
@@ -63,8 +63,8 @@ def new_patient():
     if form.validate_on_submit():
         try:
             patient = patients_service.create_patient(current_user.clinic_id, form.details())
-        except PatientInvalid as invalid:
-            add_service_errors(form, invalid.fields, {})
+        except InvalidInput as invalid:
+            form.show_refusal(invalid)
         else:
             audit_staff("patient.create", patient.id, target=f"patient:{patient.id}")
             db.session.commit()
@@ -89,8 +89,8 @@ def edit_patient(patient_id: int):
     if form.validate_on_submit():
         try:
             changed = patients_service.update_patient(patient, form.details())
-        except PatientInvalid as invalid:
-            add_service_errors(form, invalid.fields, {})
+        except InvalidInput as invalid:
+            form.show_refusal(invalid)
         else:
             audit_staff("patient.update", patient.id, target="fields:" + ",".join(changed))
             db.session.commit()

@@ -8,14 +8,15 @@ from flask_login import current_user, login_required
 from ..errors import render_error
 from ..extensions import db
 from ..infrastructure.database import begin_write, restart_write
+from ..invalid import InvalidInput
 from ..models import Patient, Treatment
 from ..services.governance.data_rights import ERASED_REFUSAL
 from ..services.patients import treatments as treatments_service
-from ..services.patients.treatments import RecordedTreatment, TreatmentInvalid
+from ..services.patients.treatments import RecordedTreatment
 from ..timeutil import local, utcnow
 from . import bp
 from .access import audit_staff, clinic_get_or_404
-from .patient_forms import TreatmentForm, add_service_errors
+from .patient_forms import TreatmentForm
 
 
 def _treatment_form(clinic_timezone: str) -> TreatmentForm:
@@ -53,8 +54,8 @@ def new_treatment(patient_id: int):
     if form.validate_on_submit():
         try:
             recorded = treatments_service.record_treatment(patient, form.details(timezone))
-        except TreatmentInvalid as invalid:
-            add_service_errors(form, invalid.fields, form.error_aliases())
+        except InvalidInput as invalid:
+            form.show_refusal(invalid)
         else:
             return _saved(patient, recorded)
     if form.errors:

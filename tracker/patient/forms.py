@@ -20,6 +20,7 @@ from ..catalogue import DEFAULT_SCHEDULE, SEVERITY_LABELS
 from ..forms import Form
 from ..models import Symptom
 from ..services.patients.checkins import NOTE_MAX_CHARS, SymptomEntry
+from ..timeutil import local_to_utc
 
 SEVERITY_PREFIX = "severity_"
 ONSET_PREFIX = "onset_"
@@ -85,16 +86,20 @@ class CheckInForm(Form):
             if name.startswith(SEVERITY_PREFIX) and name.removeprefix(SEVERITY_PREFIX) not in known
         )
 
-    def entries(self, to_utc) -> list[SymptomEntry]:
-        """The symptoms reported (severity 1 or more), onsets turned into UTC by `to_utc`."""
+    def entries(self, tz_name: str) -> list[SymptomEntry]:
+        """The symptoms reported (severity 1 or more), onsets read in `tz_name` and put in UTC.
+
+        Raises `InvalidInput` for an onset the clocks skipped or repeated that day.
+        """
         entries = []
         for symptom in self.symptoms:
             severity = self.severity_field(symptom).data or 0
             if severity >= 1:
                 onset: datetime | None = self.onset_field(symptom).data
-                entries.append(
-                    SymptomEntry(symptom.code, severity, to_utc(onset) if onset else None)
-                )
+                if onset is not None:
+                    key = f"symptoms.{symptom.code}.onset_at"
+                    onset = local_to_utc(onset, tz_name, field=key)
+                entries.append(SymptomEntry(symptom.code, severity, onset))
         return entries
 
     def field_for(self, service_key: str):

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from flask import abort, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from ..extensions import db
 from ..forms import Form
 from ..infrastructure.database import restart_write
+from ..invalid import InvalidInput
 from ..models import CheckIn, Flag, PatientLink, Symptom, Treatment
 from ..services.flags.timeline import build_timeline, treatment_day
 from ..services.patients import fresh_links
-from ..services.patients.checkins import CheckInInvalid, record_checkin
+from ..services.patients.checkins import record_checkin
 from ..services.patients.followup import followed_up_treatment
 from ..services.patients.fresh_links import FreshLink, daily_cap, offers_fresh_link
 from ..services.patients.links import LinkState, check_link, use_link
@@ -131,19 +130,16 @@ def checkin():
     if treatment is None:
         return render_template("patient/no_treatment.html")
     form = CheckInForm.for_catalogue(_catalogue(g.patient.clinic_id))
-    tz = ZoneInfo(g.patient.timezone)
     status = 200
     if request.method == "POST":
         unknown = form.unknown_codes(request.form.keys())
         if form.validate_on_submit() and not unknown:
             try:
                 result = record_checkin(
-                    treatment, form.entries(lambda dt: dt.replace(tzinfo=tz)), note=form.note.data
+                    treatment, form.entries(g.patient.timezone), note=form.note.data
                 )
-            except CheckInInvalid as invalid:
-                for key, message in invalid.fields.items():
-                    field = form.field_for(key)
-                    (field.errors if field else form.form_errors).append(message)
+            except InvalidInput as invalid:
+                form.show_refusal(invalid)
             else:
                 audit_patient("patient.checkin.create", target=f"checkin:{result.checkin.id}")
                 db.session.commit()

@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 from ...catalogue import ACTIONS, EXPECTED
 from ...extensions import db
 from ...infrastructure.database import lock_for_update
+from ...invalid import InvalidInput
 from ...models import CatalogueChange, Symptom, User
 from ...timeutil import utcnow
 from ..governance import audit
@@ -45,14 +46,6 @@ class SymptomEdit:
             symptom.expected_text,
             symptom.advice,
         )
-
-
-class CatalogueInvalid(ValueError):
-    """The edit was refused; `fields` maps each bad field to a message for the admin."""
-
-    def __init__(self, fields: dict[str, str]):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
-        self.fields = fields
 
 
 def clinic_symptoms(clinic_id: int) -> list[Symptom]:
@@ -134,12 +127,12 @@ def update_symptom(
 ) -> CatalogueChange | None:
     """Apply an edit, keeping the change and an audit row; None when nothing changed.
 
-    Raises `CatalogueInvalid` before changing anything. The caller commits.
+    Raises `InvalidInput` before changing anything. The caller commits.
     """
     edit = normalise(edit)
     errors = problems(edit)
     if errors:
-        raise CatalogueInvalid(errors)
+        raise InvalidInput(errors)
     # Two admins saving at once: the second sees the first's edit, so the history stays true.
     lock_for_update(Symptom, symptom.id)
     db.session.refresh(symptom)

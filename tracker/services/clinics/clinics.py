@@ -5,26 +5,23 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from ...catalogue import DEFAULT_CATALOGUE
-from ...emails import EmailInvalid, normalise_email
+from ...emails import normalise_email
 from ...extensions import db
+from ...invalid import InvalidInput
 from ...models import ROLES, Clinic, Symptom, User
 from ...timeutil import is_timezone
 from ..staff.passwords import password_problem
-
-
-class SetupError(ValueError):
-    """A clinic or user could not be created; the message says why."""
 
 
 def create_clinic(name: str, timezone: str = "Europe/London") -> Clinic:
     """A new clinic with its own copy of the default symptom catalogue."""
     name = name.strip()
     if not name:
-        raise SetupError("A clinic needs a name.")
+        raise InvalidInput.on("name", "A clinic needs a name.")
     if not is_timezone(timezone):
-        raise SetupError(f"Unknown timezone {timezone!r}.")
+        raise InvalidInput.on("timezone", f"Unknown timezone {timezone!r}.")
     if db.session.scalar(select(Clinic.id).where(func.lower(Clinic.name) == name.lower())):
-        raise SetupError(f"A clinic called {name!r} already exists.")
+        raise InvalidInput.on("name", f"A clinic called {name!r} already exists.")
     clinic = Clinic(name=name, timezone=timezone)
     db.session.add(clinic)
     db.session.flush()
@@ -61,15 +58,16 @@ def create_user(
     """A staff member of `clinic` with a hashed password."""
     try:
         email = normalise_email(email, lower=True)
-    except EmailInvalid as invalid:
-        raise SetupError(f"{email.strip()!r} is not an email address: {invalid}") from None
+    except InvalidInput as invalid:
+        message = f"{email.strip()!r} is not an email address: {invalid}"
+        raise InvalidInput.on("email", message) from None
     if role not in ROLES:
-        raise SetupError(f"Role must be one of {', '.join(ROLES)}.")
+        raise InvalidInput.on("role", f"Role must be one of {', '.join(ROLES)}.")
     problem = password_problem(password, email, name or "")
     if problem:
-        raise SetupError(f"Password refused: {problem}")
+        raise InvalidInput.on("password", f"Password refused: {problem}")
     if db.session.scalar(select(User.id).where(User.email == email)):
-        raise SetupError(f"A user with email {email} already exists.")
+        raise InvalidInput.on("email", f"A user with email {email} already exists.")
     user = User(
         clinic_id=clinic.id,
         email=email,

@@ -13,18 +13,11 @@ from sqlalchemy import update
 
 from ...extensions import db
 from ...infrastructure.database import begin_write
+from ...invalid import InvalidInput
 from ...models import ACKNOWLEDGED, OPEN, OUTCOMES, RESOLVED, Flag, FlagNote, User
 from ...timeutil import utcnow
 
 NOTE_MAX_CHARS = 2000
-
-
-class FlagActionInvalid(ValueError):
-    """The input was refused; `fields` maps each bad field to a message for the person."""
-
-    def __init__(self, fields: dict[str, str]):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
-        self.fields = fields
 
 
 class FlagConflict(RuntimeError):
@@ -32,16 +25,14 @@ class FlagConflict(RuntimeError):
 
 
 def _clean_note(text: str | None, *, required: bool) -> str | None:
-    """The note trimmed, or None when empty and optional; raises `FlagActionInvalid`."""
+    """The note trimmed, or None when empty and optional; raises `InvalidInput`."""
     text = (text or "").strip()
     if not text:
         if required:
-            raise FlagActionInvalid({"note": "Write the note before saving it."})
+            raise InvalidInput({"note": "Write the note before saving it."})
         return None
     if len(text) > NOTE_MAX_CHARS:
-        raise FlagActionInvalid(
-            {"note": f"Keep the note to {NOTE_MAX_CHARS:,} characters or fewer."}
-        )
+        raise InvalidInput({"note": f"Keep the note to {NOTE_MAX_CHARS:,} characters or fewer."})
     return text
 
 
@@ -85,7 +76,7 @@ def resolve(
 ) -> None:
     """Close an open or acknowledged flag with one of `OUTCOMES` and an optional note."""
     if outcome not in OUTCOMES:
-        raise FlagActionInvalid({"outcome": "Choose one of the outcomes in the list."})
+        raise InvalidInput({"outcome": "Choose one of the outcomes in the list."})
     text = _clean_note(note, required=False)
     now = now or utcnow()
     _change_status(

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from ...catalogue import DEFAULT_SCHEDULE
-from ...emails import EmailInvalid, normalise_email
+from ...emails import normalise_email
 from ...extensions import db
 from ...infrastructure.database import begin_write
 from ...models import RESOLVED, Clinic, Flag, OutboxMessage, Symptom, User
@@ -235,20 +235,13 @@ def _digest_email(clinic: Clinic, lines: list[DigestLine], since: datetime) -> E
 # --- the setting -------------------------------------------------------------------------------
 
 
-class AlertEmailInvalid(ValueError):
-    """The alert address was refused, with a message for the admin."""
-
-
 def set_alert_email(
     clinic: Clinic, address: str | None, *, actor: User, ip_address: str | None = None
 ) -> bool:
     """Set (or clear, for the admins) where the clinic's alerts go; audited. False if unchanged."""
     address = (address or "").strip() or None
     if address is not None:
-        try:
-            address = normalise_email(address)
-        except EmailInvalid as invalid:
-            raise AlertEmailInvalid(str(invalid)) from None
+        address = normalise_email(address, field="alert_email")
     if address == clinic.alert_email:
         return False
     clinic.alert_email = address

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 
 from ...catalogue import MAX_SEVERITY
 from ...extensions import db
 from ...infrastructure.database import lock_for_update
+from ...invalid import InvalidInput
 from ...models import CheckIn, Flag, Symptom, SymptomReport, Treatment, User
-from ...timeutil import time_problem, utcnow
+from ...timeutil import CLOCK_SKEW, time_problem, utcnow
 from ..flags.flagging import raise_checkin_flags
 
 NOTE_MAX_CHARS = 2000
-CLOCK_SKEW = timedelta(minutes=5)
-"""How far in the future a device's clock may put a report before it is refused."""
 
 
 @dataclass(frozen=True)
@@ -27,14 +26,6 @@ class SymptomEntry:
     code: str
     severity: int
     onset_at: datetime | None = None
-
-
-class CheckInInvalid(ValueError):
-    """The submission was refused; `fields` maps each bad field to a message for the person."""
-
-    def __init__(self, fields: dict[str, str]):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
-        self.fields = fields
 
 
 @dataclass
@@ -87,7 +78,7 @@ def _validate(
     if note is not None and len(note) > NOTE_MAX_CHARS:
         errors["note"] = f"Keep the note to {NOTE_MAX_CHARS:,} characters or fewer."
     if errors:
-        raise CheckInInvalid(errors)
+        raise InvalidInput(errors)
 
 
 def record_checkin(
@@ -102,7 +93,7 @@ def record_checkin(
 ) -> CheckInResult:
     """Validate and store a check-in, then open the flags it raises by itself, in one transaction.
 
-    Raises `CheckInInvalid` before writing anything. The caller commits.
+    Raises `InvalidInput` before writing anything. The caller commits.
     """
     # Check-ins of one treatment one at a time (judged against each other's reports).
     lock_for_update(Treatment, treatment.id)

@@ -10,8 +10,9 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from ...catalogue import DEFAULT_SCHEDULE
-from ...emails import EmailInvalid, normalise_email
+from ...emails import normalise_email
 from ...extensions import db
+from ...invalid import InvalidInput
 from ...models import CheckIn, Flag, OutboxMessage, Patient, SymptomReport, Treatment
 from ...models.flag import RESOLVED
 from ...timeutil import is_timezone
@@ -19,14 +20,6 @@ from ...timeutil import is_timezone
 NAME_MAX_CHARS = 200
 PHONE_RE = re.compile(r"^\+?[0-9 ()\-.]{5,40}$")
 MESSAGES_SHOWN = 20
-
-
-class PatientInvalid(ValueError):
-    """The details were refused; `fields` maps each bad field to a message for the person."""
-
-    def __init__(self, fields: dict[str, str]):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
-        self.fields = fields
 
 
 @dataclass(frozen=True)
@@ -52,8 +45,8 @@ def _clean(details: PatientDetails) -> PatientDetails:
     email = details.email or ""
     try:
         email = normalise_email(email)
-    except EmailInvalid as invalid:
-        errors["email"] = str(invalid)
+    except InvalidInput as invalid:
+        errors.update(invalid.fields)
     phone = (details.phone or "").strip() or None
     if phone is not None and not PHONE_RE.match(phone):
         errors["phone"] = "Enter a phone number of digits, spaces and + ( ) - only."
@@ -64,7 +57,7 @@ def _clean(details: PatientDetails) -> PatientDetails:
     elif problem := DEFAULT_SCHEDULE.reminder_time_problem(details.reminder_time):
         errors["reminder_time"] = problem
     if errors:
-        raise PatientInvalid(errors)
+        raise InvalidInput(errors)
     return PatientDetails(
         name=name,
         email=email,
@@ -76,7 +69,7 @@ def _clean(details: PatientDetails) -> PatientDetails:
 
 
 def create_patient(clinic_id: int, details: PatientDetails) -> Patient:
-    """Add a patient to a clinic (flush only); raises `PatientInvalid` before writing."""
+    """Add a patient to a clinic (flush only); raises `InvalidInput` before writing."""
     clean = _clean(details)
     patient = Patient(clinic_id=clinic_id, **clean.__dict__)
     db.session.add(patient)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ...catalogue import DEFAULT_SCHEDULE
 from ...extensions import db
+from ...invalid import InvalidInput
 from ...models import (
     INDICATIONS,
     CheckIn,
@@ -22,26 +22,16 @@ from ...models import (
     Treatment,
     User,
 )
-from ...timeutil import time_problem, utcnow
+from ...timeutil import CLOCK_SKEW, time_problem, utcnow
 from ..messaging import messages
 from .followup import followed_up_treatment
 
-CLOCK_SKEW = timedelta(minutes=5)
-"""How far in the future a treatment time may be (a clock a little fast) before it is refused."""
 TEXT_MAX_CHARS = {"product": 120, "batch_number": 60}
 AREA_MAX_CHARS = 60
 MAX_UNITS_PER_AREA = 1000
 
 COMMON_AREAS = ("forehead", "frown lines", "crow's feet", "underarms", "other")
 """The areas the clinic's form offers; the API may name others."""
-
-
-class TreatmentInvalid(ValueError):
-    """The treatment was refused; `fields` maps each bad field to a message for the person."""
-
-    def __init__(self, fields: dict[str, str]):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
-        self.fields = fields
 
 
 @dataclass(frozen=True)
@@ -62,20 +52,6 @@ class RecordedTreatment:
 
     treatment: Treatment
     invite: OutboxMessage | None
-
-
-def local_to_utc(value: datetime, tz_name: str) -> datetime:
-    """A wall-clock time in `tz_name` as aware UTC; a time skipped when clocks go forward is
-    refused rather than guessed, and so is one too far off to convert at all."""
-    if problem := time_problem(value):
-        raise TreatmentInvalid({"treated_at": problem})
-    aware = value.replace(tzinfo=ZoneInfo(tz_name))
-    back = aware.astimezone(UTC).astimezone(ZoneInfo(tz_name)).replace(tzinfo=None)
-    if back != value.replace(tzinfo=None):
-        raise TreatmentInvalid(
-            {"treated_at": "That time does not exist here: the clocks went forward. Check it."}
-        )
-    return aware.astimezone(UTC)
 
 
 def _check_units(units_by_area: dict[str, float], errors: dict[str, str]) -> dict[str, float]:
@@ -126,7 +102,7 @@ def _validate(
         if practitioner is None:
             errors["practitioner_id"] = "Choose a practitioner of this clinic."
     if errors:
-        raise TreatmentInvalid(errors)
+        raise InvalidInput(errors)
     return units, practitioner
 
 
@@ -134,7 +110,7 @@ def record_treatment(
     patient: Patient, details: TreatmentDetails, now: datetime | None = None
 ) -> RecordedTreatment:
     """Store a treatment and queue the patient's invite with a fresh link, in the caller's
-    transaction (flush only). Raises `TreatmentInvalid` before writing anything.
+    transaction (flush only). Raises `InvalidInput` before writing anything.
 
     A treatment entered after its follow-up window has ended (a record caught up late) invites
     nobody: the invite asks the patient to check in over the coming days.

@@ -11,11 +11,12 @@ from datetime import datetime
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import func, select
 
-from ...emails import EmailInvalid, normalise_email
+from ...emails import normalise_email
 from ...extensions import db
+from ...invalid import InvalidInput
 from ...models import ROLES, AuditEvent, Clinic, Patient, SecondFactor, StaffSession, User
 from ...timeutil import utcnow
-from ..clinics.clinics import SetupError, create_user
+from ..clinics.clinics import create_user
 from ..governance import audit
 from . import second_factor, staff_sessions
 from .api_tokens import revoke_all_tokens
@@ -52,14 +53,6 @@ class StaffRow:
     second_factor_at: datetime | None = None
 
 
-class StaffInvalid(ValueError):
-    """The change was refused; `fields` maps each bad field to a message for the admin."""
-
-    def __init__(self, fields: dict[str, str]):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
-        self.fields = fields
-
-
 def list_staff(clinic_id: int) -> list[StaffRow]:
     """The clinic's staff, active first, then by name, with their latest sign-in (one query).
 
@@ -94,8 +87,8 @@ def _problems(new: NewStaff) -> dict[str, str]:
         errors["name"] = f"Keep the name to {NAME_MAX_CHARS} characters or fewer."
     try:
         email = normalise_email(new.email, lower=True)
-    except EmailInvalid as invalid:
-        errors["email"] = str(invalid)
+    except InvalidInput as invalid:
+        errors.update(invalid.fields)
     else:
         if db.session.scalar(select(User.id).where(User.email == email)):
             errors["email"] = EMAIL_UNAVAILABLE
@@ -119,7 +112,7 @@ def add_staff(
 ) -> User:
     """Add a clinician or admin to `clinic`, with an audit row.
 
-    Raises `StaffInvalid` before writing anything. The caller commits.
+    Raises `InvalidInput` before writing anything. The caller commits.
     """
     new = NewStaff(
         name=new.name.strip(),
@@ -130,13 +123,9 @@ def add_staff(
     )
     errors = _problems(new)
     if errors:
-        raise StaffInvalid(errors)
-    try:
-        user = create_user(
-            clinic, new.email, new.password, new.role, new.name, new.registration_number
-        )
-    except SetupError as error:  # a rule of create_user's that ours did not foresee
-        raise StaffInvalid({"email": str(error)}) from error
+        raise InvalidInput(errors)
+    # create_user's own refusals (a rule ours did not foresee) name the same fields as ours
+    user = create_user(clinic, new.email, new.password, new.role, new.name, new.registration_number)
     _audit("staff.create", actor, user, ip_address, now)
     return user
 
@@ -149,10 +138,10 @@ def deactivate(
     The tokens are revoked rather than merely refused, so reactivating the account does not
     bring an old token back to life.
 
-    Raises `StaffInvalid` when an admin tries it on themself (they would lock themself out).
+    Raises `InvalidInput` when an admin tries it on themself (they would lock themself out).
     """
     if user.id == actor.id:
-        raise StaffInvalid({"user": "You cannot deactivate your own account."})
+        raise InvalidInput({"user": "You cannot deactivate your own account."})
     if not user.is_active:
         return False
     now = now or utcnow()
@@ -180,10 +169,10 @@ def reset_second_factor(
     """Remove a colleague's second factor: they set one up again at their next sign-in.
 
     Their sessions and API tokens end too, in case whoever holds the lost phone is signed in.
-    Audited; False if they had no factor. Raises `StaffInvalid` for one's own factor.
+    Audited; False if they had no factor. Raises `InvalidInput` for one's own factor.
     """
     if user.id == actor.id:
-        raise StaffInvalid({"user": "You cannot reset your own second factor."})
+        raise InvalidInput({"user": "You cannot reset your own second factor."})
     if not second_factor.remove(user):
         return False
     now = now or utcnow()
