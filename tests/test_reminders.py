@@ -17,7 +17,7 @@ from sqlalchemy import event, func, select
 from tracker.catalogue import DEFAULT_SCHEDULE
 from tracker.extensions import db
 from tracker.models import OutboxMessage, PatientLink, Treatment
-from tracker.services.messaging.outbox import build_email
+from tracker.services.messaging.delivery import build_email
 from tracker.services.messaging.reminders import REMINDER, REVIEW, send_due_reminders
 from tracker.services.patients.checkins import SymptomEntry, record_checkin
 from tracker.services.patients.links import LinkState, check_link
