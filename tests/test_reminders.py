@@ -1,7 +1,7 @@
 """Check-in reminders and the review reminder, by the patient's own clock.
 
 Time travel by passing `now`: each test runs the job as the scheduler would (every 15 minutes,
-or at chosen moments) and reads what landed in the outbox. See product.md, "Automation".
+or at chosen moments) and reads what landed in the outbox.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from flask import current_app, flash, redirect, render_template, url_for
 
 from ..errors import render_error
 from ..extensions import db
-from ..infrastructure.database import begin_write, restart_write
+from ..infrastructure.database import restart_write
 from ..models import Patient
 from ..services.governance import data_rights
 from ..services.governance.data_rights import ERASED_REFUSAL
@@ -24,7 +24,6 @@ from .patient_forms import EraseForm
 @admin_required
 def export_patient(patient_id: int):
     """Download the patient's whole record as JSON (not kept by the browser's cache)."""
-    begin_write()
     patient = clinic_get_or_404(Patient, patient_id)
     if patient.erased_at is not None:
         db.session.rollback()
@@ -44,7 +43,6 @@ def export_patient(patient_id: int):
 @admin_required
 def erase_patient(patient_id: int):
     """Ask the admin to type the patient's name, then erase their contact data in one go."""
-    begin_write()
     patient = clinic_get_or_404(Patient, patient_id)
     if patient.erased_at is not None:
         db.session.rollback()

@@ -9,7 +9,6 @@ from __future__ import annotations
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from werkzeug.routing import BuildError
 
 from ..errors import render_error
 from ..extensions import db
@@ -46,18 +45,9 @@ def _clinic_staff() -> list[User]:
     )
 
 
-def patient_url(patient_id: int) -> str:
-    """The patient page's URL (built by hand while that page's endpoint may not exist yet)."""
-    try:
-        return url_for("clinic.patient_detail", patient_id=patient_id)
-    except BuildError:
-        return f"/clinic/patients/{patient_id}"
-
-
 def _page_helpers() -> dict:
     return {
         "tz": current_user.clinic.timezone,
-        "patient_url": patient_url,
         "REASON_LABELS": REASON_LABELS,
         "OUTCOMES": OUTCOMES,
     }

@@ -1,8 +1,7 @@
 """The clinic's patients: the list, adding and editing, the patient page and its actions.
 
 Every view is scoped to the signed-in user's clinic (another clinic's ids are 404) and writes an
-audit row. Views that audit a read take the write lock before reading (`begin_write`), so the
-audit insert at the end never has to upgrade a SQLite read transaction.
+audit row.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from flask_login import current_user, login_required
 
 from ..errors import render_error
 from ..extensions import db
-from ..infrastructure.database import begin_write, restart_write
+from ..infrastructure.database import restart_write
 from ..models import Patient
 from ..services.governance.data_rights import ERASED_REFUSAL
 from ..services.patients import patients as patients_service
@@ -32,7 +31,6 @@ SEARCH_MAX_CHARS = 100
 @login_required
 def patients():
     """The clinic's patients, searchable by name or email, 25 a page (erased ones on request)."""
-    begin_write()
     query = request.args.get("q", "").strip()[:SEARCH_MAX_CHARS]
     include_erased = request.args.get("erased") == "1"
     page = db.paginate(
@@ -80,7 +78,6 @@ def new_patient():
 @login_required
 def edit_patient(patient_id: int):
     """Change a patient's contact details, timezone and reminder settings."""
-    begin_write()
     patient = clinic_get_or_404(Patient, patient_id)
     if patient.erased_at is not None:
         db.session.rollback()
@@ -113,7 +110,6 @@ def edit_patient(patient_id: int):
 @login_required
 def patient_detail(patient_id: int):
     """A patient's treatments, check-ins and flags over time, and the clinic's actions."""
-    begin_write()
     patient = clinic_get_or_404(Patient, patient_id)
     record = patients_service.patient_record(patient)
     audit_staff("patient.view", patient.id)

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from ..errors import render_error
 from ..extensions import db
-from ..infrastructure.database import begin_write, restart_write
+from ..infrastructure.database import restart_write
 from ..models import Patient, Treatment
 from ..services.governance.data_rights import ERASED_REFUSAL
 from ..services.patients import treatments as treatments_service
@@ -43,7 +43,6 @@ def _saved(patient: Patient, recorded: RecordedTreatment):
 @login_required
 def new_treatment(patient_id: int):
     """Record a treatment; saving it queues the patient's invite in the same transaction."""
-    begin_write()
     patient = clinic_get_or_404(Patient, patient_id)
     if patient.erased_at is not None:
         db.session.rollback()
@@ -71,7 +70,6 @@ def new_treatment(patient_id: int):
 @login_required
 def treatment_detail(treatment_id: int):
     """What was given, where and by whom, with the check-ins and flags that followed."""
-    begin_write()
     treatment = clinic_get_or_404(Treatment, treatment_id)
     record = treatments_service.treatment_record(treatment)
     audit_staff("treatment.view", treatment.patient_id, target=f"treatment:{treatment.id}")
