@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Engine, Select, case, select
+from sqlalchemy import Engine, Select, case, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from ... import rules
@@ -30,6 +30,7 @@ from ...models import (
     User,
 )
 from ...timeutil import hours
+from ..clinics.catalogue_admin import clinic_symptoms
 from .flagging import load_catalogues, load_histories
 from .timeline import Timeline, build_timeline
 
@@ -173,12 +174,18 @@ class FlagCase:
     other_flags: list[Flag]
 
 
-def clinic_symptoms(clinic_id: int) -> list[Symptom]:
-    """A clinic's catalogue in its display order."""
+def filter_staff(clinic_id: int) -> list[User]:
+    """The clinic's staff by name (former staff too: their treatments' flags stay), for the
+    queue's practitioner filter."""
     return list(
-        db.session.scalars(
-            select(Symptom).where(Symptom.clinic_id == clinic_id).order_by(Symptom.position)
-        )
+        db.session.scalars(select(User).where(User.clinic_id == clinic_id).order_by(User.name))
+    )
+
+
+def open_flag_count(clinic_id: int) -> int:
+    """How many of the clinic's flags are open (for the staff navigation)."""
+    return db.session.scalar(
+        select(func.count(Flag.id)).where(Flag.clinic_id == clinic_id, Flag.status == OPEN)
     )
 
 
