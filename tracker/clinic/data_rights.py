@@ -14,9 +14,8 @@ from ..extensions import db
 from ..infrastructure.database import restart_write
 from ..models import Patient
 from ..services.governance import data_rights
-from ..services.governance.data_rights import ERASED_REFUSAL
 from . import bp
-from .access import admin_required, audit_staff, clinic_get_or_404
+from .access import admin_required, audit_staff, clinic_get_or_404, refuse_if_erased
 from .patient_forms import EraseForm
 
 
@@ -25,9 +24,7 @@ from .patient_forms import EraseForm
 def export_patient(patient_id: int):
     """Download the patient's whole record as JSON (not kept by the browser's cache)."""
     patient = clinic_get_or_404(Patient, patient_id)
-    if patient.erased_at is not None:
-        db.session.rollback()
-        return render_error(409, ERASED_REFUSAL)
+    refuse_if_erased(patient)
     body = current_app.json.dumps(data_rights.export_record(patient), indent=2)
     audit_staff("patient.export", patient.id, target="format:json")
     db.session.commit()

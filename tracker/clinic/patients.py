@@ -9,17 +9,15 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..errors import render_error
 from ..extensions import db
 from ..infrastructure.database import restart_write
 from ..models import Patient
-from ..services.governance.data_rights import ERASED_REFUSAL
 from ..services.patients import patients as patients_service
 from ..services.patients.links import revoke_links as revoke_patient_links
 from ..services.patients.patients import PatientInvalid
 from ..services.patients.treatments import resend_invite as resend_patient_invite
 from . import bp
-from .access import audit_staff, clinic_get_or_404
+from .access import audit_staff, clinic_get_or_404, refuse_if_erased
 from .paging import page_number
 from .patient_forms import ActionForm, PatientForm, add_service_errors
 
@@ -79,9 +77,7 @@ def new_patient():
 def edit_patient(patient_id: int):
     """Change a patient's contact details, timezone and reminder settings."""
     patient = clinic_get_or_404(Patient, patient_id)
-    if patient.erased_at is not None:
-        db.session.rollback()
-        return render_error(409, ERASED_REFUSAL)
+    refuse_if_erased(patient)
     form = PatientForm(obj=patient)
     if form.validate_on_submit():
         try:
@@ -125,8 +121,7 @@ def resend_invite(patient_id: int):
     patient = clinic_get_or_404(Patient, patient_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    if patient.erased_at is not None:
-        return render_error(409, ERASED_REFUSAL)
+    refuse_if_erased(patient)
     message = resend_patient_invite(patient)
     if message is None:
         flash("Record a treatment first: the invite is about a treatment.")

@@ -5,16 +5,14 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from ..errors import render_error
 from ..extensions import db
 from ..infrastructure.database import restart_write
 from ..models import Patient, Treatment
-from ..services.governance.data_rights import ERASED_REFUSAL
 from ..services.patients import treatments as treatments_service
 from ..services.patients.treatments import RecordedTreatment, TreatmentInvalid
 from ..timeutil import local, utcnow
 from . import bp
-from .access import audit_staff, clinic_get_or_404
+from .access import audit_staff, clinic_get_or_404, refuse_if_erased
 from .patient_forms import TreatmentForm, add_service_errors
 
 
@@ -44,9 +42,7 @@ def _saved(patient: Patient, recorded: RecordedTreatment):
 def new_treatment(patient_id: int):
     """Record a treatment; saving it queues the patient's invite in the same transaction."""
     patient = clinic_get_or_404(Patient, patient_id)
-    if patient.erased_at is not None:
-        db.session.rollback()
-        return render_error(409, ERASED_REFUSAL)
+    refuse_if_erased(patient)
     timezone = current_user.clinic.timezone
     form = _treatment_form(timezone)
     if form.validate_on_submit():
