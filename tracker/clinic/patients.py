@@ -31,12 +31,8 @@ def patients():
     """The clinic's patients, searchable by name or email, 25 a page (erased ones on request)."""
     query = request.args.get("q", "").strip()[:SEARCH_MAX_CHARS]
     include_erased = request.args.get("erased") == "1"
-    page = db.paginate(
-        patients_service.search(current_user.clinic_id, query, include_erased=include_erased),
-        page=page_number(),
-        per_page=PER_PAGE,
-        max_per_page=PER_PAGE,
-        error_out=False,
+    page = patients_service.search_page(
+        current_user.clinic_id, query, page_number(), PER_PAGE, include_erased=include_erased
     )
     summaries = patients_service.summaries([p.id for p in page.items])
     audit_staff("patients.list", target=f"page:{page.page}")
