@@ -17,6 +17,7 @@ from ..services.clinics.catalogue_admin import clinic_symptoms
 from ..services.flags import flag_actions
 from ..services.flags import queue as queue_service
 from ..services.patients.checkins import CheckInInvalid, record_checkin
+from ..services.staff.staff_admin import staff_by_name
 from ..timeutil import utcnow
 from . import bp
 from .access import audit_staff, clinic_get_or_404
@@ -38,7 +39,7 @@ def _staff_member() -> User:
 
 def _clinic_staff() -> list[User]:
     """The clinic's staff, for the practitioner filter."""
-    return queue_service.filter_staff(current_user.clinic_id)
+    return staff_by_name(current_user.clinic_id)
 
 
 def _page_helpers() -> dict:

@@ -174,14 +174,6 @@ class FlagCase:
     other_flags: list[Flag]
 
 
-def filter_staff(clinic_id: int) -> list[User]:
-    """The clinic's staff by name (former staff too: their treatments' flags stay), for the
-    queue's practitioner filter."""
-    return list(
-        db.session.scalars(select(User).where(User.clinic_id == clinic_id).order_by(User.name))
-    )
-
-
 def open_flag_count(clinic_id: int) -> int:
     """How many of the clinic's flags are open (for the staff navigation)."""
     return db.session.scalar(
