@@ -91,12 +91,12 @@ def test_no_csrf_token_is_needed_with_a_bearer_token(api):
 
 
 def test_an_unexpected_failure_is_a_json_500_without_details(api, monkeypatch):
-    from tracker.services.flags import queue
+    from tracker.services.clinics import catalogue_admin
 
     def broken(clinic_id):
         raise RuntimeError("secret detail")
 
-    monkeypatch.setattr(queue, "clinic_symptoms", broken)
+    monkeypatch.setattr(catalogue_admin, "clinic_symptoms", broken)
     response = api.get("/api/v1/symptoms")
     assert response.status_code == 500
     assert response.get_json()["error"]["code"] == "internal_error"

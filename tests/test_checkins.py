@@ -2,7 +2,7 @@
 
 A check-in raises at once what it shows by itself (urgent, review, severe, worsening) in its own
 transaction; the sweep raises what needs time to pass (overdue, no response) at the right minute;
-the database's unique indexes keep every flag single. See "The rules" in shared/product.md.
+the database's unique indexes keep every flag single. The rules themselves are tracker/rules.py.
 """
 
 from __future__ import annotations

@@ -13,16 +13,9 @@ from sqlalchemy import func, select, update
 
 from tracker.extensions import db
 from tracker.models import OutboxMessage
-from tracker.services.messaging import outbox
-from tracker.services.messaging.outbox import (
-    MAX_ATTEMPTS,
-    FileTransport,
-    build_email,
-    claim,
-    deliver_due,
-    enqueue,
-    retry_delay,
-)
+from tracker.services.messaging import delivery, outbox
+from tracker.services.messaging.delivery import FileTransport, build_email, deliver_due
+from tracker.services.messaging.outbox import MAX_ATTEMPTS, claim, enqueue, retry_delay
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -174,7 +167,7 @@ def test_each_claim_is_stamped_when_it_is_made_so_a_long_run_keeps_its_rows(clin
     """A run that lasts longer than the sending time-out must not look stuck to another run."""
     queue(clinic, 3)
     ticks = iter(range(0, 100_000, 600))  # each look at the clock: ten minutes later
-    monkeypatch.setattr(outbox.time, "monotonic", lambda: next(ticks))
+    monkeypatch.setattr(delivery.time, "monotonic", lambda: next(ticks))
     claimed_at = []
 
     class Watching(Recording):

@@ -1,7 +1,7 @@
 """Check-in reminders and the review reminder, by the patient's own clock.
 
 Time travel by passing `now`: each test runs the job as the scheduler would (every 15 minutes,
-or at chosen moments) and reads what landed in the outbox. See product.md, "Automation".
+or at chosen moments) and reads what landed in the outbox.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy import event, func, select
 from tracker.catalogue import DEFAULT_SCHEDULE
 from tracker.extensions import db
 from tracker.models import OutboxMessage, PatientLink, Treatment
-from tracker.services.messaging.outbox import build_email
+from tracker.services.messaging.delivery import build_email
 from tracker.services.messaging.reminders import REMINDER, REVIEW, send_due_reminders
 from tracker.services.patients.checkins import SymptomEntry, record_checkin
 from tracker.services.patients.links import LinkState, check_link

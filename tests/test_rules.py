@@ -1,4 +1,4 @@
-"""The flag rules ("The rules" in shared/product.md), as tables: check-ins in, findings out."""
+"""The flag rules (tracker/rules.py), as tables: check-ins in, findings out."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import signal
@@ -10,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-import types
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +23,8 @@ from tests.conftest import TEST_SECRET, make_app
 from tracker import scheduler as scheduling
 from tracker.extensions import db
 from tracker.models import OutboxMessage
+from tracker.services import messaging
+from tracker.services.messaging import alerts, reminders
 from tracker.services.messaging.outbox import enqueue
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,16 +58,18 @@ def running(app):
 def run_now(scheduler, job_id: str, timeout: float = 10) -> scheduling.JobRun:
     """Make the scheduler run `job_id` at once, in its own thread, and wait for it."""
     done = threading.Event()
+    runs = []
 
     def listener(event):
         if event.job_id == job_id:
+            runs.append(event.retval)
             done.set()
 
     scheduler.add_listener(listener, EVENT_JOB_EXECUTED)
     scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
     assert done.wait(timeout), f"job {job_id} did not run"
     scheduler.remove_listener(listener)
-    return scheduling.last_runs[job_id]
+    return runs[0]
 
 
 # --- the job list -------------------------------------------------------------------------------
@@ -103,7 +107,7 @@ def test_a_job_run_commits_and_says_what_it_did(app, clinic, tmp_path, monkeypat
 
     swept = scheduling.run_job(app, "sweep", now=NOW)
     assert swept.ok and swept.summary == "treatments=0, flags_opened=0"
-    assert scheduling.last_runs["sweep"] is swept and swept.started_at == NOW
+    assert swept.job_id == "sweep" and swept.started_at == NOW
 
 
 def test_every_job_runs_its_real_service(app, clinic, make_patient, tmp_path, monkeypatch):
@@ -144,11 +148,12 @@ def test_a_job_that_raises_is_logged_rolled_back_and_the_scheduler_keeps_running
     assert run_now(scheduler, "sweep").ok  # and so does the one that failed
 
 
-def test_a_missing_service_is_logged_clearly(app, monkeypatch, caplog):
+def test_a_service_that_cannot_be_imported_stops_the_scheduler_from_starting(monkeypatch):
+    monkeypatch.delattr(messaging, "reminders")
     monkeypatch.setitem(sys.modules, "tracker.services.messaging.reminders", None)  # import fails
-    run = scheduling.run_job(app, "remind")
-    assert run.ok and run.summary == "nothing done"
-    assert "reminders are not available" in caplog.text
+    monkeypatch.delitem(sys.modules, "tracker.scheduler")
+    with pytest.raises(ImportError):
+        importlib.import_module("tracker.scheduler")
 
 
 def test_remind_and_digest_call_their_services_with_now(app, monkeypatch):
@@ -157,12 +162,12 @@ def test_remind_and_digest_call_their_services_with_now(app, monkeypatch):
     class Result:
         summary = "queued 2 reminders"
 
-    reminders = types.ModuleType("tracker.services.messaging.reminders")
-    reminders.send_due_reminders = lambda now: calls.append(("remind", now)) or Result()
-    alerts = types.ModuleType("tracker.services.messaging.alerts")
-    alerts.send_due_digests = lambda now: calls.append(("digest", now)) or {"clinics": 1}
-    monkeypatch.setitem(sys.modules, "tracker.services.messaging.reminders", reminders)
-    monkeypatch.setitem(sys.modules, "tracker.services.messaging.alerts", alerts)
+    monkeypatch.setattr(
+        reminders, "send_due_reminders", lambda now: calls.append(("remind", now)) or Result()
+    )
+    monkeypatch.setattr(
+        alerts, "send_due_digests", lambda now: calls.append(("digest", now)) or {"clinics": 1}
+    )
 
     assert scheduling.run_job(app, "remind", now=NOW).summary == "queued 2 reminders"
     assert scheduling.run_job(app, "digest", now=NOW).summary == "{'clinics': 1}"

@@ -23,7 +23,8 @@ from tracker.extensions import db
 from tracker.infrastructure.smtp import SmtpTransport
 from tracker.models import AuditEvent, OutboxMessage
 from tracker.services.clinics.clinics import create_user
-from tracker.services.messaging.outbox import MAX_ATTEMPTS, deliver_due, enqueue
+from tracker.services.messaging.delivery import deliver_due
+from tracker.services.messaging.outbox import MAX_ATTEMPTS, enqueue
 
 NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)  # 13:00 in London (BST)
 SENDER = "Riverside Clinic <care@riverside.test>"

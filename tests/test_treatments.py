@@ -214,6 +214,31 @@ def test_the_service_refuses_units_that_are_not_sensible(app, patient, units, ke
     assert list(refused.value.fields) == [key]
 
 
+def total_only(areas: tuple[str, ...], total: float, **changes) -> TreatmentDetails:
+    """A treatment given to the service as a total over `areas`, as the API may give it."""
+    fields = {"product": "Botox", "batch_number": "B1", "indication": "cosmetic"} | changes
+    return TreatmentDetails(treated_at=NOW, areas=areas, units_total=total, **fields)
+
+
+def test_a_total_over_several_areas_is_stored_as_given_without_a_split(app, patient):
+    treatment = record_treatment(patient, total_only(("forehead", " frown lines "), 10)).treatment
+    assert treatment.areas == ["forehead", "frown lines"]
+    assert treatment.units_by_area == {} and treatment.units_total == 10
+
+
+def test_a_total_over_one_area_is_that_areas_units(app, patient):
+    details = total_only(("underarms",), 100, indication="sweating")
+    treatment = record_treatment(patient, details).treatment
+    assert treatment.units_by_area == {"underarms": 100} and treatment.units_total == 100
+
+
+@pytest.mark.parametrize(("total", "areas"), [(2001, ("a", "b")), (0, ("a", "b")), (5, ())])
+def test_a_total_that_no_area_could_hold_is_refused_as_the_total(app, patient, total, areas):
+    with pytest.raises(InvalidInput) as refused:
+        record_treatment(patient, total_only(areas, total))
+    assert list(refused.value.fields) == ["units" if areas else "areas"]
+
+
 def test_the_service_refuses_a_naive_time(app, patient):
     details = TreatmentDetails(
         treated_at=datetime(2026, 6, 15, 10, 0),

@@ -16,7 +16,7 @@ from .services.clinics import demo as demo_service
 from .services.clinics.clinics import create_clinic, create_user, find_clinic
 from .services.flags.flagging import sweep
 from .services.messaging.alerts import send_due_digests
-from .services.messaging.outbox import default_transport, deliver_due
+from .services.messaging.delivery import default_transport, deliver_due
 from .services.messaging.reminders import send_due_reminders
 from .services.patients.links import issue_link, link_url
 from .services.staff import second_factor

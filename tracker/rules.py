@@ -2,7 +2,7 @@
 
 Plain data in, plain data out, `now` always passed in: no Flask, no SQLAlchemy, no clock. The
 numbers come from the clinic's catalogue (`SymptomRule.expected_hours`) and from a `FlagPolicy`.
-See "The rules" in shared/product.md; each function below names the rule it implements.
+Each function below says in its docstring which rule it implements and how.
 """
 
 from __future__ import annotations

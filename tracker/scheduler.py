@@ -2,7 +2,8 @@
 
 The job list is code: `JOBS`. Each job pushes an app context, runs one service function in its own
 transaction, commits, and logs what it did; an error is logged and rolled back, and the scheduler
-carries on. Every run is recorded in `last_runs` (a heartbeat for health checks).
+carries on. The services are imported with this module: a broken import stops the scheduler
+from starting at all, rather than leaving a job that quietly does nothing.
 
 Two ways to run it:
 - `flask --app wsgi tracker scheduler`: in the foreground, one process for production;
@@ -36,6 +37,8 @@ from flask import Flask
 
 from .extensions import db
 from .infrastructure.database import begin_write
+from .services.flags import flagging
+from .services.messaging import alerts, delivery, reminders
 from .timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -49,39 +52,25 @@ MISFIRE_GRACE_SECONDS = 10 * 60
 
 def deliver(now: datetime) -> Any:
     """Send what is due in the outbox (commits per message itself)."""
-    from .services.messaging.outbox import deliver_due
-
-    return deliver_due(now)
+    return delivery.deliver_due(now)
 
 
 def sweep(now: datetime) -> Any:
     """Open the flags that need time to pass (overdue, no response)."""
-    from .services.flags.flagging import sweep as run_sweep
-
     begin_write()
-    return run_sweep(now)
+    return flagging.sweep(now)
 
 
 def remind(now: datetime) -> Any:
     """Queue the check-in and review reminders that are due."""
-    try:
-        from .services.messaging.reminders import send_due_reminders
-    except ImportError as error:
-        log.error("Job remind: reminders are not available (%s); nothing done.", error)
-        return None
     begin_write()
-    return send_due_reminders(now)
+    return reminders.send_due_reminders(now)
 
 
 def digest(now: datetime) -> Any:
     """Queue each clinic's morning digest of new flags (the service decides whose morning it is)."""
-    try:
-        from .services.messaging.alerts import send_due_digests
-    except ImportError as error:
-        log.error("Job digest: clinic digests are not available (%s); nothing done.", error)
-        return None
     begin_write()
-    return send_due_digests(now)
+    return alerts.send_due_digests(now)
 
 
 @dataclass(frozen=True)
@@ -112,10 +101,6 @@ class JobRun:
     summary: str
 
 
-last_runs: dict[str, JobRun] = {}
-"""The latest run of each job in this process, by job id."""
-
-
 def describe(result: Any) -> str:
     """A one-line account of what a service returned, for the log."""
     if result is None:
@@ -144,7 +129,6 @@ def run_job(app: Flask, job_id: str, now: datetime | None = None) -> JobRun:
         finally:
             db.session.remove()
     run = JobRun(job.id, started, round(time.monotonic() - clock, 3), ok, summary)
-    last_runs[job.id] = run
     if ok:
         log.info("Job %s: %s (%.1f s)", job.id, summary, run.seconds)
     return run

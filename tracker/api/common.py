@@ -8,9 +8,10 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import request
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, select
 
 from ..extensions import db
+from ..infrastructure.database import keyset_page
 from ..models import CheckIn, Flag, Patient, Treatment
 from ..services.governance import audit
 from . import schemas
@@ -88,14 +89,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 
 
 def page(stmt: Select, at_column: Any, id_column: Any, limit: int, cursor: str | None):
-    """One page of `stmt` in (time, id) order after `cursor`, and the next page's cursor."""
-    if cursor:
-        at, row_id = decode_cursor(cursor)
-        stmt = stmt.where(or_(at_column > at, and_(at_column == at, id_column > row_id)))
-    rows = list(
-        db.session.scalars(stmt.order_by(None).order_by(at_column, id_column).limit(limit + 1))
-    )
-    return rows[:limit], rows[limit:] != []
+    """One page of `stmt` in (time, id) order after `cursor`, and whether more follow."""
+    after = decode_cursor(cursor) if cursor else None
+    return keyset_page(stmt, at_column, id_column, limit, after)
 
 
 # --- serialisers -----------------------------------------------------------------------------

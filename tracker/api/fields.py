@@ -7,13 +7,17 @@ character in any string however deep (`tracker.inputs`), so no interface passes 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from ..catalogue import ACTIONS
 from ..emails import EMAIL_MAX_CHARS, EMAIL_TOO_LONG, email_too_long
 from ..inputs import NUL_ERROR, contains_nul
+from ..models import INDICATIONS, OUTCOMES, STATUSES
+from ..rules import Reason
 
 
 class In(BaseModel):
@@ -59,3 +63,11 @@ Timestamp = Annotated[
     ),
 ]
 OutTimestamp = Annotated[datetime, Field(description="ISO 8601, UTC.")]
+
+# The choices of the catalogue, the models and the rules, as enums for the schemas.
+
+Indication = StrEnum("Indication", {name: name for name in INDICATIONS})
+Outcome = StrEnum("Outcome", {name: name for name in OUTCOMES})
+FlagStatus = StrEnum("FlagStatus", {name: name for name in STATUSES})
+FlagReason = StrEnum("FlagReason", {reason.value: reason.value for reason in Reason})
+Action = StrEnum("Action", {name: name for name in ACTIONS})

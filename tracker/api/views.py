@@ -9,13 +9,12 @@ from __future__ import annotations
 from datetime import time
 
 from flask import Response, request, url_for
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..invalid import InvalidInput
-from ..models import CheckIn, Patient, SymptomReport, Treatment
-from ..services.flags import queue as queue_service
+from ..models import CheckIn, Patient, Treatment
+from ..services.clinics import catalogue_admin
+from ..services.patients import history
 from ..services.patients import patients as patients_service
 from ..services.patients import treatments as treatments_service
 from ..services.patients.checkins import SymptomEntry, record_checkin
@@ -77,7 +76,7 @@ def revoke_this_token():
 @operation("The clinic's symptom catalogue", tag="catalogue", responses={200: schemas.SymptomList})
 def symptoms():
     """Every symptom of the clinic's catalogue, in the order the check-in form shows them."""
-    rows = queue_service.clinic_symptoms(current_user().clinic_id)
+    rows = catalogue_admin.clinic_symptoms(current_user().clinic_id)
     return schemas.SymptomList(symptoms=[schemas.SymptomOut.model_validate(s) for s in rows])
 
 
@@ -125,12 +124,7 @@ def get_patient(patient: Patient):
 )
 def patient_checkins(patient: Patient, query: schemas.PageQuery):
     """Every check-in after any of the patient's treatments, oldest first, paged."""
-    stmt = (
-        select(CheckIn)
-        .join(Treatment, CheckIn.treatment_id == Treatment.id)
-        .where(Treatment.patient_id == patient.id)
-        .options(selectinload(CheckIn.reports).selectinload(SymptomReport.symptom))
-    )
+    stmt = history.patient_checkins_query(patient.id)
     rows, more = page(stmt, CheckIn.reported_at, CheckIn.id, query.limit, query.cursor)
     audit_api("patient.checkins.list", patient.id)
     result = schemas.CheckInPage(
@@ -141,19 +135,13 @@ def patient_checkins(patient: Patient, query: schemas.PageQuery):
     return result
 
 
-def _treatment_details(body: schemas.TreatmentIn) -> tuple[TreatmentDetails, bool]:
-    """The service's details, and whether the units per area were given (not just a total).
-
-    With several areas and only a total, the service is given an even split to check, and the
-    stored treatment keeps the total alone (see `create_treatment`).
-    """
+def _treatment_details(body: schemas.TreatmentIn) -> TreatmentDetails:
+    """The service's details: the units per area when given, else the total over the areas."""
     areas = [area.strip() for area in body.areas]
     if len(set(areas)) != len(areas) or not all(areas):
         raise ApiError(422, fields={"areas": "Name each area once."})
-    if body.units_by_area is None:
-        units = {area: body.units / len(areas) for area in areas}
-        by_area_given = len(areas) == 1
-    else:
+    units: dict[str, float] = {}
+    if body.units_by_area is not None:
         units = {area.strip(): value for area, value in body.units_by_area.items()}
         if set(units) != set(areas):
             raise ApiError(
@@ -161,16 +149,16 @@ def _treatment_details(body: schemas.TreatmentIn) -> tuple[TreatmentDetails, boo
             )
         if abs(sum(units.values()) - body.units) > 0.01:
             raise ApiError(422, fields={"units": "The units per area must add up to `units`."})
-        by_area_given = True
-    details = TreatmentDetails(
+    return TreatmentDetails(
         treated_at=body.treated_at,
         product=body.product,
         batch_number=body.batch_number,
         indication=body.indication.value,
         units_by_area=units,
         practitioner_id=current_user().id,
+        areas=tuple(areas),
+        units_total=None if body.units_by_area is not None else body.units,
     )
-    return details, by_area_given
 
 
 @bp.post("/patients/<int:patient_id>/treatments")
@@ -189,22 +177,11 @@ def create_treatment(patient: Patient, body: schemas.TreatmentIn):
     to new treatments (409)."""
     if patient.erased_at is not None:
         raise ApiError(409, "This patient's contact data was erased: their record is closed.")
-    details, by_area_given = _treatment_details(body)
     try:
-        recorded = treatments_service.record_treatment(patient, details)
+        recorded = treatments_service.record_treatment(patient, _treatment_details(body))
     except InvalidInput as invalid:
-        fields = invalid.fields
-        if body.units_by_area is None:  # the per-area limits applied to the total here
-            fields = {
-                ("units" if k.startswith("units_by_area") else k): v for k, v in fields.items()
-            }
-        raise ApiError(422, fields=fields) from None
+        raise ApiError(422, fields=invalid.fields) from None
     treatment = recorded.treatment
-    if not by_area_given:
-        treatment.areas = [area.strip() for area in body.areas]
-        treatment.units_by_area = {}
-        treatment.units_total = body.units
-        db.session.flush()
     audit_api("treatment.create", patient.id, target=f"treatment:{treatment.id}")
     result = schemas.TreatmentCreated(
         **treatment_fields(treatment), invite_queued=recorded.invite is not None

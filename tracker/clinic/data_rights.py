@@ -11,12 +11,11 @@ from flask import current_app, flash, redirect, render_template, url_for
 
 from ..errors import render_error
 from ..extensions import db
-from ..infrastructure.database import begin_write, restart_write
+from ..infrastructure.database import restart_write
 from ..models import Patient
 from ..services.governance import data_rights
-from ..services.governance.data_rights import ERASED_REFUSAL
 from . import bp
-from .access import admin_required, audit_staff, clinic_get_or_404
+from .access import admin_required, audit_staff, clinic_get_or_404, refuse_if_erased
 from .patient_forms import EraseForm
 
 
@@ -24,11 +23,8 @@ from .patient_forms import EraseForm
 @admin_required
 def export_patient(patient_id: int):
     """Download the patient's whole record as JSON (not kept by the browser's cache)."""
-    begin_write()
     patient = clinic_get_or_404(Patient, patient_id)
-    if patient.erased_at is not None:
-        db.session.rollback()
-        return render_error(409, ERASED_REFUSAL)
+    refuse_if_erased(patient)
     body = current_app.json.dumps(data_rights.export_record(patient), indent=2)
     audit_staff("patient.export", patient.id, target="format:json")
     db.session.commit()
@@ -44,7 +40,6 @@ def export_patient(patient_id: int):
 @admin_required
 def erase_patient(patient_id: int):
     """Ask the admin to type the patient's name, then erase their contact data in one go."""
-    begin_write()
     patient = clinic_get_or_404(Patient, patient_id)
     if patient.erased_at is not None:
         db.session.rollback()

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
-from werkzeug.routing import BuildError
 
 from ..errors import render_error
 from ..extensions import db
 from ..infrastructure.database import restart_write
 from ..invalid import InvalidInput
 from ..models import OUTCOMES, Flag, User
+from ..services.clinics.catalogue_admin import clinic_symptoms
 from ..services.flags import flag_actions
 from ..services.flags import queue as queue_service
 from ..services.patients.checkins import record_checkin
+from ..services.staff.staff_admin import staff_by_name
 from ..timeutil import utcnow
 from . import bp
 from .access import audit_staff, clinic_get_or_404
@@ -40,25 +40,12 @@ def _staff_member() -> User:
 
 def _clinic_staff() -> list[User]:
     """The clinic's staff, for the practitioner filter."""
-    return list(
-        db.session.scalars(
-            select(User).where(User.clinic_id == current_user.clinic_id).order_by(User.name)
-        )
-    )
-
-
-def patient_url(patient_id: int) -> str:
-    """The patient page's URL (built by hand while that page's endpoint may not exist yet)."""
-    try:
-        return url_for("clinic.patient_detail", patient_id=patient_id)
-    except BuildError:
-        return f"/clinic/patients/{patient_id}"
+    return staff_by_name(current_user.clinic_id)
 
 
 def _page_helpers() -> dict:
     return {
         "tz": current_user.clinic.timezone,
-        "patient_url": patient_url,
         "REASON_LABELS": REASON_LABELS,
         "OUTCOMES": OUTCOMES,
     }
@@ -102,7 +89,7 @@ def _show(flag: Flag, status: int = 200, **forms):
     """The flag detail page, audited as a view, with fresh forms unless a posted one is shown."""
     _audit("flag.view", flag, f"flag:{flag.id}")
     now = utcnow()
-    symptoms = queue_service.clinic_symptoms(flag.clinic_id)
+    symptoms = clinic_symptoms(flag.clinic_id)
     forms.setdefault(
         "checkin_form", PhoneCheckInForm.for_catalogue(symptoms, current_user.clinic.timezone, now)
     )
@@ -205,9 +192,7 @@ def record_phone_checkin(flag_id: int):
     """Record what the patient said on a phone follow-up, through the patient's own service."""
     flag = clinic_get_or_404(Flag, flag_id)
     tz = current_user.clinic.timezone
-    form = PhoneCheckInForm.for_catalogue(
-        queue_service.clinic_symptoms(flag.clinic_id), tz, utcnow()
-    )
+    form = PhoneCheckInForm.for_catalogue(clinic_symptoms(flag.clinic_id), tz, utcnow())
     if form.validate_on_submit():
         try:
             result = record_checkin(

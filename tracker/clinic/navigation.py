@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from flask_login import current_user
-from sqlalchemy import func, select
 
-from ..extensions import db
-from ..models import OPEN, Flag
+from ..services.flags.queue import open_flag_count as count_open_flags
 from ..services.messaging.outbox import failed_count
 from . import bp
 
@@ -16,11 +14,7 @@ def open_flag_count() -> dict:
     """The number of open flags of the signed-in user's clinic (nothing for anyone else)."""
     if not current_user or not current_user.is_authenticated:
         return {}
-    count = db.session.scalar(
-        select(func.count(Flag.id)).where(
-            Flag.clinic_id == current_user.clinic_id, Flag.status == OPEN
-        )
-    )
+    count = count_open_flags(current_user.clinic_id)
     if current_user.is_admin:
         return {
             "open_flag_count": count,

@@ -1,8 +1,7 @@
 """The clinic's patients: the list, adding and editing, the patient page and its actions.
 
 Every view is scoped to the signed-in user's clinic (another clinic's ids are 404) and writes an
-audit row. Views that audit a read take the write lock before reading (`begin_write`), so the
-audit insert at the end never has to upgrade a SQLite read transaction.
+audit row.
 """
 
 from __future__ import annotations
@@ -10,17 +9,15 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..errors import render_error
 from ..extensions import db
-from ..infrastructure.database import begin_write, restart_write
+from ..infrastructure.database import restart_write
 from ..invalid import InvalidInput
 from ..models import Patient
-from ..services.governance.data_rights import ERASED_REFUSAL
 from ..services.patients import patients as patients_service
 from ..services.patients.links import revoke_links as revoke_patient_links
 from ..services.patients.treatments import resend_invite as resend_patient_invite
 from . import bp
-from .access import audit_staff, clinic_get_or_404
+from .access import audit_staff, clinic_get_or_404, refuse_if_erased
 from .paging import page_number
 from .patient_forms import ActionForm, PatientForm
 
@@ -32,15 +29,10 @@ SEARCH_MAX_CHARS = 100
 @login_required
 def patients():
     """The clinic's patients, searchable by name or email, 25 a page (erased ones on request)."""
-    begin_write()
     query = request.args.get("q", "").strip()[:SEARCH_MAX_CHARS]
     include_erased = request.args.get("erased") == "1"
-    page = db.paginate(
-        patients_service.search(current_user.clinic_id, query, include_erased=include_erased),
-        page=page_number(),
-        per_page=PER_PAGE,
-        max_per_page=PER_PAGE,
-        error_out=False,
+    page = patients_service.search_page(
+        current_user.clinic_id, query, page_number(), PER_PAGE, include_erased=include_erased
     )
     summaries = patients_service.summaries([p.id for p in page.items])
     audit_staff("patients.list", target=f"page:{page.page}")
@@ -80,11 +72,8 @@ def new_patient():
 @login_required
 def edit_patient(patient_id: int):
     """Change a patient's contact details, timezone and reminder settings."""
-    begin_write()
     patient = clinic_get_or_404(Patient, patient_id)
-    if patient.erased_at is not None:
-        db.session.rollback()
-        return render_error(409, ERASED_REFUSAL)
+    refuse_if_erased(patient)
     form = PatientForm(obj=patient)
     if form.validate_on_submit():
         try:
@@ -113,7 +102,6 @@ def edit_patient(patient_id: int):
 @login_required
 def patient_detail(patient_id: int):
     """A patient's treatments, check-ins and flags over time, and the clinic's actions."""
-    begin_write()
     patient = clinic_get_or_404(Patient, patient_id)
     record = patients_service.patient_record(patient)
     audit_staff("patient.view", patient.id)
@@ -129,8 +117,7 @@ def resend_invite(patient_id: int):
     patient = clinic_get_or_404(Patient, patient_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    if patient.erased_at is not None:
-        return render_error(409, ERASED_REFUSAL)
+    refuse_if_erased(patient)
     message = resend_patient_invite(patient)
     if message is None:
         flash("Record a treatment first: the invite is about a treatment.")

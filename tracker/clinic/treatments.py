@@ -5,17 +5,15 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from ..errors import render_error
 from ..extensions import db
-from ..infrastructure.database import begin_write, restart_write
+from ..infrastructure.database import restart_write
 from ..invalid import InvalidInput
 from ..models import Patient, Treatment
-from ..services.governance.data_rights import ERASED_REFUSAL
 from ..services.patients import treatments as treatments_service
 from ..services.patients.treatments import RecordedTreatment
 from ..timeutil import local, utcnow
 from . import bp
-from .access import audit_staff, clinic_get_or_404
+from .access import audit_staff, clinic_get_or_404, refuse_if_erased
 from .patient_forms import TreatmentForm
 
 
@@ -44,11 +42,8 @@ def _saved(patient: Patient, recorded: RecordedTreatment):
 @login_required
 def new_treatment(patient_id: int):
     """Record a treatment; saving it queues the patient's invite in the same transaction."""
-    begin_write()
     patient = clinic_get_or_404(Patient, patient_id)
-    if patient.erased_at is not None:
-        db.session.rollback()
-        return render_error(409, ERASED_REFUSAL)
+    refuse_if_erased(patient)
     timezone = current_user.clinic.timezone
     form = _treatment_form(timezone)
     if form.validate_on_submit():
@@ -72,7 +67,6 @@ def new_treatment(patient_id: int):
 @login_required
 def treatment_detail(treatment_id: int):
     """What was given, where and by whom, with the check-ins and flags that followed."""
-    begin_write()
     treatment = clinic_get_or_404(Treatment, treatment_id)
     record = treatments_service.treatment_record(treatment)
     audit_staff("treatment.view", treatment.patient_id, target=f"treatment:{treatment.id}")

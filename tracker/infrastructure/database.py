@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import Select, and_, event, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from werkzeug.routing import IntegerConverter
@@ -101,6 +101,19 @@ def lock_for_update(model: Any, row_id: int) -> None:
     begin_write()
     if dialect_name() == "postgresql":
         db.session.execute(select(model.id).where(model.id == row_id).with_for_update())
+
+
+def keyset_page(
+    stmt: Select, at_column: Any, id_column: Any, limit: int, after: tuple[Any, int] | None
+) -> tuple[list[Any], bool]:
+    """Up to `limit` rows of `stmt` in (time, id) order after the position `after`, and whether
+    more follow (keyset paging: stable while rows are added, whatever the page)."""
+    if after is not None:
+        at, row_id = after
+        stmt = stmt.where(or_(at_column > at, and_(at_column == at, id_column > row_id)))
+    ordered = stmt.order_by(None).order_by(at_column, id_column).limit(limit + 1)
+    rows = list(db.session.scalars(ordered))
+    return rows[:limit], rows[limit:] != []
 
 
 def dialect_name() -> str:

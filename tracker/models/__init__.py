@@ -1,9 +1,10 @@
 """The database models, importable from one place."""
 
 from .api_token import ApiToken as ApiToken
+from .audit import AuditEvent
 from .checkin import SOURCES, CheckIn, SymptomReport
 from .clinic import ROLES, Clinic, Symptom, User
-from .flag import ACKNOWLEDGED, OPEN, OUTCOMES, RESOLVED, STATUSES, AuditEvent, Flag, FlagNote
+from .flag import ACKNOWLEDGED, OPEN, OUTCOMES, RESOLVED, STATUSES, Flag, FlagNote
 from .outbox import FAILED, MESSAGE_STATUSES, PENDING, SENDING, SENT, OutboxMessage
 from .patient import INDICATIONS, Patient, PatientLink, PatientSession, Treatment
 from .second_factor import RecoveryCode, SecondFactor

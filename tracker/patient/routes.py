@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from flask import abort, g, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from ..extensions import db
 from ..forms import Form
 from ..infrastructure.database import restart_write
 from ..invalid import InvalidInput
-from ..models import CheckIn, Flag, PatientLink, Symptom, Treatment
+from ..models import PatientLink
+from ..services.clinics.catalogue_admin import clinic_symptoms
 from ..services.flags.timeline import build_timeline, treatment_day
-from ..services.patients import fresh_links
+from ..services.patients import fresh_links, history
 from ..services.patients.checkins import record_checkin
 from ..services.patients.followup import followed_up_treatment
 from ..services.patients.fresh_links import FreshLink, daily_cap, offers_fresh_link
@@ -114,14 +114,6 @@ def sign_out():
     return render_template("patient/signed_out.html", way_back=WAY_BACK)
 
 
-def _catalogue(clinic_id: int) -> list[Symptom]:
-    return list(
-        db.session.scalars(
-            select(Symptom).where(Symptom.clinic_id == clinic_id).order_by(Symptom.position)
-        )
-    )
-
-
 @bp.route("/checkin", methods=["GET", "POST"])
 @patient_required
 def checkin():
@@ -129,7 +121,7 @@ def checkin():
     treatment = followed_up_treatment(g.patient.id, utcnow())
     if treatment is None:
         return render_template("patient/no_treatment.html")
-    form = CheckInForm.for_catalogue(_catalogue(g.patient.clinic_id))
+    form = CheckInForm.for_catalogue(clinic_symptoms(g.patient.clinic_id))
     status = 200
     if request.method == "POST":
         unknown = form.unknown_codes(request.form.keys())
@@ -180,22 +172,11 @@ def no_symptoms():
 @patient_required
 def answer(checkin_id: int):
     """What to expect and what to do about each symptom in one check-in."""
-    checkin = db.session.scalar(
-        select(CheckIn)
-        .join(Treatment)
-        .where(CheckIn.id == checkin_id, Treatment.patient_id == g.patient.id)
-    )
+    checkin = history.patient_checkin(g.patient.id, checkin_id)
     if checkin is None:
         abort(404)
     reports = [r for r in checkin.reports if r.severity >= 1]
-    reported_ids = {r.symptom_id for r in reports}
-    alerted = db.session.scalars(
-        select(Flag).where(
-            Flag.treatment_id == checkin.treatment_id,
-            Flag.status != "resolved",
-            Flag.symptom_id.in_(reported_ids),
-        )
-    ).all()
+    alerted = history.alerted_symptom_ids(checkin, {r.symptom_id for r in reports})
     timeline = build_timeline(
         checkin.treatment, [r.symptom for r in reports], g.patient.timezone, utcnow()
     )
@@ -206,7 +187,7 @@ def answer(checkin_id: int):
         checkin=checkin,
         reports=sorted(reports, key=lambda r: r.symptom.position),
         urgent=[r for r in reports if r.symptom.action == "urgent"],
-        alerted_symptom_ids={f.symptom_id for f in alerted},
+        alerted_symptom_ids=alerted,
         timeline=timeline,
     )
 
@@ -218,7 +199,9 @@ def timeline():
     treatment = followed_up_treatment(g.patient.id, utcnow())
     if treatment is None:
         return render_template("patient/no_treatment.html")
-    data = build_timeline(treatment, _catalogue(g.patient.clinic_id), g.patient.timezone, utcnow())
+    data = build_timeline(
+        treatment, clinic_symptoms(g.patient.clinic_id), g.patient.timezone, utcnow()
+    )
     audit_patient("patient.timeline.view", target=f"treatment:{treatment.id}")
     db.session.commit()
     return render_template("patient/timeline.html", timeline=data)

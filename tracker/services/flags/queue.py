@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Engine, Select, case, select
+from sqlalchemy import Engine, Select, case, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from ... import rules
@@ -30,6 +30,7 @@ from ...models import (
     User,
 )
 from ...timeutil import hours
+from ..clinics.catalogue_admin import clinic_symptoms
 from .flagging import load_catalogues, load_histories
 from .timeline import Timeline, build_timeline
 
@@ -173,12 +174,10 @@ class FlagCase:
     other_flags: list[Flag]
 
 
-def clinic_symptoms(clinic_id: int) -> list[Symptom]:
-    """A clinic's catalogue in its display order."""
-    return list(
-        db.session.scalars(
-            select(Symptom).where(Symptom.clinic_id == clinic_id).order_by(Symptom.position)
-        )
+def open_flag_count(clinic_id: int) -> int:
+    """How many of the clinic's flags are open (for the staff navigation)."""
+    return db.session.scalar(
+        select(func.count(Flag.id)).where(Flag.clinic_id == clinic_id, Flag.status == OPEN)
     )
 
 

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, time
 
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -104,6 +105,19 @@ def search(clinic_id: int, query: str | None = None, *, include_erased: bool = F
             )
         )
     return statement.order_by(func.lower(Patient.name), Patient.id)
+
+
+def search_page(
+    clinic_id: int, query: str | None, page: int, per_page: int, *, include_erased: bool = False
+) -> Pagination:
+    """One page of `search` (a page past the end is empty, not an error)."""
+    return db.paginate(
+        search(clinic_id, query, include_erased=include_erased),
+        page=page,
+        per_page=per_page,
+        max_per_page=per_page,
+        error_out=False,
+    )
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -36,7 +37,11 @@ COMMON_AREAS = ("forehead", "frown lines", "crow's feet", "underarms", "other")
 
 @dataclass(frozen=True)
 class TreatmentDetails:
-    """What was given, where and by whom. `treated_at` is aware (any timezone)."""
+    """What was given, where and by whom. `treated_at` is aware (any timezone).
+
+    The units come per area (`units_by_area`), or as a total over `areas` without a split
+    (`units_total`, as the API may give them): that treatment keeps the areas and the total only.
+    """
 
     treated_at: datetime
     product: str
@@ -44,6 +49,8 @@ class TreatmentDetails:
     indication: str
     units_by_area: dict[str, float] = field(default_factory=dict)
     practitioner_id: int | None = None
+    areas: tuple[str, ...] = ()
+    units_total: float | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,19 @@ def _check_units(units_by_area: dict[str, float], errors: dict[str, str]) -> dic
     return units
 
 
+def _check_total(areas: Sequence[str], total: float, errors: dict[str, str]) -> dict[str, float]:
+    """A total over several areas, checked as if shared evenly (so each area's limit holds);
+    a problem is reported under `units`. Returns the even split."""
+    if not areas:
+        errors["areas"] = "Name at least one area."
+        return {}
+    found: dict[str, str] = {}
+    units = _check_units({area: total / len(areas) for area in areas}, found)
+    if found:
+        errors["units"] = list(found.values())[-1]
+    return units
+
+
 def _validate(
     patient: Patient, details: TreatmentDetails, now: datetime
 ) -> tuple[dict[str, float], User | None]:
@@ -89,7 +109,10 @@ def _validate(
             errors[name] = f"Keep it to {limit} characters or fewer."
     if details.indication not in INDICATIONS:
         errors["indication"] = "Choose one of: " + ", ".join(INDICATIONS) + "."
-    units = _check_units(details.units_by_area, errors)
+    if details.units_total is None:
+        units = _check_units(details.units_by_area, errors)
+    else:
+        units = _check_total(details.areas, details.units_total, errors)
     practitioner = None
     if details.practitioner_id is not None:
         practitioner = db.session.scalar(
@@ -117,6 +140,9 @@ def record_treatment(
     """
     now = now or utcnow()
     units, practitioner = _validate(patient, details, now)
+    by_area, total = units, sum(units.values())
+    if details.units_total is not None and len(units) > 1:  # a total only: no split is stored
+        by_area, total = {}, float(details.units_total)
     treatment = Treatment(
         clinic_id=patient.clinic_id,
         patient=patient,
@@ -126,8 +152,8 @@ def record_treatment(
         batch_number=details.batch_number.strip(),
         indication=details.indication,
         areas=list(units),
-        units_by_area=units,
-        units_total=sum(units.values()),
+        units_by_area=by_area,
+        units_total=total,
         created_at=now,
     )
     db.session.add(treatment)

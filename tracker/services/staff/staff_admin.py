@@ -257,3 +257,11 @@ def _names(model: type[User] | type[Patient], ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
     return dict(db.session.execute(select(model.id, model.name).where(model.id.in_(ids))).all())
+
+
+def staff_by_name(clinic_id: int) -> list[User]:
+    """The clinic's staff by name, former staff too (their treatments' flags stay), as the flag
+    queue's practitioner filter lists them."""
+    return list(
+        db.session.scalars(select(User).where(User.clinic_id == clinic_id).order_by(User.name))
+    )

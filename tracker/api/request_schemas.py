@@ -1,0 +1,169 @@
+"""The API's request models: bodies and queries, validated strictly and described in OpenAPI.
+
+They refuse unknown fields and parse strictly (a number is not a string, a time has an offset).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..infrastructure.database import MAX_ID
+from .fields import Email, FlagReason, FlagStatus, In, Indication, Outcome, Timestamp
+
+MAX_PAGE = 100
+DEFAULT_PAGE = 50
+
+
+# --- tokens --------------------------------------------------------------------------------
+
+
+class TokenIn(In):
+    email: Email = Field(examples=["nurse@riverside.example"])
+    password: str = Field(min_length=1, max_length=128)
+    otp: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=32,
+        description="Required once the account has a second factor: the 6-digit code its "
+        "authenticator app shows now (or one of its recovery codes). Without it the answer is "
+        "401 `otp_required`; a wrong or already used code is 401 `invalid_otp`.",
+        examples=["123456"],
+    )
+
+
+# --- patients ------------------------------------------------------------------------------
+
+
+class PatientIn(In):
+    name: str = Field(min_length=1, max_length=200)
+    email: Email
+    timezone: str = Field(min_length=1, max_length=64, description="IANA name, e.g. Europe/London.")
+    phone: str | None = Field(default=None, max_length=40)
+    reminder_time: str | None = Field(
+        default=None,
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="Local time of the daily reminder, HH:MM (default 09:00).",
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Ada Lovelace",
+                    "email": "ada@example.com",
+                    "timezone": "Europe/London",
+                    "phone": "+44 20 7946 0000",
+                    "reminder_time": "09:00",
+                }
+            ]
+        }
+    )
+
+
+# --- treatments ----------------------------------------------------------------------------
+
+
+Units = Annotated[float, Field(ge=0, le=1000)]
+
+
+class TreatmentIn(In):
+    treated_at: Timestamp = Field(description="When it was given; not in the future.")
+    product: str = Field(min_length=1, max_length=120, examples=["Botox"])
+    batch_number: str = Field(min_length=1, max_length=60, examples=["C1234AB5"])
+    indication: Indication
+    areas: list[Annotated[str, Field(min_length=1, max_length=60)]] = Field(
+        min_length=1, max_length=20, examples=[["forehead", "frown lines"]]
+    )
+    units: float = Field(gt=0, le=20000, description="Total units given.")
+    units_by_area: dict[str, Units] | None = Field(
+        default=None,
+        max_length=20,
+        description="Units per area; its areas must be those in `areas` and add up to `units`.",
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "treated_at": "2026-03-02T10:00:00+00:00",
+                    "product": "Botox",
+                    "batch_number": "C1234AB5",
+                    "indication": "cosmetic",
+                    "areas": ["forehead", "frown lines"],
+                    "units": 30,
+                    "units_by_area": {"forehead": 10, "frown lines": 20},
+                }
+            ]
+        }
+    )
+
+
+# --- check-ins -----------------------------------------------------------------------------
+
+
+class SymptomEntryIn(In):
+    code: str = Field(min_length=1, max_length=40, examples=["bruising"])
+    severity: int = Field(ge=0, le=4, description="0 none, 1 mild, 2 moderate, 3 severe, 4 very")
+    onset: Timestamp | None = Field(default=None, description="When it started, if new.")
+
+
+class CheckInIn(In):
+    reported_at: Timestamp | None = Field(
+        default=None,
+        description="Defaults to now; not in the future (5 minutes of clock skew allowed) "
+        "nor before the treatment.",
+    )
+    symptoms: list[SymptomEntryIn] = Field(max_length=100)
+    note: str | None = Field(default=None, max_length=2000)
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "reported_at": "2026-03-03T09:30:00+00:00",
+                    "symptoms": [{"code": "bruising", "severity": 2}],
+                    "note": "Phone follow-up.",
+                }
+            ]
+        }
+    )
+
+
+# --- flags ---------------------------------------------------------------------------------
+
+
+class ResolveIn(In):
+    outcome: Outcome
+    note: str | None = Field(default=None, max_length=2000)
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"outcome": "reassured", "note": "Settled by day 5."}]}
+    )
+
+
+class NoBody(In):
+    """No fields: send no body, or `{}`."""
+
+
+# --- queries -------------------------------------------------------------------------------
+
+
+class PageQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(
+        default=DEFAULT_PAGE, ge=1, le=MAX_PAGE, description=f"At most {MAX_PAGE} a page."
+    )
+    cursor: str | None = Field(
+        default=None, max_length=200, description="`next_cursor` of the previous page."
+    )
+
+
+class FlagQuery(PageQuery):
+    status: FlagStatus | Literal["all"] | None = Field(
+        default=None, description="Default: open and acknowledged."
+    )
+    reason: FlagReason | None = None
+    treatment_id: int | None = Field(default=None, ge=1, le=MAX_ID)

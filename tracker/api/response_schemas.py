@@ -1,0 +1,155 @@
+"""The API's response models: what each answer holds, described in OpenAPI.
+
+Timestamps come back as ISO 8601 in UTC.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .fields import Action, FlagReason, FlagStatus, Indication, Out, Outcome, OutTimestamp
+
+# --- errors --------------------------------------------------------------------------------
+
+
+class ErrorDetail(Out):
+    code: str = Field(examples=["invalid_fields"])
+    message: str
+    fields: dict[str, str] = Field(
+        description="Each invalid field (dotted path) and what is wrong with it.",
+        examples=[{"symptoms.0.severity": "Input should be less than or equal to 4"}],
+    )
+
+
+class ErrorOut(Out):
+    """Every 4xx and 5xx answer."""
+
+    error: ErrorDetail
+
+
+# --- tokens --------------------------------------------------------------------------------
+
+
+class TokenOut(Out):
+    token: str = Field(description="Send as `Authorization: Bearer <token>`.")
+    expires_at: OutTimestamp
+
+
+# --- the catalogue -------------------------------------------------------------------------
+
+
+class SymptomOut(Out):
+    code: str = Field(examples=["bruising"])
+    name: str
+    action: Action
+    expected_hours: float | None = Field(
+        description="How long it usually lasts; null for review and urgent symptoms."
+    )
+    advice: str
+
+
+class SymptomList(Out):
+    symptoms: list[SymptomOut]
+
+
+# --- patients ------------------------------------------------------------------------------
+
+
+class TreatmentBrief(Out):
+    id: int
+    treated_at: OutTimestamp
+    product: str
+    batch_number: str
+
+
+class PatientOut(Out):
+    id: int
+    name: str
+    email: str
+    phone: str | None
+    timezone: str
+    reminder_time: str = Field(examples=["09:00"])
+    reminders_enabled: bool
+    created_at: OutTimestamp
+    treatments: list[TreatmentBrief]
+
+
+# --- treatments ----------------------------------------------------------------------------
+
+
+class Practitioner(Out):
+    id: int
+    name: str
+    registration_number: str | None
+
+
+class TreatmentOut(Out):
+    id: int
+    patient_id: int
+    treated_at: OutTimestamp
+    product: str
+    batch_number: str
+    indication: Indication
+    areas: list[str]
+    units: float
+    units_by_area: dict[str, float] = Field(
+        description="Units per area; empty when only the total was given."
+    )
+    practitioner: Practitioner | None
+    created_at: OutTimestamp
+
+
+class TreatmentCreated(TreatmentOut):
+    invite_queued: bool = Field(
+        description="False when the follow-up period had already ended (nobody is invited)."
+    )
+
+
+# --- check-ins -----------------------------------------------------------------------------
+
+
+class SymptomReportOut(Out):
+    code: str
+    severity: int
+    onset: OutTimestamp | None
+
+
+class CheckInOut(Out):
+    id: int
+    treatment_id: int
+    reported_at: OutTimestamp
+    source: Literal["patient", "clinician"]
+    note: str | None
+    symptoms: list[SymptomReportOut]
+
+
+class CheckInPage(Out):
+    checkins: list[CheckInOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: end.")
+
+
+# --- flags ---------------------------------------------------------------------------------
+
+
+class FlagOut(Out):
+    id: int
+    treatment_id: int
+    patient_id: int
+    symptom: str | None = Field(description="The symptom's code; null for no response.")
+    reason: FlagReason
+    status: FlagStatus
+    opened_at: OutTimestamp
+    acknowledged_at: OutTimestamp | None
+    resolved_at: OutTimestamp | None
+    outcome: Outcome | None
+
+
+class CheckInCreated(CheckInOut):
+    new_flags: list[FlagOut] = Field(description="The flags this check-in raised at once.")
+
+
+class FlagPage(Out):
+    flags: list[FlagOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: end.")
