@@ -15,6 +15,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from tests import builders
 from tests.conftest import STAFF_PASSWORD, TREATED_AT, StaffActions
 from tracker.extensions import db
 from tracker.models import AuditEvent, Flag, Symptom, Treatment, User
@@ -43,24 +44,15 @@ def add_flag(
     status: str = "open",
     started_at=None,
 ) -> Flag:
-    """A flag row as the sweep would store it (no_response has no symptom)."""
-    symptom_id = None
-    if code:
-        symptom_id = db.session.scalar(
-            select(Symptom.id).where(Symptom.clinic_id == treatment.clinic_id, Symptom.code == code)
-        )
-        assert symptom_id is not None, code
-    flag = Flag(
-        clinic_id=treatment.clinic_id,
-        treatment_id=treatment.id,
-        symptom_id=symptom_id,
-        reason=reason,
-        status=status,
-        episode_started_at=started_at or opened_at - timedelta(hours=1),
-        observed_at=opened_at,
+    """A flag row as the sweep would store it (no_response has no symptom), committed."""
+    flag = builders.flag(
+        treatment,
+        reason,
+        code,
         opened_at=opened_at,
+        episode_started_at=started_at or opened_at - timedelta(hours=1),
+        status=status,
     )
-    db.session.add(flag)
     db.session.commit()
     return flag
 

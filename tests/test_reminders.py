@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event, func, select
 
+from tests import builders
 from tracker.catalogue import DEFAULT_SCHEDULE
 from tracker.extensions import db
-from tracker.models import OutboxMessage, PatientLink, Treatment
+from tracker.models import OutboxMessage, PatientLink
 from tracker.services.messaging.outbox import build_email
 from tracker.services.messaging.reminders import REMINDER, REVIEW, send_due_reminders
 from tracker.services.patients.checkins import SymptomEntry, record_checkin
@@ -213,18 +214,9 @@ def test_reminders_off_means_no_reminder_and_no_link(make_patient):
 def test_only_the_latest_treatment_is_reminded_of(make_patient):
     day = date(2026, 5, 12)
     patient, first = make_patient(treated_at=treated_days_before(day, 10))
-    second = Treatment(
-        clinic_id=patient.clinic_id,
-        patient_id=patient.id,
-        treated_at=treated_days_before(day, 2),
-        product="Botox",
-        batch_number="C9999ZZ9",
-        indication="cosmetic",
-        areas=["forehead"],
-        units_by_area={"forehead": 4},
-        units_total=4,
+    second = builders.treatment(
+        patient, treated_days_before(day, 2), batch="C9999ZZ9", units={"forehead": 4}
     )
-    db.session.add(second)
     db.session.commit()
 
     remind(at(day, time(12, 0)))
