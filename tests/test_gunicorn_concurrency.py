@@ -20,7 +20,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import time as clock
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -29,11 +28,11 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from tests import pg
+from tests import builders, pg
 from tests.conftest import ON_POSTGRESQL, TEST_DATABASE_URL
 from tracker import create_app
 from tracker.extensions import db
-from tracker.models import CheckIn, Flag, Patient, Symptom, SymptomReport, Treatment
+from tracker.models import CheckIn, Flag, Symptom, SymptomReport
 from tracker.services.clinics.clinics import create_clinic
 from tracker.services.patients.links import issue_link
 from tracker.timeutil import utcnow
@@ -158,28 +157,11 @@ def seed(database_url: str) -> tuple[list[int], list[str]]:
         clinic = create_clinic("Riverside Clinic")
         treatments, patients = [], []
         for number in range(PATIENTS):
-            patient = Patient(
-                clinic_id=clinic.id,
-                name=f"Patient {number}",
-                email=f"patient{number}@example.com",
-                timezone="Europe/London",
-                reminder_time=clock(9, 0),
+            patient = builders.patient(
+                clinic, f"Patient {number}", email=f"patient{number}@example.com"
             )
-            db.session.add(patient)
-            db.session.flush()
-            treatment = Treatment(
-                clinic_id=clinic.id,
-                patient_id=patient.id,
-                treated_at=utcnow() - timedelta(hours=6),  # too soon for "worsening"
-                product="Botox",
-                batch_number="C1234AB5",
-                indication="cosmetic",
-                areas=["forehead"],
-                units_by_area={"forehead": 10},
-                units_total=10,
-            )
-            db.session.add(treatment)
-            db.session.flush()
+            treated_at = utcnow() - timedelta(hours=6)  # too soon for "worsening"
+            treatment = builders.treatment(patient, treated_at)
             treatments.append(treatment.id)
             patients.append(patient)
         tokens = [issue_link(patients[client % PATIENTS]) for client in range(CLIENTS)]

@@ -22,7 +22,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from datetime import time as clock
 from pathlib import Path
 
 import pytest
@@ -30,7 +29,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select, update
 
-from tests import pg
+from tests import builders, pg
 from tests.conftest import ON_POSTGRESQL, TEST_DATABASE_URL
 from tests.test_gunicorn_concurrency import migrate, stop
 from tests.test_smtp_delivery import Inbox, SmtpServer
@@ -42,13 +41,9 @@ from tracker.models import (
     PENDING,
     SENDING,
     SENT,
-    CheckIn,
     Flag,
     OutboxMessage,
-    Patient,
     Symptom,
-    SymptomReport,
-    Treatment,
 )
 from tracker.services.clinics.clinics import create_clinic, create_user
 from tracker.services.messaging.outbox import enqueue, release_stuck
@@ -201,52 +196,17 @@ def seed_clinic(database_url: str) -> dict:
     with on(database_url):
         clinic = create_clinic("Riverside Clinic", timezone=zone)
         admins = [create_user(clinic, email, "correct horse battery", "admin") for email in ADMINS]
-        symptoms = dict(
-            db.session.execute(
-                select(Symptom.code, Symptom.id).where(Symptom.clinic_id == clinic.id)
-            ).all()
-        )
-        treatments = {}
+        treated = {}
         for day in DAYS:
-            patient = Patient(
-                clinic_id=clinic.id,
-                name=f"Day {day} Patient",
-                email=f"day{day}@example.com",
-                timezone=zone,
-                reminder_time=clock(9, 0),
+            patient = builders.patient(
+                clinic, f"Day {day} Patient", email=f"day{day}@example.com", timezone=zone
             )
-            db.session.add(patient)
-            db.session.flush()
-            treatment = Treatment(
-                clinic_id=clinic.id,
-                patient_id=patient.id,
-                treated_at=now - timedelta(days=day) + timedelta(minutes=30),
-                product="Botox",
-                batch_number="C1234AB5",
-                indication="cosmetic",
-                areas=["forehead"],
-                units_by_area={"forehead": 10},
-                units_total=10,
-            )
-            db.session.add(treatment)
-            db.session.flush()
-            treatments[day] = treatment.id
+            at = now - timedelta(days=day) + timedelta(minutes=30)
+            treated[day] = builders.treatment(patient, at)
+        treatments = {day: treatment.id for day, treatment in treated.items()}
 
         def check_in(day: int, ago: timedelta, **severities: int) -> None:
-            reported_at = now - ago
-            checkin = CheckIn(treatment_id=treatments[day], reported_at=reported_at)
-            db.session.add(checkin)
-            db.session.flush()
-            for code, severity in severities.items():
-                db.session.add(
-                    SymptomReport(
-                        checkin_id=checkin.id,
-                        treatment_id=treatments[day],
-                        symptom_id=symptoms[code],
-                        reported_at=reported_at,
-                        severity=severity,
-                    )
-                )
+            builders.unjudged_checkin(treated[day], now - ago, severities)
 
         check_in(3, timedelta(hours=60), headache=2)  # 48 h expected: overdue; silent 60 h
         check_in(5, timedelta(days=4), bruising=2)  # 72 h expected: overdue; silent 4 days
