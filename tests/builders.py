@@ -31,6 +31,7 @@ def patient(
     email: str | None = None,
     timezone: str = "Europe/London",
     reminder_time: time = time(9, 0),
+    phone: str | None = None,
 ) -> Patient:
     """A patient of `clinic`, emailed at their first name `@example.com` unless told otherwise."""
     row = Patient(
@@ -39,6 +40,7 @@ def patient(
         email=email or f"{name.split()[0].lower()}@example.com",
         timezone=timezone,
         reminder_time=reminder_time,
+        phone=phone,
     )
     db.session.add(row)
     db.session.flush()
@@ -53,6 +55,7 @@ def treatment(
     batch: str = "C1234AB5",
     units: Mapping[str, int] = FOREHEAD_10,
     indication: str = "cosmetic",
+    practitioner: User | None = None,
 ) -> Treatment:
     """A treatment of `patient` at `at`: `units` by area (10 units to the forehead by default)."""
     row = Treatment(
@@ -65,6 +68,7 @@ def treatment(
         areas=list(units),
         units_by_area=dict(units),
         units_total=sum(units.values()),
+        practitioner_id=practitioner.id if practitioner else None,
     )
     db.session.add(row)
     db.session.flush()

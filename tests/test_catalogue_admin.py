@@ -11,13 +11,13 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from tests import builders
 from tests.conftest import STAFF_PASSWORD, TREATED_AT, StaffActions, csrf_token
 from tracker.extensions import db
 from tracker.models import AuditEvent, CatalogueChange, Clinic, Flag, Symptom, Treatment, User
 from tracker.services.clinics import catalogue_admin
 from tracker.services.clinics.clinics import create_user
 from tracker.services.flags.flagging import sweep
-from tracker.services.patients.checkins import SymptomEntry, record_checkin
 
 # --- helpers ---------------------------------------------------------------------------------
 
@@ -279,7 +279,7 @@ def at(hours: float) -> datetime:
 
 def report(treatment: Treatment, hours: float, code: str) -> None:
     """A mild `code` reported `hours` after the treatment (and still there)."""
-    record_checkin(treatment, [SymptomEntry(code, 1)], reported_at=at(hours), now=at(hours))
+    builders.checkin(treatment, at(hours), {code: 1})
     db.session.commit()
 
 

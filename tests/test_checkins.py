@@ -165,9 +165,7 @@ def test_flag_a_checkin_raises_is_written_in_the_same_transaction_as_the_checkin
     for hours, reported in earlier:
         check_in(treatment, hours, reported)
     before = (count(CheckIn), count(SymptomReport))
-    result = record_checkin(
-        treatment, [SymptomEntry(c, s) for c, s in symptoms.items()], reported_at=at(30), now=at(30)
-    )
+    result = builders.checkin(treatment, at(30), symptoms)
     assert summary(result.new_flags) == {expected}
     assert db.session.scalars(select(Flag)).all() == result.new_flags  # flushed, not committed
     db.session.rollback()  # the caller's transaction fails: the flag goes with the check-in
@@ -204,9 +202,7 @@ def test_checkin_never_raises_overdue_or_no_response_but_the_sweep_does(
 
 def test_checkin_entered_late_is_judged_as_of_its_own_reported_at(make_patient):
     _, treatment = make_patient()
-    late = record_checkin(
-        treatment, [SymptomEntry("headache", 3)], reported_at=at(20), source="clinician", now=at(50)
-    )
+    late = builders.checkin(treatment, at(20), {"headache": 3}, source="clinician", now=at(50))
     assert late.new_flags == []  # severe for 30 hours by now, but not when it was reported
     db.session.commit()
     sweep(now=at(50))
@@ -216,7 +212,7 @@ def test_checkin_entered_late_is_judged_as_of_its_own_reported_at(make_patient):
 
 def test_clinician_entering_an_old_checkin_late_does_not_raise_no_response(make_patient):
     _, treatment = make_patient()
-    late = record_checkin(treatment, [], reported_at=at(1), source="clinician", now=at(60))
+    late = builders.checkin(treatment, at(1), source="clinician", now=at(60))
     assert late.new_flags == []
     db.session.commit()
     sweep(now=at(60))

@@ -20,7 +20,6 @@ from tracker.extensions import db
 from tracker.models import OutboxMessage, PatientLink
 from tracker.services.messaging.outbox import build_email
 from tracker.services.messaging.reminders import REMINDER, REVIEW, send_due_reminders
-from tracker.services.patients.checkins import SymptomEntry, record_checkin
 from tracker.services.patients.links import LinkState, check_link
 from tracker.timeutil import from_local
 
@@ -176,12 +175,12 @@ def test_each_reminder_day_gets_its_own_reminder(make_patient):
     assert [m.dedupe_key.rsplit(":", 1)[1] for m in messages()] == ["2026-05-12", "2026-05-13"]
 
 
-@pytest.mark.parametrize("symptoms", [[], [SymptomEntry("bruising", 1)]])
+@pytest.mark.parametrize("symptoms", [{}, {"bruising": 1}])
 def test_no_reminder_on_a_day_already_checked_in(make_patient, symptoms):
     day = date(2026, 5, 12)
     _, treatment = make_patient(treated_at=treated_days_before(day, 3))
     morning = at(day, time(7, 30))
-    record_checkin(treatment, symptoms, reported_at=morning, now=morning)  # [] = no symptoms
+    builders.checkin(treatment, morning, symptoms)  # {} = no symptoms
     db.session.commit()
 
     assert remind(at(day, time(9, 0))).reminders == 0
@@ -192,7 +191,7 @@ def test_a_check_in_late_yesterday_does_not_count_for_today(make_patient):
     day = date(2026, 6, 4)
     _, treatment = make_patient(timezone=SYDNEY, treated_at=treated_days_before(day, 3, SYDNEY))
     late_yesterday = at(day - timedelta(days=1), time(23, 50), SYDNEY)
-    record_checkin(treatment, [], reported_at=late_yesterday, now=late_yesterday)
+    builders.checkin(treatment, late_yesterday)
     db.session.commit()
 
     assert remind(at(day, NINE, SYDNEY)).reminders == 1
@@ -247,7 +246,7 @@ def test_the_review_reminder_goes_even_after_a_check_in_that_day(make_patient):
     day = date(2026, 5, 12)
     _, treatment = make_patient(treated_at=treated_days_before(day, 14))
     morning = at(day, time(7, 0))
-    record_checkin(treatment, [], reported_at=morning, now=morning)
+    builders.checkin(treatment, morning)
     db.session.commit()
 
     assert remind(at(day, time(9, 0))).reviews == 1
