@@ -25,12 +25,10 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from tests import builders, pg
-from tests.conftest import ON_POSTGRESQL, TEST_DATABASE_URL
-from tracker import create_app
+from tests import builders, own_database
+from tests.conftest import ON_POSTGRESQL
 from tracker.extensions import db
 from tracker.models import CheckIn, Flag, Symptom, SymptomReport
 from tracker.services.clinics.clinics import create_clinic
@@ -116,39 +114,13 @@ def wait_until_healthy(process: subprocess.Popen, port: int, log: Path) -> None:
 @pytest.fixture
 def server_database(tmp_path) -> Iterator[str]:
     """A migrated database for the server alone: a WAL SQLite file, or a fresh PostgreSQL one."""
-    if ON_POSTGRESQL:
-        with pg.fresh_database(TEST_DATABASE_URL, "gunicorn") as url:
-            migrate(url)
-            yield url
-    else:
-        url = f"sqlite:///{tmp_path / 'aftercare.db'}"
-        migrate(url)
+    with own_database.own_database(tmp_path, "gunicorn") as url:
         yield url
 
 
-def seed_app(database_url: str):
-    return create_app(
-        {"TESTING": True, "SECRET_KEY": SECRET, "SQLALCHEMY_DATABASE_URI": database_url}
-    )
-
-
-def migrate(database_url: str) -> None:
-    app = seed_app(database_url)
-    with app.app_context():
-        upgrade()
-        db.engine.dispose()
-
-
-@contextlib.contextmanager
 def on(database_url: str):
     """An app context on the server's database, for seeding and counting."""
-    app = seed_app(database_url)
-    with app.app_context():
-        try:
-            yield app
-        finally:
-            db.session.remove()
-            db.engine.dispose()
+    return own_database.on(database_url, SECRET)
 
 
 def seed(database_url: str) -> tuple[list[int], list[str]]:

@@ -29,12 +29,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select, update
 
-from tests import builders, pg
-from tests.conftest import ON_POSTGRESQL, TEST_DATABASE_URL
-from tests.test_gunicorn_concurrency import migrate, stop
+from tests import builders, own_database
+from tests.conftest import ON_POSTGRESQL
+from tests.test_gunicorn_concurrency import stop
 from tests.test_smtp_delivery import Inbox, SmtpServer
 from tracker import config as settings
-from tracker import create_app
 from tracker import scheduler as scheduling
 from tracker.extensions import db
 from tracker.models import (
@@ -117,33 +116,13 @@ def processes() -> Iterator[list[subprocess.Popen]]:
 @pytest.fixture
 def database_url(tmp_path) -> Iterator[str]:
     """A migrated database for the processes alone: a WAL SQLite file or a fresh PostgreSQL one."""
-    if ON_POSTGRESQL:
-        with pg.fresh_database(TEST_DATABASE_URL, "processes") as url:
-            migrate(url)
-            yield url
-    else:
-        url = f"sqlite:///{tmp_path / 'aftercare.db'}"
-        migrate(url)
+    with own_database.own_database(tmp_path, "processes") as url:
         yield url
 
 
-@contextlib.contextmanager
 def on(database_url: str):
     """An app context on the processes' database, for seeding and counting."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": SECRET,
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
-        }
-    )
-    with app.app_context():
-        try:
-            yield app
-        finally:
-            db.session.remove()
-            db.engine.dispose()
+    return own_database.on(database_url, SECRET)
 
 
 @pytest.fixture
