@@ -8,6 +8,7 @@ its own. Each server is bounded in time and stopped in teardown.
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import os
 import re
@@ -118,9 +119,8 @@ def server_database(tmp_path) -> Iterator[str]:
         yield url
 
 
-def on(database_url: str):
-    """An app context on the server's database, for seeding and counting."""
-    return own_database.on(database_url, SECRET)
+on = functools.partial(own_database.on, secret=SECRET)
+"""An app context on the server's database, for seeding and counting."""
 
 
 def seed(database_url: str) -> tuple[list[int], list[str]]:

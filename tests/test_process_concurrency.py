@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import re
 import secrets
@@ -40,6 +41,7 @@ from tracker.models import (
     PENDING,
     SENDING,
     SENT,
+    Clinic,
     Flag,
     OutboxMessage,
     Symptom,
@@ -120,9 +122,8 @@ def database_url(tmp_path) -> Iterator[str]:
         yield url
 
 
-def on(database_url: str):
-    """An app context on the processes' database, for seeding and counting."""
-    return own_database.on(database_url, SECRET)
+on = functools.partial(own_database.on, secret=SECRET)
+"""An app context on the processes' database, for seeding and counting."""
 
 
 @pytest.fixture
@@ -163,6 +164,22 @@ DAYS = (1, 2, 3, 5, 8, 14, 15, 21, 28)
 """A patient treated this many days ago (plus 30 minutes' margin) for each."""
 
 
+def queue_invites(
+    clinic: Clinic, count: int, *, dedupe_prefix: str | None = None, now: datetime | None = None
+) -> None:
+    """`count` invites to person0@example.com onwards, queued; deduplicated if given a prefix."""
+    for number in range(count):
+        enqueue(
+            clinic_id=clinic.id,
+            kind="invite",
+            to_address=f"person{number}@example.com",
+            subject=f"Your check-in link {number}",
+            body_text=f"Plain text {number}",
+            dedupe_key=f"{dedupe_prefix}:{number}" if dedupe_prefix else None,
+            now=now,
+        )
+
+
 def seed_clinic(database_url: str) -> dict:
     """A clinic with two admins (the alerts' recipients), a patient per day of `DAYS` with
     check-ins that make symptoms overdue, and PENDING_ROWS messages already queued.
@@ -193,16 +210,7 @@ def seed_clinic(database_url: str) -> dict:
         check_in(8, timedelta(hours=1), bruising=1)  # still there: overdue; checked in today
         check_in(14, timedelta(hours=1), difficulty_breathing=1)  # urgent; review day all the same
         check_in(21, timedelta(days=2), eyelid_drooping=2)  # a review symptom
-        for number in range(PENDING_ROWS):
-            enqueue(
-                clinic_id=clinic.id,
-                kind="invite",
-                to_address=f"person{number}@example.com",
-                subject=f"Your check-in link {number}",
-                body_text=f"Plain text {number}",
-                dedupe_key=f"seed:{number}",
-                now=now,
-            )
+        queue_invites(clinic, PENDING_ROWS, dedupe_prefix="seed", now=now)
         db.session.commit()
         assert db.session.scalar(select(func.count(Flag.id))) == 0
         assert db.session.scalar(select(func.count(OutboxMessage.id))) == PENDING_ROWS
@@ -331,14 +339,7 @@ def test_a_delivery_killed_half_way_and_restarted_sends_everything_with_one_dupl
 ):
     with on(database_url):
         clinic = create_clinic("Riverside Clinic")
-        for number in range(MESSAGES):
-            enqueue(
-                clinic_id=clinic.id,
-                kind="invite",
-                to_address=f"person{number}@example.com",
-                subject=f"Your check-in link {number}",
-                body_text=f"Plain text {number}",
-            )
+        queue_invites(clinic, MESSAGES)
         db.session.commit()
     server = SmtpServer()
     server.inbox = inbox = SlowInbox(SLOW_SECONDS, signal_at=KILL_AT)
