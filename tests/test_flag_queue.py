@@ -23,7 +23,6 @@ from tracker.rules import Reason
 from tracker.services.clinics.clinics import create_user
 from tracker.services.flags.flagging import sweep
 from tracker.services.flags.queue import csv_cell, duration_words
-from tracker.services.patients.checkins import SymptomEntry, record_checkin
 
 NOW = TREATED_AT + timedelta(days=5)
 """Five days after the treatment: inside the no-response window, bruising long overdue."""
@@ -124,9 +123,7 @@ def test_overdue_row_says_how_long_against_the_expected_duration(
     client, clinic, nurse, make_patient
 ):
     patient, treatment = make_patient("Cleo Bruise")
-    record_checkin(
-        treatment, [SymptomEntry("bruising", 2)], reported_at=TREATED_AT + timedelta(days=1)
-    )
+    builders.checkin(treatment, TREATED_AT + timedelta(days=1), {"bruising": 2}, now=NOW)
     sweep(now=NOW)
     db.session.commit()
     flag = db.session.scalars(select(Flag).where(Flag.reason == "overdue")).one()
@@ -156,9 +153,9 @@ def test_no_response_row_says_no_check_in_and_for_how_long(client, nurse, make_p
 def test_an_episode_that_has_ended_says_how_long_it_lasted(client, nurse, make_patient):
     _, treatment = make_patient()
     day = TREATED_AT + timedelta(days=1)
-    record_checkin(treatment, [SymptomEntry("bruising", 1)], reported_at=day)
+    builders.checkin(treatment, day, {"bruising": 1}, now=NOW)
     sweep(now=day + timedelta(hours=80))
-    record_checkin(treatment, [], reported_at=day + timedelta(hours=90))
+    builders.checkin(treatment, day + timedelta(hours=90), now=NOW)
     db.session.commit()
     flag = db.session.scalars(select(Flag).where(Flag.reason == "overdue")).one()
 
