@@ -21,7 +21,7 @@ from tracker.services.patients.checkins import CheckInResult, SymptomEntry, reco
 TREATED_AT = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 """When `treatment` treats by default: a Monday morning in March (London is on UTC then)."""
 
-FOREHEAD_10 = {"forehead": 10}
+DEFAULT_UNITS = {"forehead": 10}
 
 
 def patient(
@@ -53,7 +53,7 @@ def treatment(
     *,
     product: str = "Botox",
     batch: str = "C1234AB5",
-    units: Mapping[str, int] = FOREHEAD_10,
+    units: Mapping[str, int] = DEFAULT_UNITS,
     indication: str = "cosmetic",
     practitioner: User | None = None,
 ) -> Treatment:

@@ -167,7 +167,10 @@ def clinic(app):
 
 @pytest.fixture
 def make_patient(app, clinic):
-    """Build a patient (of `clinic` unless told otherwise) with one treatment."""
+    """Build a patient (of `clinic` unless told otherwise) with one treatment, committed.
+
+    The rows come from `tests.builders`; tests that need more call the builders themselves.
+    """
 
     def build(name="Pat Example", clinic=clinic, timezone="Europe/London", treated_at=TREATED_AT):
         patient = builders.patient(clinic, name, timezone=timezone)
