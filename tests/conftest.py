@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime, time
 
 import pyotp
 import pytest
@@ -22,10 +21,11 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import select
 
-from tests import pg
+from tests import builders, pg
+from tests.builders import TREATED_AT
 from tracker import create_app
 from tracker.extensions import db
-from tracker.models import Patient, SecondFactor, Treatment, User
+from tracker.models import Patient, SecondFactor, User
 from tracker.services.clinics.clinics import create_clinic, create_user
 from tracker.services.patients.links import issue_link
 from tracker.services.staff import second_factor
@@ -35,7 +35,6 @@ from tracker.timeutil import utcnow
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None
 ON_POSTGRESQL = bool(TEST_DATABASE_URL)
 
-TREATED_AT = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
@@ -168,30 +167,14 @@ def clinic(app):
 
 @pytest.fixture
 def make_patient(app, clinic):
-    """Build a patient (of `clinic` unless told otherwise) with one treatment."""
+    """Build a patient (of `clinic` unless told otherwise) with one treatment, committed.
+
+    The rows come from `tests.builders`; tests that need more call the builders themselves.
+    """
 
     def build(name="Pat Example", clinic=clinic, timezone="Europe/London", treated_at=TREATED_AT):
-        patient = Patient(
-            clinic_id=clinic.id,
-            name=name,
-            email=f"{name.split()[0].lower()}@example.com",
-            timezone=timezone,
-            reminder_time=time(9, 0),
-        )
-        db.session.add(patient)
-        db.session.flush()
-        treatment = Treatment(
-            clinic_id=clinic.id,
-            patient_id=patient.id,
-            treated_at=treated_at,
-            product="Botox",
-            batch_number="C1234AB5",
-            indication="cosmetic",
-            areas=["forehead"],
-            units_by_area={"forehead": 10},
-            units_total=10,
-        )
-        db.session.add(treatment)
+        patient = builders.patient(clinic, name, timezone=timezone)
+        treatment = builders.treatment(patient, treated_at)
         db.session.commit()
         return patient, treatment
 

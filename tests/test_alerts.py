@@ -10,13 +10,13 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlalchemy import select
 
+from tests import builders
 from tests.conftest import STAFF_PASSWORD, csrf_token
 from tracker.extensions import db
 from tracker.models import AuditEvent, Clinic, Flag, OutboxMessage
 from tracker.services.clinics.clinics import create_clinic, create_user
 from tracker.services.flags.flagging import sweep
 from tracker.services.messaging.alerts import DIGEST, URGENT_ALERT, send_due_digests
-from tracker.services.patients.checkins import SymptomEntry, record_checkin
 from tracker.timeutil import from_local
 
 LONDON = "Europe/London"
@@ -31,12 +31,7 @@ def messages(kind: str) -> list[OutboxMessage]:
 
 
 def check_in(treatment, when: datetime, symptoms: dict[str, int]):
-    result = record_checkin(
-        treatment,
-        [SymptomEntry(code, severity) for code, severity in symptoms.items()],
-        reported_at=when,
-        now=when,
-    )
+    result = builders.checkin(treatment, when, symptoms)
     db.session.commit()
     return result
 
@@ -67,9 +62,7 @@ def treatment(make_patient):
 
 def test_an_urgent_check_in_alerts_each_active_admin_in_the_same_transaction(admins, treatment):
     when = datetime(2026, 5, 12, 14, 0, tzinfo=UTC)
-    result = record_checkin(
-        treatment, [SymptomEntry("difficulty_breathing", 2)], reported_at=when, now=when
-    )
+    result = builders.checkin(treatment, when, {"difficulty_breathing": 2})
     [flag] = result.new_flags
     queued = messages(URGENT_ALERT)  # before the commit: in the check-in's own transaction
     assert sorted(m.to_address for m in queued) == ["admin@riverside.test", "owner@riverside.test"]

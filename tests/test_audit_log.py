@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from tests import builders
 from tests.conftest import STAFF_PASSWORD, StaffActions, csrf_token
 from tracker.extensions import db
-from tracker.models import AuditEvent, Clinic, Patient, Symptom, User
+from tracker.models import AuditEvent, Clinic, Patient, User
 from tracker.services.clinics.clinics import create_user
 from tracker.services.governance import audit
 from tracker.timeutil import utcnow
@@ -152,9 +153,7 @@ def test_viewing_the_log_is_itself_audited(admin_client, admin, history):
 
 
 def test_catalogue_and_staff_changes_appear_in_the_log(admin_client, clinic, nurse):
-    bruising = db.session.scalar(
-        select(Symptom).where(Symptom.clinic_id == clinic.id, Symptom.code == "bruising")
-    )
+    bruising = builders.symptom(clinic.id, "bruising")
     page = admin_client.get(f"/clinic/catalogue/{bruising.id}")
     admin_client.post(
         f"/clinic/catalogue/{bruising.id}",

@@ -11,21 +11,15 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from tests import builders
 from tests.conftest import STAFF_PASSWORD, TREATED_AT, StaffActions, csrf_token
 from tracker.extensions import db
-from tracker.models import AuditEvent, CatalogueChange, Clinic, Flag, Symptom, Treatment, User
+from tracker.models import AuditEvent, CatalogueChange, Flag, Symptom, Treatment, User
 from tracker.services.clinics import catalogue_admin
 from tracker.services.clinics.clinics import create_user
 from tracker.services.flags.flagging import sweep
-from tracker.services.patients.checkins import SymptomEntry, record_checkin
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def symptom_of(clinic: Clinic, code: str) -> Symptom:
-    return db.session.scalars(
-        select(Symptom).where(Symptom.clinic_id == clinic.id, Symptom.code == code)
-    ).one()
 
 
 def current_values(symptom: Symptom) -> dict[str, str]:
@@ -89,7 +83,7 @@ def test_admin_sees_each_symptom_with_its_action_expected_duration_and_advice(ad
     page = admin_client.get("/clinic/catalogue")
     assert page.status_code == 200
     for code in ("bruising", "headache", "eyelid_drooping", "difficulty_breathing"):
-        symptom = symptom_of(clinic, code)
+        symptom = builders.symptom(clinic.id, code)
         assert f'href="/clinic/catalogue/{symptom.id}"' in page.text
         assert symptom.name in page.text
     assert "3 days" in page.text  # bruising, 72 h
@@ -98,7 +92,7 @@ def test_admin_sees_each_symptom_with_its_action_expected_duration_and_advice(ad
 
 
 def test_edit_page_shows_the_entry_and_no_history_yet(admin_client, clinic):
-    bruising = symptom_of(clinic, "bruising")
+    bruising = builders.symptom(clinic.id, "bruising")
     page = admin_client.get(f"/clinic/catalogue/{bruising.id}")
     assert page.status_code == 200
     assert 'value="Bruising"' in page.text
@@ -112,7 +106,7 @@ def test_edit_page_shows_the_entry_and_no_history_yet(admin_client, clinic):
 def test_saved_change_updates_the_entry_and_keeps_who_when_and_old_and_new(
     admin_client, clinic, admin
 ):
-    bruising = symptom_of(clinic, "bruising")
+    bruising = builders.symptom(clinic.id, "bruising")
     updated_before = bruising.updated_at
     response = edit(admin_client, bruising, expected_hours="120", name="Bruising or marks")
     assert response.status_code == 302
@@ -140,7 +134,7 @@ def test_saved_change_updates_the_entry_and_keeps_who_when_and_old_and_new(
 
 
 def test_saving_without_a_change_keeps_no_change_row(admin_client, clinic):
-    headache = symptom_of(clinic, "headache")
+    headache = builders.symptom(clinic.id, "headache")
     before = snapshot(headache)
     response = edit(admin_client, headache)
     assert response.status_code == 302
@@ -150,7 +144,7 @@ def test_saving_without_a_change_keeps_no_change_row(admin_client, clinic):
 
 
 def test_line_breaks_sent_by_a_browser_do_not_count_as_a_change(admin_client, clinic, admin):
-    headache = symptom_of(clinic, "headache")
+    headache = builders.symptom(clinic.id, "headache")
     catalogue_admin.update_symptom(
         headache,
         catalogue_admin.SymptomEdit(
@@ -168,7 +162,7 @@ def test_line_breaks_sent_by_a_browser_do_not_count_as_a_change(admin_client, cl
 
 
 def test_changing_to_review_clears_the_expected_duration(admin_client, clinic):
-    nausea = symptom_of(clinic, "nausea")
+    nausea = builders.symptom(clinic.id, "nausea")
     response = edit(admin_client, nausea, action="review", expected_hours="72")
     assert response.status_code == 302
     db.session.refresh(nausea)
@@ -178,7 +172,7 @@ def test_changing_to_review_clears_the_expected_duration(admin_client, clinic):
 
 
 def test_an_urgent_symptom_can_become_expected_with_a_duration(admin_client, clinic):
-    dry_eye = symptom_of(clinic, "dry_eye")
+    dry_eye = builders.symptom(clinic.id, "dry_eye")
     assert edit(admin_client, dry_eye, action="expected", expected_hours="36.5").status_code == 302
     db.session.refresh(dry_eye)
     assert (dry_eye.action, dry_eye.expected_hours) == ("expected", 36.5)
@@ -220,7 +214,7 @@ def test_an_urgent_symptom_can_become_expected_with_a_duration(admin_client, cli
 def test_invalid_edit_is_refused_with_422_and_changes_nothing(
     admin_client, clinic, changes, message
 ):
-    bruising = symptom_of(clinic, "bruising")
+    bruising = builders.symptom(clinic.id, "bruising")
     before = snapshot(bruising)
     response = edit(admin_client, bruising, **{"advice": "New advice, never kept.", **changes})
     assert response.status_code == 422
@@ -232,7 +226,7 @@ def test_invalid_edit_is_refused_with_422_and_changes_nothing(
 
 
 def test_a_review_symptom_needs_no_expected_duration(admin_client, clinic):
-    eyelid = symptom_of(clinic, "eyelid_drooping")
+    eyelid = builders.symptom(clinic.id, "eyelid_drooping")
     response = edit(admin_client, eyelid, expected_hours="", advice="We will call you today.")
     assert response.status_code == 302
     db.session.refresh(eyelid)
@@ -240,7 +234,7 @@ def test_a_review_symptom_needs_no_expected_duration(admin_client, clinic):
 
 
 def test_edit_without_csrf_token_is_refused(admin_client, clinic):
-    bruising = symptom_of(clinic, "bruising")
+    bruising = builders.symptom(clinic.id, "bruising")
     response = admin_client.post(
         f"/clinic/catalogue/{bruising.id}", data={**current_values(bruising), "name": "Hacked"}
     )
@@ -256,7 +250,7 @@ def test_edit_page_shows_each_change_newest_first_with_who_and_the_values(
     admin_client, clinic, admin
 ):
     db.session.get(User, admin.id).name = "Alex Admin"
-    bruising = symptom_of(clinic, "bruising")
+    bruising = builders.symptom(clinic.id, "bruising")
     edit(admin_client, bruising, expected_hours="96")
     edit(admin_client, bruising, expected_hours="120", advice="")
     page = admin_client.get(f"/clinic/catalogue/{bruising.id}")
@@ -279,7 +273,7 @@ def at(hours: float) -> datetime:
 
 def report(treatment: Treatment, hours: float, code: str) -> None:
     """A mild `code` reported `hours` after the treatment (and still there)."""
-    record_checkin(treatment, [SymptomEntry(code, 1)], reported_at=at(hours), now=at(hours))
+    builders.checkin(treatment, at(hours), {code: 1})
     db.session.commit()
 
 
@@ -301,10 +295,8 @@ def test_bruising_after_raising_its_expected_hours_is_not_overdue_at_96h(
     _patient, treatment = make_patient()
     for hours in (1, 25, 49, 73, 90):
         report(treatment, hours, "bruising")
-    assert (
-        edit(admin_client, symptom_of(clinic, "bruising"), expected_hours=new_hours).status_code
-        == 302
-    )
+    bruising = builders.symptom(clinic.id, "bruising")
+    assert edit(admin_client, bruising, expected_hours=new_hours).status_code == 302
     sweep(now=at(96))
     db.session.commit()
     assert overdue_codes(treatment) == overdue
@@ -321,10 +313,8 @@ def test_headache_after_lowering_its_expected_hours_is_overdue_at_30h(
     _patient, treatment = make_patient()
     report(treatment, 1, "headache")
     report(treatment, 20, "headache")
-    assert (
-        edit(admin_client, symptom_of(clinic, "headache"), expected_hours=new_hours).status_code
-        == 302
-    )
+    headache = builders.symptom(clinic.id, "headache")
+    assert edit(admin_client, headache, expected_hours=new_hours).status_code == 302
     sweep(now=at(31))
     db.session.commit()
     assert overdue_codes(treatment) == overdue
@@ -334,7 +324,7 @@ def test_headache_after_lowering_its_expected_hours_is_overdue_at_30h(
 
 
 def test_clinician_gets_403_on_every_catalogue_page_and_post(clinician_client, clinic):
-    bruising = symptom_of(clinic, "bruising")
+    bruising = builders.symptom(clinic.id, "bruising")
     before = snapshot(bruising)
     assert clinician_client.get("/clinic/catalogue").status_code == 403
     assert clinician_client.get(f"/clinic/catalogue/{bruising.id}").status_code == 403
@@ -349,7 +339,7 @@ def test_clinician_gets_403_on_every_catalogue_page_and_post(clinician_client, c
 
 
 def test_signed_out_visitor_is_sent_to_sign_in(client, clinic):
-    bruising = symptom_of(clinic, "bruising")
+    bruising = builders.symptom(clinic.id, "bruising")
     for url in ("/clinic/catalogue", f"/clinic/catalogue/{bruising.id}"):
         response = client.get(url)
         assert response.status_code == 302
@@ -360,8 +350,8 @@ def test_admin_of_another_clinic_gets_404_for_our_symptoms(client, clinic, other
     create_user(other_clinic, "admin@hillside.test", STAFF_PASSWORD, "admin")
     db.session.commit()
     assert StaffActions(client).sign_in("admin@hillside.test").status_code == 302
-    ours = symptom_of(clinic, "bruising")
-    theirs = symptom_of(other_clinic, "bruising")
+    ours = builders.symptom(clinic.id, "bruising")
+    theirs = builders.symptom(other_clinic.id, "bruising")
     assert client.get(f"/clinic/catalogue/{theirs.id}").status_code == 200
     assert client.get(f"/clinic/catalogue/{ours.id}").status_code == 404
     token = csrf_token(client.get(f"/clinic/catalogue/{theirs.id}").text)

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
+from tests import builders
 from tests.conftest import TREATED_AT
 from tracker.extensions import db
 from tracker.invalid import InvalidInput
@@ -44,12 +45,7 @@ def check_in(
 ) -> CheckInResult:
     """A patient checks in live `hours` after the treatment, reporting `{code: severity}`."""
     onset_at = at(onset_hours) if onset_hours is not None else None
-    result = record_checkin(
-        treatment,
-        [SymptomEntry(code, severity, onset_at) for code, severity in (symptoms or {}).items()],
-        reported_at=at(hours),
-        now=at(hours),
-    )
+    result = builders.checkin(treatment, at(hours), symptoms, onset=onset_at)
     db.session.commit()
     return result
 
@@ -79,10 +75,6 @@ def resolve(flag: Flag) -> None:
     flag.resolved_at = flag.opened_at + timedelta(hours=1)
     flag.outcome = "reassured"
     db.session.commit()
-
-
-def symptom_of(clinic_id: int, code: str) -> Symptom:
-    return db.session.scalar(select(Symptom).filter_by(clinic_id=clinic_id, code=code))
 
 
 # --- what a check-in raises at once ---------------------------------------------------------
@@ -173,9 +165,7 @@ def test_flag_a_checkin_raises_is_written_in_the_same_transaction_as_the_checkin
     for hours, reported in earlier:
         check_in(treatment, hours, reported)
     before = (count(CheckIn), count(SymptomReport))
-    result = record_checkin(
-        treatment, [SymptomEntry(c, s) for c, s in symptoms.items()], reported_at=at(30), now=at(30)
-    )
+    result = builders.checkin(treatment, at(30), symptoms)
     assert summary(result.new_flags) == {expected}
     assert db.session.scalars(select(Flag)).all() == result.new_flags  # flushed, not committed
     db.session.rollback()  # the caller's transaction fails: the flag goes with the check-in
@@ -212,9 +202,7 @@ def test_checkin_never_raises_overdue_or_no_response_but_the_sweep_does(
 
 def test_checkin_entered_late_is_judged_as_of_its_own_reported_at(make_patient):
     _, treatment = make_patient()
-    late = record_checkin(
-        treatment, [SymptomEntry("headache", 3)], reported_at=at(20), source="clinician", now=at(50)
-    )
+    late = builders.checkin(treatment, at(20), {"headache": 3}, source="clinician", now=at(50))
     assert late.new_flags == []  # severe for 30 hours by now, but not when it was reported
     db.session.commit()
     sweep(now=at(50))
@@ -224,7 +212,7 @@ def test_checkin_entered_late_is_judged_as_of_its_own_reported_at(make_patient):
 
 def test_clinician_entering_an_old_checkin_late_does_not_raise_no_response(make_patient):
     _, treatment = make_patient()
-    late = record_checkin(treatment, [], reported_at=at(1), source="clinician", now=at(60))
+    late = builders.checkin(treatment, at(1), source="clinician", now=at(60))
     assert late.new_flags == []
     db.session.commit()
     sweep(now=at(60))
@@ -381,20 +369,14 @@ def test_checkin_that_reshows_the_same_finding_opens_nothing_new(make_patient, s
 
 def add_flag(treatment: Treatment, reason: str, code: str | None, episode_hours: float, status):
     """Insert a flag row directly, as a buggy job would, bypassing insert-or-ignore."""
-    symptom = symptom_of(treatment.clinic_id, code) if code else None
-    db.session.add(
-        Flag(
-            clinic_id=treatment.clinic_id,
-            treatment_id=treatment.id,
-            symptom_id=symptom.id if symptom else None,
-            reason=reason,
-            status=status,
-            episode_started_at=at(episode_hours),
-            observed_at=at(episode_hours + 72),
-            opened_at=at(episode_hours + 72),
-        )
+    builders.flag(
+        treatment,
+        reason,
+        code,
+        opened_at=at(episode_hours + 72),
+        episode_started_at=at(episode_hours),
+        status=status,
     )
-    db.session.flush()
 
 
 @pytest.mark.parametrize(
@@ -665,7 +647,7 @@ def test_sweep_reads_the_clock_when_no_time_is_given(make_patient, time_machine)
 def test_catalogue_edit_changes_when_bruising_is_overdue(
     clinic, make_patient, bruising_hours, sweep_hours, expected
 ):
-    symptom_of(clinic.id, "bruising").expected_hours = bruising_hours
+    builders.symptom(clinic.id, "bruising").expected_hours = bruising_hours
     db.session.commit()
     _, treatment = make_patient()
     check_in(treatment, 24, {"bruising": 2}, onset_hours=0)
@@ -678,7 +660,7 @@ def test_catalogue_edit_of_action_changes_what_a_checkin_raises(clinic, make_pat
     _, treatment = make_patient()
     assert check_in(treatment, 20, {"headache": 1}).new_flags == []
     check_in(treatment, 21)
-    symptom_of(clinic.id, "headache").action = "review"
+    builders.symptom(clinic.id, "headache").action = "review"
     db.session.commit()
     assert summary(check_in(treatment, 22, {"headache": 1}).new_flags) == {("review", "headache")}
 
@@ -696,7 +678,7 @@ def test_no_symptoms_today_is_recorded_even_when_the_clinic_catalogue_is_empty(
 
 def test_another_clinics_catalogue_is_not_used(clinic, make_patient):
     hillside = create_clinic("Hillside Clinic")
-    symptom_of(hillside.id, "bruising").expected_hours = 24
+    builders.symptom(hillside.id, "bruising").expected_hours = 24
     db.session.add(
         Symptom(clinic_id=hillside.id, code="tingling", name="Tingling", action="urgent")
     )

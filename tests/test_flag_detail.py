@@ -12,11 +12,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from tests import builders
 from tests.conftest import STAFF_PASSWORD, TREATED_AT, PatientActions, StaffActions, csrf_token
 from tracker.extensions import db
 from tracker.models import AuditEvent, CheckIn, Flag, FlagNote, User
 from tracker.services.clinics.clinics import create_user
-from tracker.services.patients.checkins import SymptomEntry, record_checkin
 
 NOW = TREATED_AT + timedelta(days=2)
 """Wednesday 4 March 2026, 10:00 UTC (10:00 in London, 05:00 in New York)."""
@@ -29,23 +29,21 @@ def frozen_clock(time_machine):
 
 
 @pytest.fixture
-def case(app, clinic, make_patient):
+def case(app, clinic):
     """Rosa, treated by Dr Quinn, reported drooping eyelid (a review flag) and a very severe
     headache (a severe flag) yesterday."""
     doctor = create_user(
         clinic, "dr@riverside.test", STAFF_PASSWORD, name="Dr Quinn", registration_number="GMC 7654"
     )
-    patient, treatment = make_patient("Rosa Lind")
-    patient.phone = "+44 7700 900123"
-    treatment.practitioner_id = doctor.id
-    treatment.areas = ["forehead", "frown lines"]
-    treatment.units_by_area = {"forehead": 10, "frown lines": 20}
-    treatment.units_total = 30
-    record_checkin(
+    patient = builders.patient(clinic, "Rosa Lind", phone="+44 7700 900123")
+    units = {"forehead": 10, "frown lines": 20}
+    treatment = builders.treatment(patient, units=units, practitioner=doctor)
+    builders.checkin(
         treatment,
-        [SymptomEntry("eyelid_drooping", 1), SymptomEntry("headache", 4)],
+        TREATED_AT + timedelta(days=1),
+        {"eyelid_drooping": 1, "headache": 4},
         note="Left eyelid feels heavy",
-        reported_at=TREATED_AT + timedelta(days=1),
+        now=NOW,
     )
     db.session.commit()
     review = db.session.scalars(select(Flag).where(Flag.reason == "review")).one()
@@ -337,22 +335,17 @@ def test_phone_check_in_raises_the_same_flags_as_the_patients_form(
     severities = {"bruising": 4, "eyelid_drooping": 1, "headache": 2, "difficulty_swallowing": 1}
     by_phone, phone_treatment = make_patient("Sam Phone")
     by_form, form_treatment = make_patient("Tia Form")
-    record_checkin(phone_treatment, [], reported_at=TREATED_AT + timedelta(hours=1))
-    record_checkin(
-        phone_treatment, [SymptomEntry("redness", 1)], reported_at=TREATED_AT + timedelta(hours=2)
-    )
+    builders.checkin(phone_treatment, TREATED_AT + timedelta(hours=1), now=NOW)
+    builders.checkin(phone_treatment, TREATED_AT + timedelta(hours=2), {"redness": 1}, now=NOW)
     db.session.commit()
     redness = db.session.scalars(select(Flag).where(Flag.treatment_id == phone_treatment.id))
     assert list(redness) == []  # redness is expected: nothing to open the page with yet
-    anchor = Flag(
-        clinic_id=clinic.id,
-        treatment_id=phone_treatment.id,
-        reason="no_response",
-        episode_started_at=TREATED_AT,
-        observed_at=TREATED_AT + timedelta(hours=48),
+    anchor = builders.flag(
+        phone_treatment,
+        "no_response",
         opened_at=TREATED_AT + timedelta(hours=48),
+        episode_started_at=TREATED_AT,
     )
-    db.session.add(anchor)
     db.session.commit()
 
     assert phone_checkin(client, anchor, severities).status_code == 302

@@ -15,6 +15,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from tests import builders
 from tests.conftest import STAFF_PASSWORD, TREATED_AT, StaffActions
 from tracker.extensions import db
 from tracker.models import AuditEvent, Flag, Symptom, Treatment, User
@@ -22,7 +23,6 @@ from tracker.rules import Reason
 from tracker.services.clinics.clinics import create_user
 from tracker.services.flags.flagging import sweep
 from tracker.services.flags.queue import csv_cell, duration_words
-from tracker.services.patients.checkins import SymptomEntry, record_checkin
 
 NOW = TREATED_AT + timedelta(days=5)
 """Five days after the treatment: inside the no-response window, bruising long overdue."""
@@ -43,24 +43,15 @@ def add_flag(
     status: str = "open",
     started_at=None,
 ) -> Flag:
-    """A flag row as the sweep would store it (no_response has no symptom)."""
-    symptom_id = None
-    if code:
-        symptom_id = db.session.scalar(
-            select(Symptom.id).where(Symptom.clinic_id == treatment.clinic_id, Symptom.code == code)
-        )
-        assert symptom_id is not None, code
-    flag = Flag(
-        clinic_id=treatment.clinic_id,
-        treatment_id=treatment.id,
-        symptom_id=symptom_id,
-        reason=reason,
-        status=status,
-        episode_started_at=started_at or opened_at - timedelta(hours=1),
-        observed_at=opened_at,
+    """A flag row as the sweep would store it (no_response has no symptom), committed."""
+    flag = builders.flag(
+        treatment,
+        reason,
+        code,
         opened_at=opened_at,
+        episode_started_at=started_at or opened_at - timedelta(hours=1),
+        status=status,
     )
-    db.session.add(flag)
     db.session.commit()
     return flag
 
@@ -132,9 +123,7 @@ def test_overdue_row_says_how_long_against_the_expected_duration(
     client, clinic, nurse, make_patient
 ):
     patient, treatment = make_patient("Cleo Bruise")
-    record_checkin(
-        treatment, [SymptomEntry("bruising", 2)], reported_at=TREATED_AT + timedelta(days=1)
-    )
+    builders.checkin(treatment, TREATED_AT + timedelta(days=1), {"bruising": 2}, now=NOW)
     sweep(now=NOW)
     db.session.commit()
     flag = db.session.scalars(select(Flag).where(Flag.reason == "overdue")).one()
@@ -164,9 +153,9 @@ def test_no_response_row_says_no_check_in_and_for_how_long(client, nurse, make_p
 def test_an_episode_that_has_ended_says_how_long_it_lasted(client, nurse, make_patient):
     _, treatment = make_patient()
     day = TREATED_AT + timedelta(days=1)
-    record_checkin(treatment, [SymptomEntry("bruising", 1)], reported_at=day)
+    builders.checkin(treatment, day, {"bruising": 1}, now=NOW)
     sweep(now=day + timedelta(hours=80))
-    record_checkin(treatment, [], reported_at=day + timedelta(hours=90))
+    builders.checkin(treatment, day + timedelta(hours=90), now=NOW)
     db.session.commit()
     flag = db.session.scalars(select(Flag).where(Flag.reason == "overdue")).one()
 

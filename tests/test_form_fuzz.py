@@ -8,7 +8,6 @@ not have. Bounded: a few dozen examples a page.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from html import unescape
 from html.parser import HTMLParser
 
@@ -18,12 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
 
-from tests.conftest import TREATED_AT, PatientActions, StaffActions, give_second_factor
+from tests.cases import flagged_case
+from tests.conftest import PatientActions, StaffActions, give_second_factor
 from tracker.extensions import db
 from tracker.forms import Form
 from tracker.inputs import NUL_ERROR
 from tracker.models import LoginAttempt
-from tracker.services.patients.checkins import SymptomEntry, record_checkin
 from tracker.services.staff import second_factor
 
 EDGE_CASES = [
@@ -119,22 +118,17 @@ FUZZ = settings(
 
 @pytest.fixture
 def case(app, admin, make_patient, time_machine):
-    """A patient with a check-in and a flag, a signed-in admin and a signed-in patient."""
-    time_machine.move_to(TREATED_AT + timedelta(days=2), tick=False)
-    patient, treatment = make_patient()
-    record_checkin(treatment, [SymptomEntry("eyelid_drooping", 2)])
-    db.session.commit()
-    staff = StaffActions(app.test_client())
-    assert staff.sign_in(admin.email).status_code == 302  # an admin reaches every clinic form
+    """A patient with a check-in and a flag, a signed-in admin (who reaches every clinic form)
+    and a signed-in patient."""
+    flagged = flagged_case(app, admin, make_patient, time_machine)
     patient_client = app.test_client()
-    assert PatientActions(patient_client).sign_in(patient).status_code == 302
-    flag_id = db.session.execute(db.text("SELECT id FROM flags")).scalar_one()
+    assert PatientActions(patient_client).sign_in(flagged["patient"]).status_code == 302
     return {
-        "staff": staff.client,
+        "staff": flagged["staff"],
         "patient": patient_client,
         "visitor": app.test_client(),
-        "patient_id": patient.id,
-        "flag_id": flag_id,
+        "patient_id": flagged["patient"].id,
+        "flag_id": flagged["flag"].id,
         "symptom_id": db.session.execute(db.text("SELECT min(id) FROM symptoms")).scalar_one(),
     }
 

@@ -8,6 +8,7 @@ its own. Each server is bounded in time and stopped in teardown.
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import os
 import re
@@ -20,20 +21,17 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import time as clock
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from tests import pg
-from tests.conftest import ON_POSTGRESQL, TEST_DATABASE_URL
-from tracker import create_app
+from tests import builders, own_database
+from tests.conftest import ON_POSTGRESQL
 from tracker.extensions import db
-from tracker.models import CheckIn, Flag, Patient, Symptom, SymptomReport, Treatment
+from tracker.models import CheckIn, Flag, Symptom, SymptomReport
 from tracker.services.clinics.clinics import create_clinic
 from tracker.services.patients.links import issue_link
 from tracker.timeutil import utcnow
@@ -117,39 +115,12 @@ def wait_until_healthy(process: subprocess.Popen, port: int, log: Path) -> None:
 @pytest.fixture
 def server_database(tmp_path) -> Iterator[str]:
     """A migrated database for the server alone: a WAL SQLite file, or a fresh PostgreSQL one."""
-    if ON_POSTGRESQL:
-        with pg.fresh_database(TEST_DATABASE_URL, "gunicorn") as url:
-            migrate(url)
-            yield url
-    else:
-        url = f"sqlite:///{tmp_path / 'aftercare.db'}"
-        migrate(url)
+    with own_database.own_database(tmp_path, "gunicorn") as url:
         yield url
 
 
-def seed_app(database_url: str):
-    return create_app(
-        {"TESTING": True, "SECRET_KEY": SECRET, "SQLALCHEMY_DATABASE_URI": database_url}
-    )
-
-
-def migrate(database_url: str) -> None:
-    app = seed_app(database_url)
-    with app.app_context():
-        upgrade()
-        db.engine.dispose()
-
-
-@contextlib.contextmanager
-def on(database_url: str):
-    """An app context on the server's database, for seeding and counting."""
-    app = seed_app(database_url)
-    with app.app_context():
-        try:
-            yield app
-        finally:
-            db.session.remove()
-            db.engine.dispose()
+on = functools.partial(own_database.on, secret=SECRET)
+"""An app context on the server's database, for seeding and counting."""
 
 
 def seed(database_url: str) -> tuple[list[int], list[str]]:
@@ -158,28 +129,11 @@ def seed(database_url: str) -> tuple[list[int], list[str]]:
         clinic = create_clinic("Riverside Clinic")
         treatments, patients = [], []
         for number in range(PATIENTS):
-            patient = Patient(
-                clinic_id=clinic.id,
-                name=f"Patient {number}",
-                email=f"patient{number}@example.com",
-                timezone="Europe/London",
-                reminder_time=clock(9, 0),
+            patient = builders.patient(
+                clinic, f"Patient {number}", email=f"patient{number}@example.com"
             )
-            db.session.add(patient)
-            db.session.flush()
-            treatment = Treatment(
-                clinic_id=clinic.id,
-                patient_id=patient.id,
-                treated_at=utcnow() - timedelta(hours=6),  # too soon for "worsening"
-                product="Botox",
-                batch_number="C1234AB5",
-                indication="cosmetic",
-                areas=["forehead"],
-                units_by_area={"forehead": 10},
-                units_total=10,
-            )
-            db.session.add(treatment)
-            db.session.flush()
+            treated_at = utcnow() - timedelta(hours=6)  # too soon for "worsening"
+            treatment = builders.treatment(patient, treated_at)
             treatments.append(treatment.id)
             patients.append(patient)
         tokens = [issue_link(patients[client % PATIENTS]) for client in range(CLIENTS)]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from tests import builders
 from tests.conftest import TREATED_AT, PatientActions, csrf_token
 from tracker.extensions import db
 from tracker.invalid import InvalidInput
@@ -361,18 +362,9 @@ def test_unknown_ids_are_404(client, nurse):
 
 def test_summaries_show_latest_treatment_and_unresolved_flags(client, nurse, make_patient):
     patient, treatment = make_patient()
-    later = Treatment(
-        clinic_id=patient.clinic_id,
-        patient_id=patient.id,
-        treated_at=datetime(2026, 3, 3, 12, 0, tzinfo=UTC),
-        product="Botox",
-        batch_number="B2",
-        indication="cosmetic",
-        areas=["forehead"],
-        units_by_area={"forehead": 8},
-        units_total=8,
+    builders.treatment(
+        patient, datetime(2026, 3, 3, 12, 0, tzinfo=UTC), batch="B2", units={"forehead": 8}
     )
-    db.session.add(later)
     record_checkin(treatment, [SymptomEntry("eyelid_drooping", 2)])
     db.session.commit()
     page = client.get("/clinic/patients")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import re
 import secrets
@@ -22,7 +23,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from datetime import time as clock
 from pathlib import Path
 
 import pytest
@@ -30,25 +30,21 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select, update
 
-from tests import pg
-from tests.conftest import ON_POSTGRESQL, TEST_DATABASE_URL
-from tests.test_gunicorn_concurrency import migrate, stop
+from tests import builders, own_database
+from tests.conftest import ON_POSTGRESQL
+from tests.test_gunicorn_concurrency import stop
 from tests.test_smtp_delivery import Inbox, SmtpServer
 from tracker import config as settings
-from tracker import create_app
 from tracker import scheduler as scheduling
 from tracker.extensions import db
 from tracker.models import (
     PENDING,
     SENDING,
     SENT,
-    CheckIn,
+    Clinic,
     Flag,
     OutboxMessage,
-    Patient,
     Symptom,
-    SymptomReport,
-    Treatment,
 )
 from tracker.services.clinics.clinics import create_clinic, create_user
 from tracker.services.messaging.outbox import enqueue, release_stuck
@@ -122,33 +118,12 @@ def processes() -> Iterator[list[subprocess.Popen]]:
 @pytest.fixture
 def database_url(tmp_path) -> Iterator[str]:
     """A migrated database for the processes alone: a WAL SQLite file or a fresh PostgreSQL one."""
-    if ON_POSTGRESQL:
-        with pg.fresh_database(TEST_DATABASE_URL, "processes") as url:
-            migrate(url)
-            yield url
-    else:
-        url = f"sqlite:///{tmp_path / 'aftercare.db'}"
-        migrate(url)
+    with own_database.own_database(tmp_path, "processes") as url:
         yield url
 
 
-@contextlib.contextmanager
-def on(database_url: str):
-    """An app context on the processes' database, for seeding and counting."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": SECRET,
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
-        }
-    )
-    with app.app_context():
-        try:
-            yield app
-        finally:
-            db.session.remove()
-            db.engine.dispose()
+on = functools.partial(own_database.on, secret=SECRET)
+"""An app context on the processes' database, for seeding and counting."""
 
 
 @pytest.fixture
@@ -189,6 +164,22 @@ DAYS = (1, 2, 3, 5, 8, 14, 15, 21, 28)
 """A patient treated this many days ago (plus 30 minutes' margin) for each."""
 
 
+def queue_invites(
+    clinic: Clinic, count: int, *, dedupe_prefix: str | None = None, now: datetime | None = None
+) -> None:
+    """`count` invites to person0@example.com onwards, queued; deduplicated if given a prefix."""
+    for number in range(count):
+        enqueue(
+            clinic_id=clinic.id,
+            kind="invite",
+            to_address=f"person{number}@example.com",
+            subject=f"Your check-in link {number}",
+            body_text=f"Plain text {number}",
+            dedupe_key=f"{dedupe_prefix}:{number}" if dedupe_prefix else None,
+            now=now,
+        )
+
+
 def seed_clinic(database_url: str) -> dict:
     """A clinic with two admins (the alerts' recipients), a patient per day of `DAYS` with
     check-ins that make symptoms overdue, and PENDING_ROWS messages already queued.
@@ -201,52 +192,17 @@ def seed_clinic(database_url: str) -> dict:
     with on(database_url):
         clinic = create_clinic("Riverside Clinic", timezone=zone)
         admins = [create_user(clinic, email, "correct horse battery", "admin") for email in ADMINS]
-        symptoms = dict(
-            db.session.execute(
-                select(Symptom.code, Symptom.id).where(Symptom.clinic_id == clinic.id)
-            ).all()
-        )
-        treatments = {}
+        treated = {}
         for day in DAYS:
-            patient = Patient(
-                clinic_id=clinic.id,
-                name=f"Day {day} Patient",
-                email=f"day{day}@example.com",
-                timezone=zone,
-                reminder_time=clock(9, 0),
+            patient = builders.patient(
+                clinic, f"Day {day} Patient", email=f"day{day}@example.com", timezone=zone
             )
-            db.session.add(patient)
-            db.session.flush()
-            treatment = Treatment(
-                clinic_id=clinic.id,
-                patient_id=patient.id,
-                treated_at=now - timedelta(days=day) + timedelta(minutes=30),
-                product="Botox",
-                batch_number="C1234AB5",
-                indication="cosmetic",
-                areas=["forehead"],
-                units_by_area={"forehead": 10},
-                units_total=10,
-            )
-            db.session.add(treatment)
-            db.session.flush()
-            treatments[day] = treatment.id
+            at = now - timedelta(days=day) + timedelta(minutes=30)
+            treated[day] = builders.treatment(patient, at)
+        treatments = {day: treatment.id for day, treatment in treated.items()}
 
         def check_in(day: int, ago: timedelta, **severities: int) -> None:
-            reported_at = now - ago
-            checkin = CheckIn(treatment_id=treatments[day], reported_at=reported_at)
-            db.session.add(checkin)
-            db.session.flush()
-            for code, severity in severities.items():
-                db.session.add(
-                    SymptomReport(
-                        checkin_id=checkin.id,
-                        treatment_id=treatments[day],
-                        symptom_id=symptoms[code],
-                        reported_at=reported_at,
-                        severity=severity,
-                    )
-                )
+            builders.unjudged_checkin(treated[day], now - ago, severities)
 
         check_in(3, timedelta(hours=60), headache=2)  # 48 h expected: overdue; silent 60 h
         check_in(5, timedelta(days=4), bruising=2)  # 72 h expected: overdue; silent 4 days
@@ -254,16 +210,7 @@ def seed_clinic(database_url: str) -> dict:
         check_in(8, timedelta(hours=1), bruising=1)  # still there: overdue; checked in today
         check_in(14, timedelta(hours=1), difficulty_breathing=1)  # urgent; review day all the same
         check_in(21, timedelta(days=2), eyelid_drooping=2)  # a review symptom
-        for number in range(PENDING_ROWS):
-            enqueue(
-                clinic_id=clinic.id,
-                kind="invite",
-                to_address=f"person{number}@example.com",
-                subject=f"Your check-in link {number}",
-                body_text=f"Plain text {number}",
-                dedupe_key=f"seed:{number}",
-                now=now,
-            )
+        queue_invites(clinic, PENDING_ROWS, dedupe_prefix="seed", now=now)
         db.session.commit()
         assert db.session.scalar(select(func.count(Flag.id))) == 0
         assert db.session.scalar(select(func.count(OutboxMessage.id))) == PENDING_ROWS
@@ -392,14 +339,7 @@ def test_a_delivery_killed_half_way_and_restarted_sends_everything_with_one_dupl
 ):
     with on(database_url):
         clinic = create_clinic("Riverside Clinic")
-        for number in range(MESSAGES):
-            enqueue(
-                clinic_id=clinic.id,
-                kind="invite",
-                to_address=f"person{number}@example.com",
-                subject=f"Your check-in link {number}",
-                body_text=f"Plain text {number}",
-            )
+        queue_invites(clinic, MESSAGES)
         db.session.commit()
     server = SmtpServer()
     server.inbox = inbox = SlowInbox(SLOW_SECONDS, signal_at=KILL_AT)

@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event, func, select
 
+from tests import builders
 from tracker.catalogue import DEFAULT_SCHEDULE
 from tracker.extensions import db
-from tracker.models import OutboxMessage, PatientLink, Treatment
+from tracker.models import OutboxMessage, PatientLink
 from tracker.services.messaging.delivery import build_email
 from tracker.services.messaging.reminders import REMINDER, REVIEW, send_due_reminders
-from tracker.services.patients.checkins import SymptomEntry, record_checkin
 from tracker.services.patients.links import LinkState, check_link
 from tracker.timeutil import from_local
 
@@ -175,12 +175,12 @@ def test_each_reminder_day_gets_its_own_reminder(make_patient):
     assert [m.dedupe_key.rsplit(":", 1)[1] for m in messages()] == ["2026-05-12", "2026-05-13"]
 
 
-@pytest.mark.parametrize("symptoms", [[], [SymptomEntry("bruising", 1)]])
+@pytest.mark.parametrize("symptoms", [{}, {"bruising": 1}])
 def test_no_reminder_on_a_day_already_checked_in(make_patient, symptoms):
     day = date(2026, 5, 12)
     _, treatment = make_patient(treated_at=treated_days_before(day, 3))
     morning = at(day, time(7, 30))
-    record_checkin(treatment, symptoms, reported_at=morning, now=morning)  # [] = no symptoms
+    builders.checkin(treatment, morning, symptoms)  # {} = no symptoms
     db.session.commit()
 
     assert remind(at(day, time(9, 0))).reminders == 0
@@ -191,7 +191,7 @@ def test_a_check_in_late_yesterday_does_not_count_for_today(make_patient):
     day = date(2026, 6, 4)
     _, treatment = make_patient(timezone=SYDNEY, treated_at=treated_days_before(day, 3, SYDNEY))
     late_yesterday = at(day - timedelta(days=1), time(23, 50), SYDNEY)
-    record_checkin(treatment, [], reported_at=late_yesterday, now=late_yesterday)
+    builders.checkin(treatment, late_yesterday)
     db.session.commit()
 
     assert remind(at(day, NINE, SYDNEY)).reminders == 1
@@ -213,18 +213,9 @@ def test_reminders_off_means_no_reminder_and_no_link(make_patient):
 def test_only_the_latest_treatment_is_reminded_of(make_patient):
     day = date(2026, 5, 12)
     patient, first = make_patient(treated_at=treated_days_before(day, 10))
-    second = Treatment(
-        clinic_id=patient.clinic_id,
-        patient_id=patient.id,
-        treated_at=treated_days_before(day, 2),
-        product="Botox",
-        batch_number="C9999ZZ9",
-        indication="cosmetic",
-        areas=["forehead"],
-        units_by_area={"forehead": 4},
-        units_total=4,
+    second = builders.treatment(
+        patient, treated_days_before(day, 2), batch="C9999ZZ9", units={"forehead": 4}
     )
-    db.session.add(second)
     db.session.commit()
 
     remind(at(day, time(12, 0)))
@@ -255,7 +246,7 @@ def test_the_review_reminder_goes_even_after_a_check_in_that_day(make_patient):
     day = date(2026, 5, 12)
     _, treatment = make_patient(treated_at=treated_days_before(day, 14))
     morning = at(day, time(7, 0))
-    record_checkin(treatment, [], reported_at=morning, now=morning)
+    builders.checkin(treatment, morning)
     db.session.commit()
 
     assert remind(at(day, time(9, 0))).reviews == 1

@@ -13,13 +13,13 @@ from urllib.parse import urlsplit
 from flask import Flask
 from sqlalchemy import select
 
+from tests import builders
 from tests.e2e.harness import CLINIC, Stack
 from tracker import create_app
 from tracker.extensions import db
 from tracker.models import LoginAttempt, Patient, Treatment
 from tracker.services.clinics.clinics import find_clinic
 from tracker.services.messaging.reminder_settings import stop_url
-from tracker.services.patients.checkins import SymptomEntry, record_checkin
 from tracker.services.patients.links import issue_link
 from tracker.services.patients.patients import PatientDetails, create_patient
 from tracker.services.patients.treatments import TreatmentDetails, record_treatment
@@ -90,7 +90,7 @@ def flag_for(app: Flask, treated: Treated, code: str = "headache", severity: int
     """The patient checks in (through the service) with a symptom that opens a flag; its id."""
     with on(app):
         treatment = db.session.get(Treatment, treated.treatment_id)
-        result = record_checkin(treatment, [SymptomEntry(code, severity)])
+        result = builders.checkin(treatment, utcnow(), {code: severity})
         db.session.commit()
         assert len(result.new_flags) == 1, result.new_flags
         return result.new_flags[0].id
