@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..extensions import db
 from ..timeutil import utcnow
 from .clinic import Clinic, User
-from .types import UTCDateTime
+from .types import ServerSessionColumns, UTCDateTime
 
 INDICATIONS = ("cosmetic", "sweating", "migraine", "other")
 
@@ -80,7 +80,7 @@ class PatientLink(db.Model):
     patient: Mapped[Patient] = relationship()
 
 
-class PatientSession(db.Model):
+class PatientSession(ServerSessionColumns, db.Model):
     """One browser signed in with a personal link. The cookie holds a random token; only its
     hash is stored here.
 
@@ -92,10 +92,6 @@ class PatientSession(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Why it ended: signed_out, idle, expired, replaced or revoked (patient_sessions.Ended).
     end_reason: Mapped[str | None] = mapped_column(String(20))
 

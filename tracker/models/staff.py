@@ -10,12 +10,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..extensions import db
 from ..timeutil import utcnow
 from .clinic import Symptom, User
-from .types import UTCDateTime
+from .types import ServerSessionColumns, UTCDateTime
 
 PENDING_STAGES = ("second_factor", "enrolment")
 
 
-class StaffSession(db.Model):
+class StaffSession(ServerSessionColumns, db.Model):
     """One signed-in browser. The cookie holds a random id; only its hash is stored here.
 
     Ending the row (sign-out, password change, deactivation, time-out) ends the session even
@@ -31,10 +31,6 @@ class StaffSession(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ip_address: Mapped[str | None] = mapped_column(String(45))
     pending: Mapped[str | None] = mapped_column(String(20))
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, String
+from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from ..timeutil import utcnow
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -32,3 +35,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class ServerSessionColumns:
+    """The columns of a server-side session row, a staff member's or a patient's.
+
+    The cookie holds a random token and the row only its SHA-256, so a leaked database signs
+    nobody in; setting `ended_at` ends the session however often the old cookie is replayed.
+    """
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
