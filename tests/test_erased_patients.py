@@ -21,6 +21,11 @@ from tracker.services.flags.flagging import sweep
 from tracker.services.governance.data_rights import erase_patient
 from tracker.services.messaging.alerts import send_due_digests
 from tracker.services.messaging.reminders import send_due_reminders
+from tracker.services.patients.checkins import SymptomEntry, record_checkin
+from tracker.services.patients.erased import PatientErased
+from tracker.services.patients.links import issue_link
+from tracker.services.patients.patients import PatientDetails, update_patient
+from tracker.services.patients.treatments import TreatmentDetails, record_treatment, resend_invite
 
 NOW = TREATED_AT + timedelta(days=1)
 ERASED_AT = TREATED_AT + timedelta(hours=1)
@@ -49,6 +54,31 @@ def count(model, *where) -> int:
 
 def review_flag(treatment: Treatment) -> Flag:
     return db.session.scalars(select(Flag).where(Flag.treatment_id == treatment.id)).one()
+
+
+# --- the services, which every interface calls ------------------------------------------------
+
+WRITES = {
+    "check-in": lambda t: record_checkin(t, [SymptomEntry("bruising", 4)], reported_at=NOW),
+    "treatment": lambda t: record_treatment(
+        t.patient, TreatmentDetails(NOW, "Botox", "C1", "cosmetic", {"forehead": 10})
+    ),
+    "invite": lambda t: resend_invite(t.patient),
+    "details": lambda t: update_patient(
+        t.patient, PatientDetails("Erin Back", "erin@example.com", "Europe/London")
+    ),
+    "link": lambda t: issue_link(t.patient),
+}
+
+
+@pytest.mark.parametrize("write", WRITES.values(), ids=WRITES.keys())
+def test_every_service_refuses_to_add_to_an_erased_patients_record(erased, write):
+    with pytest.raises(PatientErased, match=REFUSAL):
+        write(erased)
+    db.session.rollback()
+    assert (count(Treatment), count(CheckIn), count(Flag), count(OutboxMessage)) == (1, 1, 1, 0)
+    assert count(PatientLink, PatientLink.revoked_at.is_(None)) == 0
+    assert erased.patient.name == f"Erased patient #{erased.patient_id}"
 
 
 # --- the API -------------------------------------------------------------------------------------
