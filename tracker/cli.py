@@ -18,6 +18,7 @@ from .services.flags.flagging import sweep
 from .services.messaging.alerts import send_due_digests
 from .services.messaging.delivery import default_transport, deliver_due
 from .services.messaging.reminders import send_due_reminders
+from .services.patients.erased import PatientErased
 from .services.patients.links import issue_link, link_url
 from .services.staff import second_factor
 from .timeutil import as_utc, utcnow
@@ -41,13 +42,14 @@ class ISODateTime(click.ParamType):
             )
 
 
-def _fail_on_invalid_input(func):
-    """Turn refused input (`InvalidInput`) into a clear message and exit status 1."""
+def _fail_on_refusal(func):
+    """Turn a service's refusal (`InvalidInput`, `PatientErased`) into a clear message and exit
+    status 1."""
 
     def wrapped(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except InvalidInput as error:
+        except (InvalidInput, PatientErased) as error:
             db.session.rollback()
             raise click.ClickException(str(error)) from error
 
@@ -59,7 +61,7 @@ def _fail_on_invalid_input(func):
 @tracker_cli.command("create-clinic")
 @click.argument("name")
 @click.option("--timezone", default="Europe/London", show_default=True, help="IANA timezone.")
-@_fail_on_invalid_input
+@_fail_on_refusal
 def create_clinic_command(name: str, timezone: str) -> None:
     """Create a clinic NAME with the default symptom catalogue."""
     begin_write()
@@ -75,7 +77,7 @@ def create_clinic_command(name: str, timezone: str) -> None:
 @click.option("--role", type=click.Choice(["clinician", "admin"]), default="clinician")
 @click.option("--name", default=None, help="Display name (default: from the email).")
 @click.option("--registration-number", default=None, help="Professional registration number.")
-@_fail_on_invalid_input
+@_fail_on_refusal
 def create_user_command(clinic_name, email, password, role, name, registration_number) -> None:
     """Create a staff user at a clinic."""
     begin_write()
@@ -113,8 +115,9 @@ def demo_command() -> None:
 
 @tracker_cli.command("patient-link")
 @click.argument("patient_id", type=int)
+@_fail_on_refusal
 def patient_link_command(patient_id: int) -> None:
-    """Print a fresh personal link for a patient."""
+    """Print a fresh personal link for a patient (not for an erased one)."""
     begin_write()
     patient = db.session.get(Patient, patient_id)
     if patient is None:

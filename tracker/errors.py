@@ -7,7 +7,9 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from . import redaction
+from .extensions import db
 from .invalid import InvalidInput
+from .services.patients.erased import PatientErased
 
 MESSAGES = {
     400: ("Something was wrong with that request", "Go back and try again."),
@@ -56,6 +58,12 @@ def register(app: Flask) -> None:
         # A refusal no view showed next to its fields (a view should): still a 422, not a 500.
         app.logger.warning("Input refused outside a form: %s", ", ".join(error.fields))
         return render_error(422, f"{error} Go back, correct it and try again.")
+
+    @app.errorhandler(PatientErased)
+    def erased_patient(error: PatientErased):
+        # Whichever service refused, nothing the request wrote before is kept.
+        db.session.rollback()
+        return render_error(409, str(error))
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):

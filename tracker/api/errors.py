@@ -3,7 +3,8 @@
 Flask answers some errors before any API view runs (no such URL: 404, wrong method: 405). Those
 are caught by app-level handlers registered per status code, which Flask consults before the
 app's catch-all HTML handler; for paths outside /api/ they hand the error back to that handler.
-A service's refusal (`InvalidInput`) is answered here as 422 with its `fields`, for every view.
+A service's refusal is answered here for every view: `InvalidInput` as 422 with its `fields`,
+`PatientErased` (an erased patient's record is read-only) as 409 `patient_erased`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from ..invalid import InvalidInput
+from ..services.patients.erased import PatientErased
 
 API_PREFIX = "/api/"
 
@@ -97,6 +99,10 @@ def register(bp: Blueprint) -> None:
     @bp.errorhandler(InvalidInput)
     def invalid_input(error: InvalidInput):
         return error_response(ApiError(422, fields=error.fields))
+
+    @bp.errorhandler(PatientErased)
+    def erased_patient(error: PatientErased):
+        return error_response(ApiError(409, str(error), code="patient_erased"))
 
     @bp.errorhandler(Exception)
     def unexpected(error: Exception):

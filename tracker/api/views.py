@@ -174,9 +174,7 @@ def create_treatment(patient: Patient, body: schemas.TreatmentIn):
     """Record a treatment given by the token's user and queue the patient's invite with a
     fresh personal link, in one transaction. `units_by_area` is optional: without it the
     treatment keeps the areas and the total units only. An erased patient's record is closed
-    to new treatments (409)."""
-    if patient.erased_at is not None:
-        raise ApiError(409, "This patient's contact data was erased: their record is closed.")
+    to new treatments (409 `patient_erased`)."""
     try:
         recorded = treatments_service.record_treatment(patient, _treatment_details(body))
     except InvalidInput as invalid:
@@ -220,11 +218,13 @@ def _checkin_error_fields(fields: dict[str, str], body: schemas.CheckInIn) -> di
     tag="treatments",
     body=schemas.CheckInIn,
     responses={201: schemas.CheckInCreated},
+    errors=(409,),
     example=schemas.CheckInIn.model_config["json_schema_extra"]["examples"][0],
 )
 def create_checkin(treatment: Treatment, body: schemas.CheckInIn):
     """Record how the patient is, as told to a clinician: judged at once by the same rules as
-    the patient's own check-in. Symptoms left out count as none. Returns the flags it raised."""
+    the patient's own check-in. Symptoms left out count as none. Returns the flags it raised.
+    An erased patient's record is closed to new check-ins (409 `patient_erased`)."""
     entries = [SymptomEntry(e.code, e.severity, e.onset) for e in body.symptoms]
     try:
         result = record_checkin(

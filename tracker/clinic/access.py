@@ -9,15 +9,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, make_response, request
+from flask import abort, request
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from ..errors import render_error
 from ..extensions import db
 from ..models import CheckIn, Flag, Patient, Treatment
 from ..services.governance import audit
-from ..services.governance.data_rights import ERASED_REFUSAL
 
 Model = TypeVar("Model", Patient, Treatment, Flag)
 
@@ -55,14 +53,6 @@ def clinic_checkin_or_404(checkin_id: int) -> CheckIn:
     if found is None:
         abort(404)
     return found
-
-
-def refuse_if_erased(patient: Patient) -> None:
-    """Stop with the 409 page if the patient's contact data was erased: their record can be
-    read, not changed (nothing the request did so far is kept)."""
-    if patient.erased_at is not None:
-        db.session.rollback()
-        abort(make_response(render_error(409, ERASED_REFUSAL)))
 
 
 def audit_staff(action: str, patient_id: int | None = None, target: str | None = None) -> None:

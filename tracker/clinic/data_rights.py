@@ -14,8 +14,9 @@ from ..extensions import db
 from ..infrastructure.database import restart_write
 from ..models import Patient
 from ..services.governance import data_rights
+from ..services.patients.erased import refuse_if_erased
 from . import bp
-from .access import admin_required, audit_staff, clinic_get_or_404, refuse_if_erased
+from .access import admin_required, audit_staff, clinic_get_or_404
 from .patient_forms import EraseForm
 
 

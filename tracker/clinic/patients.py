@@ -14,10 +14,11 @@ from ..infrastructure.database import restart_write
 from ..invalid import InvalidInput
 from ..models import Patient
 from ..services.patients import patients as patients_service
+from ..services.patients.erased import refuse_if_erased
 from ..services.patients.links import revoke_links as revoke_patient_links
 from ..services.patients.treatments import resend_invite as resend_patient_invite
 from . import bp
-from .access import audit_staff, clinic_get_or_404, refuse_if_erased
+from .access import audit_staff, clinic_get_or_404
 from .paging import page_number
 from .patient_forms import ActionForm, PatientForm
 

@@ -10,10 +10,11 @@ from ..infrastructure.database import restart_write
 from ..invalid import InvalidInput
 from ..models import Patient, Treatment
 from ..services.patients import treatments as treatments_service
+from ..services.patients.erased import refuse_if_erased
 from ..services.patients.treatments import RecordedTreatment
 from ..timeutil import local, utcnow
 from . import bp
-from .access import audit_staff, clinic_get_or_404, refuse_if_erased
+from .access import audit_staff, clinic_get_or_404
 from .patient_forms import TreatmentForm
 
 

@@ -13,7 +13,7 @@ from ... import rules
 from ...catalogue import DEFAULT_SCHEDULE
 from ...extensions import db
 from ...infrastructure.database import begin_write, insert_ignoring_conflicts
-from ...models import RESOLVED, CheckIn, Flag, Symptom, SymptomReport, Treatment
+from ...models import RESOLVED, CheckIn, Flag, Patient, Symptom, SymptomReport, Treatment
 from ...timeutil import utcnow
 from ..messaging.alerts import queue_urgent_alerts
 from ..patients.followup import superseded_at
@@ -163,7 +163,8 @@ class SweepResult:
 
 
 def sweep(now: datetime | None = None) -> SweepResult:
-    """Apply every rule to every treatment in its follow-up window, as of `now`.
+    """Apply every rule to every treatment in its follow-up window, as of `now`, except those of
+    erased patients (their record is closed: no flag is added to it).
 
     A treatment superseded by the patient's next one is judged only as of that moment: its
     follow-up ended there, so later silence or a symptom's lasting is the newer one's to judge.
@@ -183,7 +184,9 @@ def sweep(now: datetime | None = None) -> SweepResult:
                 Treatment.treated_at,
                 superseded_at().label("superseded_at"),
             )
+            .join(Patient, Treatment.patient_id == Patient.id)
             .where(
+                Patient.erased_at.is_(None),
                 Treatment.treated_at >= window_start,
                 Treatment.treated_at <= now,
                 Treatment.id > last_id,

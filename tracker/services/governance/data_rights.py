@@ -19,16 +19,12 @@ from sqlalchemy.orm import selectinload
 from ...extensions import db
 from ...models import FAILED, PENDING, SENDING, SENT, Flag, FlagNote, OutboxMessage, Patient
 from ...timeutil import utcnow
+from ..patients.erased import refuse_if_erased
 from ..patients.links import revoke_links
 from ..patients.patients import patient_record
 
 EXPORT_FORMAT = "aftercare.patient-export/1"
 ERASED_SUBJECT = "(erased)"
-ERASED_REFUSAL = "This patient's contact data was erased: their record can be read, not changed."
-
-
-class PatientErased(Exception):
-    """The patient's contact data was erased: their record is restricted to reading."""
 
 
 def erased_name(patient_id: int) -> str:
@@ -184,8 +180,7 @@ def erase_patient(patient: Patient, now: datetime | None = None) -> Erasure:
     Raises `PatientErased` if already done. The caller audits and commits, so all of it is one
     transaction: a failure half way leaves the patient as they were.
     """
-    if patient.erased_at is not None:
-        raise PatientErased(patient.id)
+    refuse_if_erased(patient)
     now = now or utcnow()
     placeholder = erased_email(patient.id)
     deleted = db.session.execute(

@@ -18,13 +18,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from ...catalogue import DEFAULT_SCHEDULE
 from ...emails import normalise_email
 from ...extensions import db
 from ...infrastructure.database import begin_write
-from ...models import RESOLVED, Clinic, Flag, OutboxMessage, Symptom, User
+from ...models import RESOLVED, Clinic, Flag, OutboxMessage, Patient, Symptom, Treatment, User
 from ...rules import Reason
 from ...timeutil import local, local_date
 from ..governance import audit
@@ -194,13 +194,17 @@ class DigestLine:
 def _new_flags(since: dict[int, datetime], now: datetime) -> dict[int, list[DigestLine]]:
     """Each clinic's non-urgent flags opened since its `since` and still not resolved (one query).
 
-    Urgent flags are left out: each had its own email at once. Most urgent reason first.
+    Urgent flags are left out: each had its own email at once. So are flags opened on an erased
+    patient's closed record (as the sweep once did): nobody can act on those. Most urgent first.
     """
     found: dict[int, list[DigestLine]] = defaultdict(list)
     rows = db.session.execute(
         select(Flag.id, Flag.clinic_id, Flag.reason, Flag.opened_at, Symptom.name)
         .outerjoin(Symptom, Flag.symptom_id == Symptom.id)
+        .join(Treatment, Flag.treatment_id == Treatment.id)
+        .join(Patient, Treatment.patient_id == Patient.id)
         .where(
+            or_(Patient.erased_at.is_(None), Flag.opened_at < Patient.erased_at),
             Flag.clinic_id.in_(since),
             Flag.reason != Reason.URGENT.value,
             Flag.status != RESOLVED,

@@ -15,6 +15,7 @@ from ...invalid import InvalidInput
 from ...models import CheckIn, Flag, Symptom, SymptomReport, Treatment, User
 from ...timeutil import CLOCK_SKEW, time_problem, utcnow
 from ..flags.flagging import raise_checkin_flags
+from .erased import refuse_if_erased
 
 NOTE_MAX_CHARS = 2000
 
@@ -93,10 +94,11 @@ def record_checkin(
 ) -> CheckInResult:
     """Validate and store a check-in, then open the flags it raises by itself, in one transaction.
 
-    Raises `InvalidInput` before writing anything. The caller commits.
+    Raises `PatientErased` or `InvalidInput` before writing anything. The caller commits.
     """
     # Check-ins of one treatment one at a time (judged against each other's reports).
     lock_for_update(Treatment, treatment.id)
+    refuse_if_erased(treatment.patient)
     now = now or utcnow()
     reported_at = reported_at or now
     catalogue = {

@@ -22,6 +22,7 @@ from sqlalchemy import insert, select, update
 from ...extensions import db
 from ...models import Patient, PatientLink
 from ...timeutil import utcnow
+from .erased import refuse_if_erased
 from .patient_sessions import Ended, end_all_sessions
 
 SALT = "patient-link"
@@ -54,7 +55,11 @@ def _hash(token: str) -> str:
 
 
 def issue_link(patient: Patient, now: datetime | None = None) -> str:
-    """Create a fresh personal link for `patient` and return its token (older ones stay valid)."""
+    """Create a fresh personal link for `patient` and return its token (older ones stay valid).
+
+    Raises `PatientErased` for an erased patient: nobody may reach them any more.
+    """
+    refuse_if_erased(patient)
     now = now or utcnow()
     token = _serializer().dumps({"p": patient.id, "n": secrets.token_urlsafe(16)})
     hours = current_app.config["PATIENT_LINK_HOURS"]

@@ -17,6 +17,7 @@ from ...invalid import InvalidInput
 from ...models import CheckIn, Flag, OutboxMessage, Patient, SymptomReport, Treatment
 from ...models.flag import RESOLVED
 from ...timeutil import is_timezone
+from .erased import refuse_if_erased
 
 NAME_MAX_CHARS = 200
 PHONE_RE = re.compile(r"^\+?[0-9 ()\-.]{5,40}$")
@@ -79,7 +80,11 @@ def create_patient(clinic_id: int, details: PatientDetails) -> Patient:
 
 
 def update_patient(patient: Patient, details: PatientDetails) -> list[str]:
-    """Change a patient's details (flush only); returns the names of the fields that changed."""
+    """Change a patient's details (flush only); returns the names of the fields that changed.
+
+    Raises `PatientErased` for an erased patient.
+    """
+    refuse_if_erased(patient)
     clean = _clean(details)
     changed = [name for name, value in clean.__dict__.items() if getattr(patient, name) != value]
     for name in changed:

@@ -25,6 +25,7 @@ from ...models import (
 )
 from ...timeutil import CLOCK_SKEW, time_problem, utcnow
 from ..messaging import messages
+from .erased import refuse_if_erased
 from .followup import followed_up_treatment
 
 TEXT_MAX_CHARS = {"product": 120, "batch_number": 60}
@@ -133,11 +134,12 @@ def record_treatment(
     patient: Patient, details: TreatmentDetails, now: datetime | None = None
 ) -> RecordedTreatment:
     """Store a treatment and queue the patient's invite with a fresh link, in the caller's
-    transaction (flush only). Raises `InvalidInput` before writing anything.
+    transaction (flush only). Raises `PatientErased` or `InvalidInput` before writing anything.
 
     A treatment entered after its follow-up window has ended (a record caught up late) invites
     nobody: the invite asks the patient to check in over the coming days.
     """
+    refuse_if_erased(patient)
     now = now or utcnow()
     units, practitioner = _validate(patient, details, now)
     by_area, total = units, sum(units.values())
@@ -167,7 +169,9 @@ def resend_invite(patient: Patient, now: datetime | None = None) -> OutboxMessag
     """Queue a new invite with a new link for the treatment being followed up (flush only).
 
     Returns None when the patient has no treatment yet: there is nothing to check in about.
+    Raises `PatientErased` for an erased patient.
     """
+    refuse_if_erased(patient)
     now = now or utcnow()
     treatment = followed_up_treatment(patient.id, now)
     if treatment is None:
