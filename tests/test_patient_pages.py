@@ -89,9 +89,10 @@ def check_in_on(time_machine, patient_actions, patient, when, severities, **fiel
 
 
 def test_urgent_symptom_shows_emergency_advice_first_and_alerts_the_clinic(
-    client, signed_in, patient_actions
+    client, clinic, signed_in, patient_actions
 ):
     _, treatment = signed_in
+    clinic.alert_email = "alerts@riverside.test"
     response = patient_actions.submit_checkin({"difficulty_breathing": 1, "headache": 1})
     answer = follow(client, response)
     assert answer.status_code == 200
@@ -101,6 +102,59 @@ def test_urgent_symptom_shows_emergency_advice_first_and_alerts_the_clinic(
     assert answer.text.index("Call 999") < answer.text.index("Thank you")
     assert answer.text.index("Call 999") < answer.text.index("Headache")
     assert flags_of(treatment) == [("urgent", "difficulty_breathing")]
+
+
+def test_urgent_symptom_with_nobody_to_alert_does_not_claim_the_clinic_was_alerted(
+    client, signed_in, patient_actions
+):
+    # The clinic has neither an alert address nor an active admin: the flag opens, no email.
+    _, treatment = signed_in
+    answer = follow(client, patient_actions.submit_checkin({"difficulty_swallowing": 2}))
+    assert flags_of(treatment) == [("urgent", "difficulty_swallowing")]
+    assert "Call 999" in answer.text
+    assert "has been alerted" not in answer.text
+    assert "Then tell your clinic" in answer.text
+    assert "Your clinic has been told" not in answer.text
+
+
+def test_urgent_symptom_reported_again_while_its_flag_is_open_says_since_when(
+    client, clinic, make_patient, patient_actions, time_machine
+):
+    clinic.alert_email = "alerts@riverside.test"
+    patient, treatment = make_patient()
+    first = check_in_on(time_machine, patient_actions, patient, DAY1, {"vision_problems": 1})
+    assert "Your clinic has been alerted" in follow(client, first).text
+    again = check_in_on(
+        time_machine, patient_actions, patient, DAY1 + timedelta(days=1), {"vision_problems": 1}
+    )
+    answer = follow(client, again)
+    assert answer.text.index("Call 999") < answer.text.index("Thank you")
+    assert "has been alerted" not in answer.text  # this check-in queued no alert
+    assert "Your clinic already knows about this (since Tue 03 Mar, 10:00)" in answer.text
+
+
+def test_urgent_symptom_reported_after_its_flag_was_resolved_claims_no_alert_it_did_not_send(
+    client, clinic, make_patient, patient_actions, time_machine
+):
+    clinic.alert_email = "alerts@riverside.test"
+    patient, treatment = make_patient()
+    check_in_on(time_machine, patient_actions, patient, DAY1, {"difficulty_breathing": 1})
+    flag = db.session.scalars(select(Flag)).one()
+    flag.status, flag.resolved_at, flag.outcome = "resolved", DAY1, "reassured"
+    db.session.commit()
+    again = check_in_on(
+        time_machine,
+        patient_actions,
+        patient,
+        DAY1 + timedelta(hours=2),
+        {"difficulty_breathing": 1},
+    )
+    answer = follow(client, again)
+    assert "Get medical help now" in answer.text and "Call 999" in answer.text
+    # No new flag for the same episode (yet: issue 12's re-alert rule), so no alert was sent.
+    assert db.session.scalars(select(Flag).where(Flag.status == "open")).all() == []
+    assert "has been alerted" not in answer.text
+    assert "Then tell your clinic" in answer.text
 
 
 def test_emergency_number_is_the_configured_one(database_uri, make_patient, time_machine):
@@ -190,7 +244,8 @@ def test_symptom_lasting_longer_than_expected_is_flagged_overdue_and_shown(
     time_machine.move_to(later, tick=False)
     answer = client.get(answer_url)
     assert "This has lasted longer than expected." in answer.text
-    assert "Your clinic has been told about this" in answer.text
+    # The sweep's flag came after this check-in: the clinic knows, since the sweep's minute.
+    assert "Your clinic already knows about this (since Fri 06 Mar, 10:01)" in answer.text
     timeline = client.get("/timeline").text
     cells = timeline_cells(timeline)["Bruising"]
     assert [("over" in classes) for classes, _ in cells] == [False, False, False, False, True]

@@ -176,7 +176,8 @@ def answer(checkin_id: int):
     if checkin is None:
         abort(404)
     reports = [r for r in checkin.reports if r.severity >= 1]
-    alerted = history.alerted_symptom_ids(checkin, {r.symptom_id for r in reports})
+    clinic_knows = history.what_the_clinic_knows(checkin, {r.symptom_id for r in reports})
+    urgent = [r for r in reports if r.symptom.action == "urgent"]
     timeline = build_timeline(
         checkin.treatment, [r.symptom for r in reports], g.patient.timezone, utcnow()
     )
@@ -186,8 +187,9 @@ def answer(checkin_id: int):
         "patient/answer.html",
         checkin=checkin,
         reports=sorted(reports, key=lambda r: r.symptom.position),
-        urgent=[r for r in reports if r.symptom.action == "urgent"],
-        alerted_symptom_ids=alerted,
+        urgent=urgent,
+        urgent_knows=[clinic_knows[r.symptom_id] for r in urgent if r.symptom_id in clinic_knows],
+        clinic_knows=clinic_knows,
         timeline=timeline,
     )
 
