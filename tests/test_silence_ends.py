@@ -149,7 +149,8 @@ def test_an_api_check_in_closes_the_silence_and_the_exports_say_so(silent, api):
     assert response.status_code == 201, response.get_json()
     (flag,) = no_response_flags(silent)
     assert_closed_by_the_system(flag)
-    assert api.get(f"/api/v1/flags/{flag.id}").get_json()["outcome"] == "patient_checked_in"
+    (listed,) = api.get("/api/v1/flags?status=resolved").get_json()["flags"]
+    assert listed["outcome"] == "patient_checked_in"
     bundle = api.get(f"/api/v1/treatments/{silent.id}/fhir").get_json()
     (event,) = [
         e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "AdverseEvent"
