@@ -181,3 +181,20 @@ def test_the_service_refuses_patient_checked_in_from_a_clinician(silent):
     (flag,) = no_response_flags(silent)
     with pytest.raises(InvalidInput):
         flag_actions.resolve(flag, clinician(), "patient_checked_in")
+
+
+def test_a_check_in_entered_late_for_before_the_silence_leaves_it_open(make_patient):
+    _, treatment = make_patient("Sam Quiet")
+    record_checkin(treatment, [], now=TREATED_AT + timedelta(hours=30))
+    sweep(now=TREATED_AT + timedelta(hours=79))
+    db.session.commit()
+    record_checkin(
+        treatment,
+        [],
+        reported_at=TREATED_AT + timedelta(hours=20),
+        source="clinician",
+        now=TREATED_AT + timedelta(hours=80),
+    )
+    db.session.commit()
+    (flag,) = no_response_flags(treatment)
+    assert (flag.status, flag.episode_started_at) == ("open", TREATED_AT + timedelta(hours=30))
