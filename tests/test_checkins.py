@@ -7,7 +7,7 @@ the database's unique indexes keep every flag single. The rules themselves are t
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import event, func, select
@@ -279,7 +279,7 @@ def test_sweep_raises_time_dependent_flag_once_after_its_minute_and_not_before(
     ("last_checkin_hours", "expected"),
     [
         pytest.param(100, {("no_response", None)}, id="silence-ends-on-day-6"),
-        pytest.param(130, set(), id="silence-ends-after-day-7"),
+        pytest.param(140, set(), id="silence-ends-on-day-8"),
     ],
 )
 def test_no_response_is_only_raised_in_the_first_seven_days(
@@ -288,6 +288,22 @@ def test_no_response_is_only_raised_in_the_first_seven_days(
     _, treatment = make_patient()
     check_in(treatment, last_checkin_hours)
     sweep(now=at(last_checkin_hours + 48) + MINUTE)
+    assert summary(all_flags()) == expected
+
+
+@pytest.mark.parametrize(
+    ("tz_name", "expected"),
+    [
+        pytest.param("Australia/Sydney", {("no_response", None)}, id="sydney-local-day-7"),
+        pytest.param("Europe/London", set(), id="london-local-day-8"),
+    ],
+)
+def test_the_sweep_counts_no_response_days_in_the_patients_timezone(
+    make_patient, tz_name, expected
+):
+    treated_at = datetime(2026, 3, 1, 22, tzinfo=UTC)  # 09:00 on 2 March in Sydney
+    make_patient(timezone=tz_name, treated_at=treated_at)
+    sweep(now=datetime(2026, 3, 9, 10, tzinfo=UTC))  # 21:00 on 9 March in Sydney
     assert summary(all_flags()) == expected
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -245,7 +246,8 @@ def test_worsening_is_a_rise_within_an_episode_more_than_24_hours_after_treatmen
         pytest.param([checkin(30, bruising=1)], at(78), at(30), id="48h-since-symptom-checkin"),
         pytest.param([checkin(24), checkin(100)], at(148), at(100), id="silence-from-last-checkin"),
         pytest.param([checkin(110)], at(24 * 7 - 1), at(110), id="silence-on-day-7"),
-        pytest.param([], at(24 * 7, 1), None, id="after-day-7"),
+        pytest.param([], at(24 * 7, 1), TREATED_AT, id="day-7-after-168h"),
+        pytest.param([], at(24 * 8 - 10), None, id="day-8-from-midnight"),
         pytest.param([checkin(24)], at(24 * 10), None, id="day-10"),
     ],
 )
@@ -256,6 +258,49 @@ def test_no_checkin_for_48_hours_in_the_first_week_is_no_response(
     assert [f.episode_started_at for f in findings] == (
         [silence_started_at] if silence_started_at else []
     )
+
+
+def local(tz: str, day: int, hour: int, minute: int = 0) -> datetime:
+    """A wall-clock time on `day` March 2026 in `tz` (London is on UTC, Sydney on UTC+11)."""
+    return datetime(2026, 3, day, hour, minute, tzinfo=ZoneInfo(tz))
+
+
+@pytest.mark.parametrize(
+    ("tz", "treated_at", "now", "flagged"),
+    [
+        pytest.param(
+            "Europe/London", (2, 23, 30), (9, 23, 0), True, id="london-late-treatment-day-7-23h00"
+        ),
+        pytest.param(
+            "Europe/London", (2, 23, 30), (9, 23, 50), True, id="london-day-7-23h50-past-168h"
+        ),
+        pytest.param("Europe/London", (2, 23, 30), (10, 0, 30), False, id="london-day-8-00h30"),
+        pytest.param(
+            "Europe/London", (2, 0, 30), (10, 0, 10), False, id="london-day-8-before-168h"
+        ),
+        pytest.param(
+            "Australia/Sydney", (2, 23, 30), (9, 23, 50), True, id="sydney-day-7-23h50-past-168h"
+        ),
+        pytest.param(
+            "Australia/Sydney", (2, 0, 30), (10, 0, 10), False, id="sydney-day-8-before-168h"
+        ),
+        pytest.param("Australia/Sydney", (2, 9, 0), (9, 21, 0), True, id="sydney-day-7-utc-day-8"),
+        pytest.param("Australia/Sydney", (2, 9, 0), (10, 0, 5), False, id="sydney-day-8-utc-day-8"),
+    ],
+)
+def test_no_response_is_raised_on_local_days_0_to_7_of_the_treatment(tz, treated_at, now, flagged):
+    treated = local(tz, *treated_at)
+    findings = evaluate(treated, [], catalogue(), local(tz, *now), NO_RESPONSE, tz=ZoneInfo(tz))
+    assert [f.reason for f in findings] == ([Reason.NO_RESPONSE] if flagged else [])
+
+
+@pytest.mark.parametrize(("day", "flagged"), [(3, True), (4, False)])
+def test_the_no_response_window_comes_from_the_policy(day, flagged):
+    policy = replace(DEFAULT_POLICY, no_response_window_days=3)
+    tz = "Europe/London"
+    now = local(tz, 2 + day, 23, 0)
+    findings = evaluate(local(tz, 2, 9), [], catalogue(), now, NO_RESPONSE, policy, tz=ZoneInfo(tz))
+    assert bool(findings) == flagged
 
 
 def test_no_response_has_no_symptom_and_is_keyed_by_the_silence_start():

@@ -187,7 +187,7 @@ class FlagPolicy:
     no_response_hours: float = 48
     """Silence this long (since treatment or last check-in) is flagged no response..."""
     no_response_window_days: float = 7
-    """...but only within this many days of the treatment."""
+    """...but only on local days 0 to this one of the treatment (the patient's own dates)."""
 
 
 DEFAULT_POLICY = FlagPolicy()

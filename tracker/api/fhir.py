@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from ..models import OUTCOMES, RESOLVED, CheckIn, Flag, Treatment
+from ..models import OUTCOMES, RESOLVED, SYSTEM_OUTCOMES, CheckIn, Flag, Treatment
 from ..rules import Reason
 from ..services.patients.treatments import TreatmentRecord
 from ..timeutil import utcnow
@@ -184,9 +184,10 @@ def _adverse_event(flag: Flag, record: TreatmentRecord, refs: _Refs) -> dict[str
     serious = flag.reason == Reason.URGENT or flag.outcome in SERIOUS_OUTCOMES
     seriousness = "Serious" if serious else "Non-serious"
     if flag.status == RESOLVED:
+        by = "system" if flag.outcome in SYSTEM_OUTCOMES else "clinic"
         outcome = {
             "coding": [_coding(f"{TERMINOLOGY}/adverse-event-outcome", "resolved", "Resolved")],
-            "text": f"Resolved by the clinic: {OUTCOMES.get(flag.outcome or '', 'no outcome')}",
+            "text": f"Resolved by the {by}: {OUTCOMES.get(flag.outcome or '', 'no outcome')}",
         }
     else:
         outcome = {

@@ -16,7 +16,7 @@ from pydantic_core import PydanticCustomError
 from ..catalogue import ACTIONS
 from ..emails import EMAIL_MAX_CHARS, EMAIL_TOO_LONG, email_too_long
 from ..inputs import NUL_ERROR, contains_nul
-from ..models import INDICATIONS, OUTCOMES, STATUSES
+from ..models import CLINICIAN_OUTCOMES, INDICATIONS, OUTCOMES, STATUSES
 from ..rules import Reason
 
 
@@ -68,6 +68,7 @@ OutTimestamp = Annotated[datetime, Field(description="ISO 8601, UTC.")]
 
 Indication = StrEnum("Indication", {name: name for name in INDICATIONS})
 Outcome = StrEnum("Outcome", {name: name for name in OUTCOMES})
+ClinicianOutcome = StrEnum("ClinicianOutcome", {name: name for name in CLINICIAN_OUTCOMES})
 FlagStatus = StrEnum("FlagStatus", {name: name for name in STATUSES})
 FlagReason = StrEnum("FlagReason", {reason.value: reason.value for reason in Reason})
 Action = StrEnum("Action", {name: name for name in ACTIONS})

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..infrastructure.database import MAX_ID
-from .fields import Email, FlagReason, FlagStatus, In, Indication, Outcome, Timestamp
+from .fields import ClinicianOutcome, Email, FlagReason, FlagStatus, In, Indication, Timestamp
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
@@ -135,7 +135,7 @@ class CheckInIn(In):
 
 
 class ResolveIn(In):
-    outcome: Outcome
+    outcome: ClinicianOutcome
     note: str | None = Field(default=None, max_length=2000)
 
     model_config = ConfigDict(

@@ -14,7 +14,7 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from ..catalogue import SEVERITY_LABELS
 from ..forms import Form
-from ..models import OUTCOMES, Symptom, User
+from ..models import CLINICIAN_OUTCOMES, Symptom, User
 from ..rules import Reason
 from ..services.flags.flag_actions import NOTE_MAX_CHARS as FLAG_NOTE_MAX_CHARS
 from ..services.flags.queue import ALL_STATUSES, FlagFilters
@@ -105,7 +105,7 @@ class ResolveForm(Form):
 
     outcome = SelectField(
         "Outcome",
-        choices=[SelectChoice(code, label) for code, label in OUTCOMES.items()],
+        choices=[SelectChoice(code, label) for code, label in CLINICIAN_OUTCOMES.items()],
         validate_choice=True,
     )
     resolution_note = TextAreaField(

@@ -13,7 +13,7 @@ from ..errors import render_error
 from ..extensions import db
 from ..infrastructure.database import restart_write
 from ..invalid import InvalidInput
-from ..models import OUTCOMES, Flag, User
+from ..models import OUTCOMES, SYSTEM_OUTCOMES, Flag, User
 from ..services.clinics.catalogue_admin import clinic_symptoms
 from ..services.flags import flag_actions
 from ..services.flags import queue as queue_service
@@ -48,6 +48,7 @@ def _page_helpers() -> dict:
         "tz": current_user.clinic.timezone,
         "REASON_LABELS": REASON_LABELS,
         "OUTCOMES": OUTCOMES,
+        "SYSTEM_OUTCOMES": SYSTEM_OUTCOMES,
     }
 
 

@@ -4,7 +4,17 @@ from .api_token import ApiToken as ApiToken
 from .audit import AuditEvent
 from .checkin import SOURCES, CheckIn, SymptomReport
 from .clinic import ROLES, Clinic, Symptom, User
-from .flag import ACKNOWLEDGED, OPEN, OUTCOMES, RESOLVED, STATUSES, Flag, FlagNote
+from .flag import (
+    ACKNOWLEDGED,
+    CLINICIAN_OUTCOMES,
+    OPEN,
+    OUTCOMES,
+    RESOLVED,
+    STATUSES,
+    SYSTEM_OUTCOMES,
+    Flag,
+    FlagNote,
+)
 from .outbox import FAILED, MESSAGE_STATUSES, PENDING, SENDING, SENT, OutboxMessage
 from .patient import INDICATIONS, Patient, PatientLink, PatientSession, Treatment
 from .second_factor import RecoveryCode, SecondFactor
@@ -24,6 +34,8 @@ __all__ = [
     "INDICATIONS",
     "OPEN",
     "OUTCOMES",
+    "CLINICIAN_OUTCOMES",
+    "SYSTEM_OUTCOMES",
     "RESOLVED",
     "ROLES",
     "SOURCES",

@@ -23,6 +23,12 @@ OUTCOMES = {
     "referred": "Referred",
     "emergency_care": "Emergency care",
     "reported_to_regulator": "Reported to regulator",
+    "patient_checked_in": "Patient checked in",
+}
+SYSTEM_OUTCOMES = frozenset({"patient_checked_in"})
+"""Outcomes only the system gives (a silence that ends closes itself), never a clinician."""
+CLINICIAN_OUTCOMES = {
+    code: label for code, label in OUTCOMES.items() if code not in SYSTEM_OUTCOMES
 }
 REASONS = tuple(r.value for r in Reason)
 _NOT_RESOLVED = text(f"status <> '{RESOLVED}'")

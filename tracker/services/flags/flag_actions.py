@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from ...extensions import db
 from ...infrastructure.database import begin_write
 from ...invalid import InvalidInput
-from ...models import ACKNOWLEDGED, OPEN, OUTCOMES, RESOLVED, Flag, FlagNote, User
+from ...models import ACKNOWLEDGED, CLINICIAN_OUTCOMES, OPEN, RESOLVED, Flag, FlagNote, User
+from ...rules import Reason
 from ...timeutil import utcnow
+from ..governance import audit
 
 NOTE_MAX_CHARS = 2000
 
@@ -74,8 +76,8 @@ def add_note(flag: Flag, author: User, body: str, *, now: datetime | None = None
 def resolve(
     flag: Flag, actor: User, outcome: str, note: str | None = None, *, now: datetime | None = None
 ) -> None:
-    """Close an open or acknowledged flag with one of `OUTCOMES` and an optional note."""
-    if outcome not in OUTCOMES:
+    """Close an open or acknowledged flag with one of `CLINICIAN_OUTCOMES` and an optional note."""
+    if outcome not in CLINICIAN_OUTCOMES:
         raise InvalidInput({"outcome": "Choose one of the outcomes in the list."})
     text = _clean_note(note, required=False)
     now = now or utcnow()
@@ -86,3 +88,41 @@ def resolve(
     )
     if text:
         add_note(flag, actor, text, now=now)
+
+
+PATIENT_CHECKED_IN = "patient_checked_in"
+
+
+def close_silences(
+    treatment_id: int, patient_id: int, reported_at: datetime, now: datetime
+) -> list[Flag]:
+    """Resolve, as the system, the treatment's no-response flags that a check-in just ended.
+
+    A silence ends when the patient checks in after it began (a check-in entered late for
+    an earlier time leaves it alone). Each closed flag gets a system audit row; the caller
+    holds the treatment's lock and commits.
+    """
+    unresolved = select(Flag).where(
+        Flag.treatment_id == treatment_id,
+        Flag.reason == Reason.NO_RESPONSE,
+        Flag.status.in_((OPEN, ACKNOWLEDGED)),
+        Flag.episode_started_at <= reported_at,
+    )
+    closed = []
+    values = {"status": RESOLVED, "resolved_at": now, "resolved_by_id": None}
+    for flag in db.session.scalars(unresolved).all():
+        try:
+            _change_status(flag, (OPEN, ACKNOWLEDGED), {**values, "outcome": PATIENT_CHECKED_IN})
+        except FlagConflict:
+            continue  # a clinician resolved it at the same moment; their outcome stands
+        audit.record(
+            "flag.resolve",
+            actor_type="system",
+            actor_id=None,
+            clinic_id=flag.clinic_id,
+            patient_id=patient_id,
+            target=f"flag:{flag.id}",
+            now=now,
+        )
+        closed.append(flag)
+    return closed

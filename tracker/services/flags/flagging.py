@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -182,6 +183,7 @@ def sweep(now: datetime | None = None) -> SweepResult:
                 Treatment.id,
                 Treatment.clinic_id,
                 Treatment.treated_at,
+                Patient.timezone,
                 superseded_at().label("superseded_at"),
             )
             .join(Patient, Treatment.patient_id == Patient.id)
@@ -205,7 +207,10 @@ def sweep(now: datetime | None = None) -> SweepResult:
             catalogue = catalogues.get(t.clinic_id, Catalogue({}, {}, {}))
             judged_at = min(now, t.superseded_at) if t.superseded_at else now
             history = histories[t.id]
-            for finding in rules.evaluate(t.treated_at, history, catalogue.rules, judged_at):
+            findings = rules.evaluate(
+                t.treated_at, history, catalogue.rules, judged_at, tz=ZoneInfo(t.timezone)
+            )
+            for finding in findings:
                 rows.append(_flag_row(t.clinic_id, t.id, finding, catalogue, now))
         result.treatments += len(batch)
         result.flags_opened += len(_insert_flags(_not_flagged_yet(rows)))

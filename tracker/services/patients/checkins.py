@@ -14,6 +14,7 @@ from ...infrastructure.database import lock_for_update
 from ...invalid import InvalidInput
 from ...models import CheckIn, Flag, Symptom, SymptomReport, Treatment, User
 from ...timeutil import CLOCK_SKEW, time_problem, utcnow
+from ..flags.flag_actions import close_silences
 from ..flags.flagging import raise_checkin_flags
 from .erased import refuse_if_erased
 
@@ -31,10 +32,11 @@ class SymptomEntry:
 
 @dataclass
 class CheckInResult:
-    """The stored check-in and the flags it opened."""
+    """The stored check-in, the flags it opened and the no-response flags it closed."""
 
     checkin: CheckIn
     new_flags: list[Flag] = field(default_factory=list)
+    closed_flags: list[Flag] = field(default_factory=list)
 
 
 def _validate(
@@ -92,7 +94,8 @@ def record_checkin(
     recorded_by: User | None = None,
     now: datetime | None = None,
 ) -> CheckInResult:
-    """Validate and store a check-in, then open the flags it raises by itself, in one transaction.
+    """Validate and store a check-in, open the flags it raises by itself and close the silence
+    it ends (no-response flags, resolved by the system), in one transaction.
 
     Raises `PatientErased` or `InvalidInput` before writing anything. The caller commits.
     """
@@ -129,4 +132,5 @@ def record_checkin(
         for e in entries
     )
     db.session.flush()
-    return CheckInResult(checkin, raise_checkin_flags(treatment, reported_at, now))
+    closed = close_silences(treatment.id, treatment.patient_id, reported_at, now)
+    return CheckInResult(checkin, raise_checkin_flags(treatment, reported_at, now), closed)
