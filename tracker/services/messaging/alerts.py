@@ -1,5 +1,8 @@
 """Telling the clinic: an email at once for each urgent flag, and a morning digest of the rest.
 
+Urgent means an urgent flag, or a severe or worsening flag on an urgent symptom
+(`alerted_at_once`); one email per flag.
+
 Both go to the clinic's alert address (a clinic setting, e.g. a shared inbox that someone always
 reads) or, while it is empty, to each of the clinic's active admins. They name no patient: the
 link opens the flag for a signed-in clinician, so a forwarded or misdirected email shows no
@@ -18,13 +21,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import String, cast, func, literal, or_, select
 
-from ...catalogue import DEFAULT_SCHEDULE
+from ...catalogue import DEFAULT_SCHEDULE, URGENT
 from ...emails import normalise_email
 from ...extensions import db
 from ...infrastructure.database import begin_write
-from ...models import RESOLVED, Clinic, Flag, OutboxMessage, Patient, Symptom, Treatment, User
+from ...models import (
+    RESOLVED,
+    Clinic,
+    Flag,
+    OutboxMessage,
+    Patient,
+    Symptom,
+    SymptomReport,
+    Treatment,
+    User,
+)
 from ...rules import Reason
 from ...timeutil import local, local_date
 from ..governance import audit
@@ -77,38 +90,84 @@ def _key(base: str, recipient: Recipient) -> str:
 # --- urgent flags ------------------------------------------------------------------------------
 
 
+ESCALATING = frozenset({Reason.SEVERE.value, Reason.WORSENING.value})
+"""Reasons that are alerted at once when the symptom itself is urgent (else: the digest)."""
+
+
+def alerted_at_once(reason: str, action: str | None) -> bool:
+    """Whether a flag with this reason, on a symptom with this catalogue action, is emailed at once.
+
+    An urgent flag always is; a severe or worsening one when its symptom's action is urgent
+    (the product rule); every other flag waits for the morning digest.
+    """
+    return reason == Reason.URGENT.value or (reason in ESCALATING and action == URGENT)
+
+
 def queue_urgent_alerts(flags: Sequence[Flag]) -> int:
-    """Queue an alert for each urgent flag among `flags`, just opened (flush only); how many.
+    """Queue an alert for each just-opened flag that `alerted_at_once` (flush only); how many.
 
     Called in the transaction that opens the flags, so the alert exists exactly when the flag
     does. Set-based: two or three statements however many flags.
     """
-    urgent = [f for f in flags if f.reason == Reason.URGENT.value]
-    if not urgent:
+    candidates = [f.id for f in flags if f.reason == Reason.URGENT.value or f.reason in ESCALATING]
+    if not candidates:
         return 0
-    rows = db.session.execute(
-        select(Flag, Clinic, Symptom.name)
-        .join(Clinic, Flag.clinic_id == Clinic.id)
-        .outerjoin(Symptom, Flag.symptom_id == Symptom.id)
-        .where(Flag.id.in_([f.id for f in urgent]))
-        .order_by(Flag.id)
-    ).all()
-    to = recipients({clinic.id: clinic for _, clinic, _ in rows}.values())
+    severity = (
+        select(SymptomReport.severity)
+        .where(
+            SymptomReport.treatment_id == Flag.treatment_id,
+            SymptomReport.symptom_id == Flag.symptom_id,
+            SymptomReport.reported_at <= Flag.observed_at,
+        )
+        .order_by(SymptomReport.reported_at.desc())
+        .limit(1)
+        .correlate(Flag)
+        .scalar_subquery()
+    )
+    rows = [
+        row
+        for row in db.session.execute(
+            select(Flag, Clinic, Symptom.name, Symptom.action, severity.label("severity"))
+            .join(Clinic, Flag.clinic_id == Clinic.id)
+            .outerjoin(Symptom, Flag.symptom_id == Symptom.id)
+            .where(Flag.id.in_(candidates))
+            .order_by(Flag.id)
+        )
+        if alerted_at_once(row.Flag.reason, row.action)
+    ]
+    if not rows:
+        return 0
+    to = recipients({row.Clinic.id: row.Clinic for row in rows}.values())
     messages = []
-    for flag, clinic, symptom_name in rows:
+    for flag, clinic, symptom_name, _, severity_now in rows:
+        what = symptom_name or "urgent symptom"
+        if flag.reason != Reason.URGENT.value:  # say what happened to the urgent symptom
+            what = f"{flag.reason.capitalize()}: {what}"
         email = render_email(
             URGENT_ALERT,
-            f"URGENT: {symptom_name or 'urgent symptom'} reported to {clinic.name}",
+            f"URGENT: {what} reported to {clinic.name}",
             clinic=clinic,
             flag=flag,
             symptom_name=symptom_name,
+            what_happened=_what_happened(flag.reason, symptom_name, severity_now),
             flag_link=absolute_url("clinic.flag_detail", flag_id=flag.id),
         )
         messages += [
             Outgoing(clinic.id, URGENT_ALERT, r.address, email, _key(f"urgent:{flag.id}", r))
             for r in to[clinic.id]
         ]
-    return len(queue_many(messages, urgent[0].opened_at))
+    return len(queue_many(messages, flags[0].opened_at))
+
+
+def _what_happened(reason: str, symptom_name: str | None, severity: int | None) -> str:
+    """The alert's plain words, e.g. "Difficulty swallowing getting worse (now severity 3 of 4)"."""
+    name = symptom_name or "an urgent symptom"
+    scale = "" if severity is None else f"severity {severity} of 4"
+    if reason == Reason.WORSENING.value:
+        return f"{name} getting worse" + (f" (now {scale})" if scale else "")
+    if reason == Reason.SEVERE.value:
+        name = f"{name} as severe"
+    return name + (f" ({scale})" if scale else "")
 
 
 # --- the morning digest ------------------------------------------------------------------------
@@ -194,7 +253,8 @@ class DigestLine:
 def _new_flags(since: dict[int, datetime], now: datetime) -> dict[int, list[DigestLine]]:
     """Each clinic's non-urgent flags opened since its `since` and still not resolved (one query).
 
-    Urgent flags are left out: each had its own email at once. So are flags opened on an erased
+    Urgent flags are left out, and any other flag that had its own email at once (a severe or
+    worsening urgent symptom), so nothing is told twice. So are flags opened on an erased
     patient's closed record (as the sweep once did): nobody can act on those. Most urgent first.
     """
     found: dict[int, list[DigestLine]] = defaultdict(list)
@@ -207,6 +267,7 @@ def _new_flags(since: dict[int, datetime], now: datetime) -> dict[int, list[Dige
             or_(Patient.erased_at.is_(None), Flag.opened_at < Patient.erased_at),
             Flag.clinic_id.in_(since),
             Flag.reason != Reason.URGENT.value,
+            ~_urgent_alert_queued(),
             Flag.status != RESOLVED,
             Flag.opened_at > min(since.values()),
             Flag.opened_at <= now,
@@ -222,6 +283,20 @@ def _new_flags(since: dict[int, datetime], now: datetime) -> dict[int, list[Dige
     for lines in found.values():
         lines.sort(key=lambda line: Reason(line.reason).priority)  # stable: oldest first within
     return found
+
+
+def _urgent_alert_queued():
+    """SQL: the flag had its own alert at once (keyed `urgent:<flag>`, or `...:admin:<id>`)."""
+    key = literal("urgent:") + cast(Flag.id, String)
+    return (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.kind == URGENT_ALERT,
+            or_(OutboxMessage.dedupe_key == key, OutboxMessage.dedupe_key.like(key + ":%")),
+        )
+        .correlate(Flag)
+        .exists()
+    )
 
 
 def _digest_email(clinic: Clinic, lines: list[DigestLine], since: datetime) -> Email:
