@@ -16,7 +16,8 @@ from tracker.extensions import db
 from tracker.models import AuditEvent, Clinic, Flag, OutboxMessage
 from tracker.services.clinics.clinics import create_clinic, create_user
 from tracker.services.flags.flagging import sweep
-from tracker.services.messaging.alerts import DIGEST, URGENT_ALERT, send_due_digests
+from tracker.services.messaging.alerts import URGENT_ALERT
+from tracker.services.messaging.digest import DIGEST, send_due_digests
 from tracker.timeutil import from_local
 
 LONDON = "Europe/London"

@@ -14,7 +14,8 @@ from tests import builders
 from tests.test_alerts import admins, check_in, digest, messages, morning, treatment
 from tracker.extensions import db
 from tracker.models import Flag
-from tracker.services.messaging.alerts import DIGEST, URGENT_ALERT, alerted_at_once
+from tracker.services.messaging.alerts import URGENT_ALERT, alerted_at_once
+from tracker.services.messaging.digest import DIGEST
 
 __all__ = ["admins", "treatment"]  # fixtures shared with test_alerts
 
