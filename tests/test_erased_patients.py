@@ -19,7 +19,7 @@ from tracker.extensions import db
 from tracker.models import CheckIn, Flag, OutboxMessage, PatientLink, Treatment
 from tracker.services.flags.flagging import sweep
 from tracker.services.governance.data_rights import erase_patient
-from tracker.services.messaging.alerts import send_due_digests
+from tracker.services.messaging.digest import send_due_digests
 from tracker.services.messaging.reminders import send_due_reminders
 from tracker.services.patients.checkins import SymptomEntry, record_checkin
 from tracker.services.patients.erased import PatientErased

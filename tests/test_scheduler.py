@@ -24,7 +24,8 @@ from tracker import scheduler as scheduling
 from tracker.extensions import db
 from tracker.models import OutboxMessage
 from tracker.services import messaging
-from tracker.services.messaging import alerts, reminders
+from tracker.services.messaging import digest as morning_digest
+from tracker.services.messaging import reminders
 from tracker.services.messaging.outbox import enqueue
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,9 +166,12 @@ def test_remind_and_digest_call_their_services_with_now(app, monkeypatch):
     monkeypatch.setattr(
         reminders, "send_due_reminders", lambda now: calls.append(("remind", now)) or Result()
     )
-    monkeypatch.setattr(
-        alerts, "send_due_digests", lambda now: calls.append(("digest", now)) or {"clinics": 1}
-    )
+
+    def fake_digest(now):
+        calls.append(("digest", now))
+        return {"clinics": 1}
+
+    monkeypatch.setattr(morning_digest, "send_due_digests", fake_digest)
 
     assert scheduling.run_job(app, "remind", now=NOW).summary == "queued 2 reminders"
     assert scheduling.run_job(app, "digest", now=NOW).summary == "{'clinics': 1}"

@@ -15,8 +15,8 @@ from .models import Patient
 from .services.clinics import demo as demo_service
 from .services.clinics.clinics import create_clinic, create_user, find_clinic
 from .services.flags.flagging import sweep
-from .services.messaging.alerts import send_due_digests
 from .services.messaging.delivery import default_transport, deliver_due
+from .services.messaging.digest import send_due_digests
 from .services.messaging.reminders import send_due_reminders
 from .services.patients.erased import PatientErased
 from .services.patients.links import issue_link, link_url

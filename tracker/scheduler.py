@@ -38,7 +38,8 @@ from flask import Flask
 from .extensions import db
 from .infrastructure.database import begin_write
 from .services.flags import flagging
-from .services.messaging import alerts, delivery, reminders
+from .services.messaging import delivery, reminders
+from .services.messaging import digest as morning_digest
 from .timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def remind(now: datetime) -> Any:
 def digest(now: datetime) -> Any:
     """Queue each clinic's morning digest of new flags (the service decides whose morning it is)."""
     begin_write()
-    return alerts.send_due_digests(now)
+    return morning_digest.send_due_digests(now)
 
 
 @dataclass(frozen=True)
