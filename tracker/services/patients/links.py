@@ -8,7 +8,6 @@ the URL does no harm.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from sqlalchemy import insert, select, update
 from ...extensions import db
 from ...models import Patient, PatientLink
 from ...timeutil import utcnow
+from ...tokens import stored_hash
 from .erased import refuse_if_erased
 from .patient_sessions import Ended, end_all_sessions
 
@@ -50,10 +50,6 @@ def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SALT)
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def issue_link(patient: Patient, now: datetime | None = None) -> str:
     """Create a fresh personal link for `patient` and return its token (older ones stay valid).
 
@@ -66,7 +62,7 @@ def issue_link(patient: Patient, now: datetime | None = None) -> str:
     db.session.add(
         PatientLink(
             patient_id=patient.id,
-            token_hash=_hash(token),
+            token_hash=stored_hash(token),
             created_at=now,
             expires_at=now + timedelta(hours=hours),
         )
@@ -90,7 +86,7 @@ def issue_links(patient_ids: Iterable[int], now: datetime | None = None) -> dict
             [
                 {
                     "patient_id": patient_id,
-                    "token_hash": _hash(token),
+                    "token_hash": stored_hash(token),
                     "created_at": now,
                     "expires_at": expires_at,
                 }
@@ -112,7 +108,9 @@ def check_link(token: str, now: datetime | None = None) -> LinkCheck:
         payload = _serializer().loads(token)
     except BadSignature:
         return LinkCheck(LinkState.INVALID)
-    link = db.session.scalar(select(PatientLink).where(PatientLink.token_hash == _hash(token)))
+    link = db.session.scalar(
+        select(PatientLink).where(PatientLink.token_hash == stored_hash(token))
+    )
     if link is None or not isinstance(payload, dict) or payload.get("p") != link.patient_id:
         return LinkCheck(LinkState.INVALID)
     if link.revoked_at is not None:

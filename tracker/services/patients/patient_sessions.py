@@ -6,8 +6,6 @@ A personal link starts a session (see links.py); everything else here ends one.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -18,6 +16,7 @@ from sqlalchemy import select, update
 from ...extensions import db
 from ...models import Patient, PatientSession
 from ...timeutil import utcnow
+from ...tokens import new_token, stored_hash
 
 COOKIE_KEY = "patient_token"
 """Where a browser's cookie holds its patient-session token."""
@@ -49,10 +48,6 @@ class SessionCheck:
     wrote: bool = False
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def idle_timeout() -> timedelta:
     """How long a session lasts without activity (`PATIENT_SESSION_IDLE_MINUTES`)."""
     return timedelta(minutes=current_app.config["PATIENT_SESSION_IDLE_MINUTES"])
@@ -66,10 +61,10 @@ def absolute_timeout() -> timedelta:
 def start_session(patient: Patient, now: datetime | None = None) -> str:
     """A new session for `patient` (flush only); returns the token for the cookie."""
     now = now or utcnow()
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     db.session.add(
         PatientSession(
-            patient_id=patient.id, token_hash=_hash(token), created_at=now, last_seen_at=now
+            patient_id=patient.id, token_hash=stored_hash(token), created_at=now, last_seen_at=now
         )
     )
     db.session.flush()
@@ -79,7 +74,9 @@ def start_session(patient: Patient, now: datetime | None = None) -> str:
 def check_session(token: str, now: datetime | None = None) -> SessionCheck:
     """The patient of a live session, noting activity; or why it ended (ending it if due)."""
     now = now or utcnow()
-    row = db.session.scalar(select(PatientSession).where(PatientSession.token_hash == _hash(token)))
+    row = db.session.scalar(
+        select(PatientSession).where(PatientSession.token_hash == stored_hash(token))
+    )
     if row is None:
         return SessionCheck()
     if row.ended_at is not None:
@@ -109,7 +106,7 @@ def end_session(token: str | None, reason: Ended, now: datetime | None = None) -
     """End one browser's session, if it is live; returns whether it was."""
     if not token:
         return False
-    return _end_rows(PatientSession.token_hash == _hash(token), reason, now or utcnow()) > 0
+    return _end_rows(PatientSession.token_hash == stored_hash(token), reason, now or utcnow()) > 0
 
 
 def end_all_sessions(patient: Patient, reason: Ended, now: datetime | None = None) -> int:

@@ -7,8 +7,6 @@ the user's password changes (the token keeps a stamp of the password hash it was
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,17 +15,14 @@ from sqlalchemy import select, update
 from ...extensions import db
 from ...models import ApiToken, User
 from ...timeutil import utcnow
+from ...tokens import new_token, stored_hash
 
 TOKEN_LIFETIME = timedelta(hours=12)
 
 
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def password_stamp(user: User) -> str:
     """Changes whenever the password does (each new hash has a new salt)."""
-    return _sha256(user.password_hash)
+    return stored_hash(user.password_hash)
 
 
 @dataclass(frozen=True)
@@ -41,12 +36,12 @@ class IssuedToken:
 def issue_token(user: User, ip_address: str | None, now: datetime | None = None) -> IssuedToken:
     """A new token for `user`, who has just passed the sign-in check. The caller commits."""
     now = now or utcnow()
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     expires_at = now + TOKEN_LIFETIME
     db.session.add(
         ApiToken(
             user_id=user.id,
-            token_hash=_sha256(token),
+            token_hash=stored_hash(token),
             password_stamp=password_stamp(user),
             created_at=now,
             expires_at=expires_at,
@@ -60,7 +55,7 @@ def issue_token(user: User, ip_address: str | None, now: datetime | None = None)
 def token_user(token: str, now: datetime | None = None) -> User | None:
     """The user of a live token, or None. A token outlived by its user's access is revoked."""
     now = now or utcnow()
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _sha256(token)))
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == stored_hash(token)))
     if row is None or row.revoked_at is not None or now >= row.expires_at:
         return None
     user = row.user
@@ -75,7 +70,7 @@ def revoke_token(token: str, now: datetime | None = None) -> None:
     """End one token (its holder signs out)."""
     db.session.execute(
         update(ApiToken)
-        .where(ApiToken.token_hash == _sha256(token), ApiToken.revoked_at.is_(None))
+        .where(ApiToken.token_hash == stored_hash(token), ApiToken.revoked_at.is_(None))
         .values(revoked_at=now or utcnow())
     )
 

@@ -6,7 +6,6 @@ Ten random codes are made at enrolment and shown once; only their SHA-256 hashes
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from datetime import datetime
@@ -16,6 +15,7 @@ from sqlalchemy import delete, func, select, update
 from ...extensions import db
 from ...models import RecoveryCode, User
 from ...timeutil import utcnow
+from ...tokens import stored_hash
 
 RECOVERY_CODE_COUNT = 10
 ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"  # 32 symbols: 5 bits each
@@ -29,7 +29,7 @@ def normalise(code: str) -> str:
 
 
 def _hash(code: str) -> str:
-    return hashlib.sha256(normalise(code).encode()).hexdigest()
+    return stored_hash(normalise(code))
 
 
 def looks_like_recovery_code(code: str) -> bool:

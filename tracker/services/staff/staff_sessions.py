@@ -11,8 +11,6 @@ page of that step accepts it) and ends within minutes.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -20,6 +18,7 @@ from sqlalchemy import select, update
 from ...extensions import db
 from ...models import StaffSession, User
 from ...timeutil import utcnow
+from ...tokens import new_token, stored_hash
 
 IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
@@ -28,10 +27,6 @@ LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 AWAITING_CODE = "second_factor"
 AWAITING_ENROLMENT = "enrolment"
 PENDING_TIMEOUTS = {AWAITING_CODE: timedelta(minutes=5), AWAITING_ENROLMENT: timedelta(minutes=10)}
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def start_session(
@@ -43,11 +38,11 @@ def start_session(
 ) -> str:
     """A new server-side session (half a one if `pending` names a step); returns its token."""
     now = now or utcnow()
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     db.session.add(
         StaffSession(
             user_id=user.id,
-            token_hash=_hash(token),
+            token_hash=stored_hash(token),
             created_at=now,
             last_seen_at=now,
             ip_address=ip_address,
@@ -61,7 +56,9 @@ def start_session(
 def _live_row(token: str | None) -> StaffSession | None:
     if not token:
         return None
-    row = db.session.scalar(select(StaffSession).where(StaffSession.token_hash == _hash(token)))
+    row = db.session.scalar(
+        select(StaffSession).where(StaffSession.token_hash == stored_hash(token))
+    )
     return row if row is not None and row.ended_at is None else None
 
 
@@ -112,7 +109,7 @@ def end_session(token: str | None, now: datetime | None = None) -> None:
     if token:
         db.session.execute(
             update(StaffSession)
-            .where(StaffSession.token_hash == _hash(token), StaffSession.ended_at.is_(None))
+            .where(StaffSession.token_hash == stored_hash(token), StaffSession.ended_at.is_(None))
             .values(ended_at=now or utcnow())
         )
 
