@@ -10,8 +10,8 @@ health record. Times are in the clinic's timezone.
 
 The urgent alert is queued in the transaction that opens the flag (`flagging` calls
 `queue_urgent_alerts` for every flag it opens, from a check-in or the sweep), keyed
-`urgent:<flag>` (`:admin:<id>` added for an admin's copy); `digest` reads these keys to leave
-those flags out, and so does the patient's answer page to say "alerted".
+`urgent:<flag>` (`:admin:<id>` added for an admin's copy). `urgent_alert_queued` reads these
+keys: `digest` leaves those flags out, and the patient's answer page says "alerted".
 """
 
 from __future__ import annotations
@@ -20,17 +20,19 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, literal, or_, select
 
 from ...catalogue import URGENT
 from ...emails import normalise_email
 from ...extensions import db
-from ...models import Clinic, Flag, Symptom, SymptomReport, User
+from ...models import Clinic, Flag, OutboxMessage, Symptom, SymptomReport, User
 from ...rules import Reason
 from ..governance import audit
 from .messages import Outgoing, absolute_url, queue_many, render_email
 
 URGENT_ALERT = "urgent_alert"
+ALERT_KEY_PREFIX = "urgent:"
+"""An alert's dedupe key is this, the flag's id, and `:<recipient>` for an admin's copy."""
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +140,11 @@ def queue_urgent_alerts(flags: Sequence[Flag]) -> int:
         )
         messages += [
             Outgoing(
-                clinic.id, URGENT_ALERT, r.address, email, recipient_key(f"urgent:{flag.id}", r)
+                clinic.id,
+                URGENT_ALERT,
+                r.address,
+                email,
+                recipient_key(f"{ALERT_KEY_PREFIX}{flag.id}", r),
             )
             for r in to[clinic.id]
         ]
@@ -174,3 +180,17 @@ def set_alert_email(
     )
     db.session.flush()
     return True
+
+
+def urgent_alert_queued():
+    """SQL, correlated to `Flag`: the flag had its own alert email at once (any recipient's)."""
+    key = literal(ALERT_KEY_PREFIX) + cast(Flag.id, String)
+    return (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.kind == URGENT_ALERT,
+            or_(OutboxMessage.dedupe_key == key, OutboxMessage.dedupe_key.like(key + ":%")),
+        )
+        .correlate(Flag)
+        .exists()
+    )

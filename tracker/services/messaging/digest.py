@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, cast, func, literal, or_, select
+from sqlalchemy import func, or_, select
 
 from ...catalogue import DEFAULT_SCHEDULE
 from ...extensions import db
@@ -18,7 +18,7 @@ from ...infrastructure.database import begin_write
 from ...models import RESOLVED, Clinic, Flag, OutboxMessage, Patient, Symptom, Treatment
 from ...rules import Reason
 from ...timeutil import local, local_date
-from .alerts import URGENT_ALERT, recipient_key, recipients
+from .alerts import recipient_key, recipients, urgent_alert_queued
 from .messages import Email, Outgoing, absolute_url, queue_many, render_email
 
 DIGEST = "digest"
@@ -121,7 +121,7 @@ def _new_flags(since: dict[int, datetime], now: datetime) -> dict[int, list[Dige
             or_(Patient.erased_at.is_(None), Flag.opened_at < Patient.erased_at),
             Flag.clinic_id.in_(since),
             Flag.reason != Reason.URGENT.value,
-            ~_urgent_alert_queued(),
+            ~urgent_alert_queued(),
             Flag.status != RESOLVED,
             Flag.opened_at > min(since.values()),
             Flag.opened_at <= now,
@@ -137,20 +137,6 @@ def _new_flags(since: dict[int, datetime], now: datetime) -> dict[int, list[Dige
     for lines in found.values():
         lines.sort(key=lambda line: Reason(line.reason).priority)  # stable: oldest first within
     return found
-
-
-def _urgent_alert_queued():
-    """SQL: the flag had its own alert at once (keyed `urgent:<flag>`, or `...:admin:<id>`)."""
-    key = literal("urgent:") + cast(Flag.id, String)
-    return (
-        select(OutboxMessage.id)
-        .where(
-            OutboxMessage.kind == URGENT_ALERT,
-            or_(OutboxMessage.dedupe_key == key, OutboxMessage.dedupe_key.like(key + ":%")),
-        )
-        .correlate(Flag)
-        .exists()
-    )
 
 
 def _digest_email(clinic: Clinic, lines: list[DigestLine], since: datetime) -> Email:

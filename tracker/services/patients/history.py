@@ -3,16 +3,17 @@ told of it."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
 from ...extensions import db
-from ...models import RESOLVED, CheckIn, Flag, OutboxMessage, SymptomReport, Treatment
-from ..messaging.alerts import URGENT_ALERT
+from ...models import RESOLVED, CheckIn, Flag, SymptomReport, Treatment
+from ..messaging.alerts import urgent_alert_queued
 
 
 def patient_checkin(patient_id: int, checkin_id: int) -> CheckIn | None:
@@ -54,8 +55,8 @@ def what_the_clinic_knows(checkin: CheckIn, symptom_ids: Iterable[int]) -> dict[
     A flag opened by this check-in has its `opened_at` equal to the check-in's `created_at`:
     the check-in service stamps both from the one `now` of its transaction.
     """
-    flags = db.session.scalars(
-        select(Flag)
+    rows = db.session.execute(
+        select(Flag.symptom_id, Flag.opened_at, urgent_alert_queued().label("alerted"))
         .where(
             Flag.treatment_id == checkin.treatment_id,
             Flag.status != RESOLVED,
@@ -63,31 +64,14 @@ def what_the_clinic_knows(checkin: CheckIn, symptom_ids: Iterable[int]) -> dict[
         )
         .order_by(Flag.opened_at, Flag.id)
     ).all()
-    opened_now = [f.id for f in flags if f.opened_at == checkin.created_at]
-    alerted_flag_ids = _flags_with_urgent_alerts(opened_now)
-    known: dict[int, ClinicKnows] = {}
-    for flag in flags:
-        earlier = known.get(flag.symptom_id)
-        known[flag.symptom_id] = ClinicKnows(
-            since=earlier.since if earlier else flag.opened_at,
-            by_this_checkin=(earlier is not None and earlier.by_this_checkin)
-            or flag.id in opened_now,
-            alerted=(earlier is not None and earlier.alerted) or flag.id in alerted_flag_ids,
+    by_symptom: dict[int, list] = defaultdict(list)
+    for row in rows:
+        by_symptom[row.symptom_id].append(row)
+    return {
+        symptom_id: ClinicKnows(
+            since=flags[0].opened_at,
+            by_this_checkin=any(f.opened_at == checkin.created_at for f in flags),
+            alerted=any(f.alerted and f.opened_at == checkin.created_at for f in flags),
         )
-    return known
-
-
-def _flags_with_urgent_alerts(flag_ids: list[int]) -> set[int]:
-    """Which of these flags have an urgent alert in the outbox (keyed `urgent:<flag id>...`)."""
-    if not flag_ids:
-        return set()
-    keys = db.session.scalars(
-        select(OutboxMessage.dedupe_key).where(
-            OutboxMessage.kind == URGENT_ALERT,
-            or_(
-                *(OutboxMessage.dedupe_key == f"urgent:{i}" for i in flag_ids),
-                *(OutboxMessage.dedupe_key.like(f"urgent:{i}:%") for i in flag_ids),
-            ),
-        )
-    )
-    return {int(key.split(":")[1]) for key in keys}
+        for symptom_id, flags in by_symptom.items()
+    }
