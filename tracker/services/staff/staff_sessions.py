@@ -81,13 +81,19 @@ def session_user(token: str | None, now: datetime | None = None) -> User | None:
     return user
 
 
+def _half_sign_in_lapsed(staff_session: StaffSession, now: datetime) -> bool:
+    """A half sign-in past its step's time limit, or of a user no longer active."""
+    too_old = now - staff_session.created_at > PENDING_TIMEOUTS[staff_session.pending]
+    return too_old or not staff_session.user.is_active
+
+
 def pending_user(token: str | None, step: str, now: datetime | None = None) -> User | None:
     """The active user of a live half sign-in waiting for `step`; None once it has timed out."""
     staff_session = _live_row(token)
     if staff_session is None or staff_session.pending != step:
         return None
     now = now or utcnow()
-    if now - staff_session.created_at > PENDING_TIMEOUTS[step] or not staff_session.user.is_active:
+    if _half_sign_in_lapsed(staff_session, now):
         staff_session.ended_at = now
         return None
     return staff_session.user
@@ -98,10 +104,7 @@ def pending_step(token: str | None, now: datetime | None = None) -> str | None:
     staff_session = _live_row(token)
     if staff_session is None or staff_session.pending is None:
         return None
-    timed_out = (now or utcnow()) - staff_session.created_at > PENDING_TIMEOUTS[
-        staff_session.pending
-    ]
-    return None if timed_out or not staff_session.user.is_active else staff_session.pending
+    return None if _half_sign_in_lapsed(staff_session, now or utcnow()) else staff_session.pending
 
 
 def end_session(token: str | None, now: datetime | None = None) -> None:
