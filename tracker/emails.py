@@ -21,9 +21,14 @@ EMAIL_ERROR = "Enter an email address like name@example.com."
 EMAIL_TOO_LONG = f"Keep the email address to {EMAIL_MAX_CHARS} characters or fewer."
 
 
+def as_compared(address: str) -> str:
+    """An address as staff accounts are stored and compared at sign-in: trimmed, lower-cased."""
+    return address.strip().lower()
+
+
 def email_too_long(address: str) -> bool:
     """True if `address`, trimmed and lower-cased as sign-in compares it, overflows its column."""
-    return len(address.strip().lower()) > EMAIL_MAX_CHARS
+    return len(as_compared(address)) > EMAIL_MAX_CHARS
 
 
 def normalise_email(address: str, *, lower: bool = False, field: str = "email") -> str:
@@ -42,7 +47,7 @@ def normalise_email(address: str, *, lower: bool = False, field: str = "email") 
         checked = validate_email(address, check_deliverability=False, test_environment=True)
     except EmailNotValidError:
         raise InvalidInput.on(field, EMAIL_ERROR) from None
-    stored = address.lower() if lower else checked.normalized
+    stored = as_compared(address) if lower else checked.normalized
     if len(stored) > EMAIL_MAX_CHARS:
         raise InvalidInput.on(field, EMAIL_TOO_LONG)
     return stored

@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from sqlalchemy import func, select
 
+from ...emails import as_compared
 from ...extensions import db
 from ...models import LoginAttempt, User
 from ...timeutil import utcnow
@@ -32,18 +33,13 @@ class TooManyAttempts(Exception):
     """Too many recent failures for this account or from this address: wait, then try again."""
 
 
-def normalise_email(email: str) -> str:
-    """An email address as accounts are stored and looked up."""
-    return email.strip().lower()
-
-
 def is_throttled(email: str, ip_address: str, now: datetime | None = None) -> bool:
     """Too many recent failures for this account or from this address (no permanent lock)."""
     since = (now or utcnow()) - THROTTLE_WINDOW
     failures = select(func.count(LoginAttempt.id)).where(
         LoginAttempt.at > since, LoginAttempt.succeeded.is_(False)
     )
-    by_account = db.session.scalar(failures.where(LoginAttempt.email == normalise_email(email)))
+    by_account = db.session.scalar(failures.where(LoginAttempt.email == as_compared(email)))
     by_address = db.session.scalar(failures.where(LoginAttempt.ip_address == ip_address))
     return by_account >= MAX_FAILURES_PER_ACCOUNT or by_address >= MAX_FAILURES_PER_ADDRESS
 
@@ -53,7 +49,7 @@ def checked_attempt(
 ) -> bool:
     """Run `check` unless throttled (raises `TooManyAttempts`), record the attempt, return it."""
     now = now or utcnow()
-    email = normalise_email(email)
+    email = as_compared(email)
     if is_throttled(email, ip_address, now):
         raise TooManyAttempts
     ok = check()
@@ -94,7 +90,7 @@ def authenticate(
     commits, whatever the outcome.
     """
     now = now or utcnow()
-    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    user = db.session.scalar(select(User).where(User.email == as_compared(email)))
 
     def password_is_right() -> bool:
         # Hash even for an unknown email, so timing does not tell which accounts exist.

@@ -11,7 +11,7 @@ from datetime import datetime
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import func, select
 
-from ...emails import normalise_email
+from ...emails import as_compared, normalise_email
 from ...extensions import db
 from ...invalid import InvalidInput
 from ...models import ROLES, AuditEvent, Clinic, Patient, SecondFactor, StaffSession, User
@@ -116,7 +116,7 @@ def add_staff(
     """
     new = NewStaff(
         name=new.name.strip(),
-        email=new.email.strip().lower(),
+        email=as_compared(new.email),
         role=new.role,
         password=new.password,
         registration_number=(new.registration_number or "").strip() or None,
