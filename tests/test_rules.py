@@ -290,7 +290,7 @@ def local(tz: str, day: int, hour: int, minute: int = 0) -> datetime:
 )
 def test_no_response_is_raised_on_local_days_0_to_7_of_the_treatment(tz, treated_at, now, flagged):
     treated = local(tz, *treated_at)
-    findings = evaluate(treated, [], catalogue(), local(tz, *now), NO_RESPONSE, tz=ZoneInfo(tz))
+    findings = evaluate(treated, [], catalogue(), local(tz, *now), NO_RESPONSE, tz_name=tz)
     assert [f.reason for f in findings] == ([Reason.NO_RESPONSE] if flagged else [])
 
 
@@ -299,7 +299,7 @@ def test_the_no_response_window_comes_from_the_policy(day, flagged):
     policy = replace(DEFAULT_POLICY, no_response_window_days=3)
     tz = "Europe/London"
     now = local(tz, 2 + day, 23, 0)
-    findings = evaluate(local(tz, 2, 9), [], catalogue(), now, NO_RESPONSE, policy, tz=ZoneInfo(tz))
+    findings = evaluate(local(tz, 2, 9), [], catalogue(), now, NO_RESPONSE, policy, tz_name=tz)
     assert bool(findings) == flagged
 
 

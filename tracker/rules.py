@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from enum import StrEnum
 from itertools import pairwise
 
 from .catalogue import DEFAULT_POLICY, EXPECTED, REVIEW, URGENT, FlagPolicy
+from .timeutil import day_number
 
 
 class Reason(StrEnum):
@@ -191,24 +192,19 @@ def worsening_finding(episode: Episode, treated_at: datetime, policy: FlagPolicy
     return None
 
 
-def treatment_day(treated_at: datetime, now: datetime, tz: tzinfo) -> int:
-    """Which day of the treatment `now` is: 0 on the treatment's local date, in `tz`."""
-    return (now.astimezone(tz).date() - treated_at.astimezone(tz).date()).days
-
-
 def no_response_finding(
     treated_at: datetime,
     checkins: Sequence[Observation],
     now: datetime,
     policy: FlagPolicy,
-    tz: tzinfo = UTC,
+    tz_name: str = "UTC",
 ) -> Finding | None:
     """On local days 0 to the policy's window (7) of the treatment, too long without a check-in.
 
     Days are the patient's local dates, so a treatment late in the evening keeps its whole
     last day and one early in the morning does not gain part of the next.
     """
-    if treatment_day(treated_at, now, tz) > policy.no_response_window_days:
+    if day_number(treated_at, now, tz_name) > policy.no_response_window_days:
         return None
     silence_started_at = max([treated_at, *(c.reported_at for c in checkins)])
     if now - silence_started_at < timedelta(hours=policy.no_response_hours):
@@ -225,11 +221,11 @@ def evaluate(
     reasons: frozenset[Reason] = ALL_REASONS,
     policy: FlagPolicy = DEFAULT_POLICY,
     *,
-    tz: tzinfo = UTC,
+    tz_name: str = "UTC",
 ) -> list[Finding]:
     """Every finding of `reasons` that the check-ins up to `now` show, judged as of `now`.
 
-    `tz` is the patient's timezone, for the rules counting days of the treatment.
+    `tz_name` is the patient's timezone, for the rules counting days of the treatment.
 
     Check-ins after `now` are ignored, so a check-in can be judged as of its own time. A symptom
     not in the catalogue is ignored (the check-in service refuses unknown codes).
@@ -251,7 +247,7 @@ def evaluate(
                 if f is not None and f.reason in reasons
             ]
     if Reason.NO_RESPONSE in reasons:
-        silence = no_response_finding(treated_at, history, now, policy, tz)
+        silence = no_response_finding(treated_at, history, now, policy, tz_name)
         if silence:
             findings.append(silence)
     return findings

@@ -6,7 +6,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -208,7 +207,7 @@ def sweep(now: datetime | None = None) -> SweepResult:
             judged_at = min(now, t.superseded_at) if t.superseded_at else now
             history = histories[t.id]
             findings = rules.evaluate(
-                t.treated_at, history, catalogue.rules, judged_at, tz=ZoneInfo(t.timezone)
+                t.treated_at, history, catalogue.rules, judged_at, tz_name=t.timezone
             )
             for finding in findings:
                 rows.append(_flag_row(t.clinic_id, t.id, finding, catalogue, now))
