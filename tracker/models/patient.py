@@ -51,6 +51,8 @@ class Treatment(db.Model):
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The clinician working this treatment's case; cleared once the case is fully resolved.
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     treated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     product: Mapped[str] = mapped_column(String(120))
     batch_number: Mapped[str] = mapped_column(String(60))
@@ -61,7 +63,8 @@ class Treatment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     patient: Mapped[Patient] = relationship(back_populates="treatments")
-    practitioner: Mapped[User | None] = relationship()
+    practitioner: Mapped[User | None] = relationship(foreign_keys=[practitioner_id])
+    assigned_to: Mapped[User | None] = relationship(foreign_keys=[assigned_to_id])
 
 
 class PatientLink(db.Model):
