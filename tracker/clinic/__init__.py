@@ -1,4 +1,4 @@
-"""The clinicians' workspace: patients, treatments, the flag queue, admin pages."""
+"""The clinicians' workspace: patients, treatments, the case queue and case pages, admin pages."""
 
 from flask import Blueprint
 
@@ -6,6 +6,7 @@ bp = Blueprint("clinic", __name__, url_prefix="/clinic")
 
 from . import (  # noqa: E402,F401  (attach views)
     admin,
+    cases,
     data_rights,
     flags,
     messages,

@@ -14,21 +14,13 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from ..catalogue import SEVERITY_LABELS
 from ..forms import Form
-from ..models import CLINICIAN_OUTCOMES, Symptom, User
+from ..models import CLINICIAN_OUTCOMES, REASON_LABELS, Symptom, User
 from ..rules import Reason
 from ..services.flags.flag_actions import NOTE_MAX_CHARS as FLAG_NOTE_MAX_CHARS
 from ..services.flags.queue import ALL_STATUSES, FlagFilters
 from ..services.patients.checkins import NOTE_MAX_CHARS, SymptomEntry
 from ..timeutil import local, local_to_utc
 
-REASON_LABELS = {
-    "urgent": "Urgent",
-    "review": "Review",
-    "severe": "Severe",
-    "worsening": "Worsening",
-    "overdue": "Overdue",
-    "no_response": "No response",
-}
 STATUS_LABELS = {
     "": "Open and acknowledged",
     "open": "Open",
@@ -37,6 +29,11 @@ STATUS_LABELS = {
     ALL_STATUSES: "All",
 }
 SEVERITY_PREFIX = "severity_"
+CHOOSE_AN_OUTCOME = "Choose an outcome."
+OUTCOME_CHOICES = [SelectChoice("", "Choose an outcome")] + [
+    SelectChoice(code, label) for code, label in CLINICIAN_OUTCOMES.items()
+]
+"""A blank first, so no outcome is chosen in advance; never the outcomes only the system gives."""
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 
 
@@ -105,8 +102,9 @@ class ResolveForm(Form):
 
     outcome = SelectField(
         "Outcome",
-        choices=[SelectChoice(code, label) for code, label in CLINICIAN_OUTCOMES.items()],
+        choices=OUTCOME_CHOICES,
         validate_choice=True,
+        validators=[InputRequired(CHOOSE_AN_OUTCOME)],
     )
     resolution_note = TextAreaField(
         "Note (optional)",

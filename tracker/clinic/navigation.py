@@ -1,20 +1,22 @@
-"""What every staff page shows in its navigation: open flags; for admins, undelivered messages."""
+"""What every staff page shows in its navigation: the cases in the queue; for admins,
+undelivered messages."""
 
 from __future__ import annotations
 
 from flask_login import current_user
 
-from ..services.flags.queue import open_flag_count as count_open_flags
+from ..services.flags.cases import case_count
 from ..services.messaging.outbox import failed_count
 from . import bp
 
 
 @bp.app_context_processor
 def open_flag_count() -> dict:
-    """The number of open flags of the signed-in user's clinic (nothing for anyone else)."""
+    """The number of cases in the signed-in user's clinic's queue, acknowledged ones included
+    (the number the unfiltered queue shows); nothing for anyone else."""
     if not current_user or not current_user.is_authenticated:
         return {}
-    count = count_open_flags(current_user.clinic_id)
+    count = case_count(current_user.clinic_id)
     if current_user.is_admin:
         return {
             "open_flag_count": count,

@@ -31,6 +31,15 @@ CLINICIAN_OUTCOMES = {
     code: label for code, label in OUTCOMES.items() if code not in SYSTEM_OUTCOMES
 }
 REASONS = tuple(r.value for r in Reason)
+REASON_LABELS = {
+    "urgent": "Urgent",
+    "review": "Review",
+    "severe": "Severe",
+    "worsening": "Worsening",
+    "overdue": "Overdue",
+    "no_response": "No response",
+}
+"""Each reason as clinicians read it, in `Reason`'s order (most urgent first)."""
 _NOT_RESOLVED = text(f"status <> '{RESOLVED}'")
 
 

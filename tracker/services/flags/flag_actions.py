@@ -14,7 +14,16 @@ from sqlalchemy import select, update
 from ...extensions import db
 from ...infrastructure.database import begin_write
 from ...invalid import InvalidInput
-from ...models import ACKNOWLEDGED, CLINICIAN_OUTCOMES, OPEN, RESOLVED, Flag, FlagNote, User
+from ...models import (
+    ACKNOWLEDGED,
+    CLINICIAN_OUTCOMES,
+    OPEN,
+    RESOLVED,
+    Flag,
+    FlagNote,
+    Treatment,
+    User,
+)
 from ...rules import Reason
 from ...timeutil import utcnow
 from ..governance import audit
@@ -88,6 +97,22 @@ def resolve(
     )
     if text:
         add_note(flag, actor, text, now=now)
+    end_assignment_if_resolved(flag.treatment_id)
+
+
+def end_assignment_if_resolved(treatment_id: int) -> None:
+    """Clear the case's assignment once none of its flags is open or acknowledged any more."""
+    still_active = (
+        select(Flag.id)
+        .where(Flag.treatment_id == treatment_id, Flag.status.in_((OPEN, ACKNOWLEDGED)))
+        .exists()
+    )
+    db.session.execute(
+        update(Treatment)
+        .where(Treatment.id == treatment_id, Treatment.assigned_to_id.is_not(None), ~still_active)
+        .values(assigned_to_id=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 PATIENT_CHECKED_IN = "patient_checked_in"
@@ -125,4 +150,6 @@ def close_silences(
             now=now,
         )
         closed.append(flag)
+    if closed:
+        end_assignment_if_resolved(treatment_id)
     return closed

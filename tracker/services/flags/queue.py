@@ -1,4 +1,4 @@
-"""Reading flags for clinicians: the queue, one flag's case, and the CSV export.
+"""Reading flags for clinicians: the flag list (the API's), durations in words, the CSV export.
 
 Every query here is scoped to one clinic by its caller's `clinic_id`.
 """
@@ -12,27 +12,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Engine, Select, case, func, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import Engine, Select, case, select
+from sqlalchemy.orm import selectinload
 
 from ... import rules
 from ...extensions import db
 from ...models import (
     ACKNOWLEDGED,
     OPEN,
-    CheckIn,
     Flag,
-    FlagNote,
     Patient,
     Symptom,
-    SymptomReport,
     Treatment,
     User,
 )
 from ...timeutil import hours
-from ..clinics.catalogue_admin import clinic_symptoms
 from .flagging import load_catalogues, load_histories
-from .timeline import Timeline, build_timeline
 
 PER_PAGE = 25
 ACTIVE = (OPEN, ACKNOWLEDGED)
@@ -158,66 +153,6 @@ def duration_words(delta: timedelta) -> str:
 
 def _plural(count: int, unit: str) -> str:
     return f"{count} {unit}{'' if count == 1 else 's'}"
-
-
-@dataclass(frozen=True)
-class FlagCase:
-    """Everything the flag detail page shows about one flag."""
-
-    flag: Flag
-    patient: Patient
-    treatment: Treatment
-    how_long: str
-    timeline: Timeline
-    checkins: list[CheckIn]
-    notes: list[FlagNote]
-    other_flags: list[Flag]
-
-
-def open_flag_count(clinic_id: int) -> int:
-    """How many of the clinic's flags are open (for the staff navigation)."""
-    return db.session.scalar(
-        select(func.count(Flag.id)).where(Flag.clinic_id == clinic_id, Flag.status == OPEN)
-    )
-
-
-def load_case(flag: Flag, now: datetime) -> FlagCase:
-    """The flag with its patient, treatment, symptom history, check-ins, notes and sibling flags."""
-    treatment = flag.treatment
-    patient = treatment.patient
-    checkins = db.session.scalars(
-        select(CheckIn)
-        .where(CheckIn.treatment_id == treatment.id)
-        .options(
-            selectinload(CheckIn.reports).joinedload(SymptomReport.symptom),
-            joinedload(CheckIn.recorded_by),
-        )
-        .order_by(CheckIn.reported_at.desc(), CheckIn.id.desc())
-    ).all()
-    notes = db.session.scalars(
-        select(FlagNote)
-        .where(FlagNote.flag_id == flag.id)
-        .options(joinedload(FlagNote.author))
-        .order_by(FlagNote.created_at, FlagNote.id)
-    ).all()
-    other_flags = db.session.scalars(
-        select(Flag)
-        .where(Flag.treatment_id == treatment.id, Flag.id != flag.id)
-        .options(joinedload(Flag.symptom))
-        .order_by(URGENCY, Flag.opened_at, Flag.id)
-    ).all()
-    history = _histories(flag.clinic_id, [treatment.id])[treatment.id]
-    timeline = build_timeline(treatment, clinic_symptoms(flag.clinic_id), patient.timezone, now)
-    return FlagCase(
-        flag=flag,
-        patient=patient,
-        treatment=treatment,
-        how_long=describe_duration(flag, history, now),
-        timeline=timeline,
-        checkins=list(checkins),
-        notes=list(notes),
-        other_flags=list(other_flags),
-    )
 
 
 CSV_COLUMNS = (
