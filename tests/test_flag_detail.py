@@ -1,4 +1,5 @@
-"""A flag's detail page and what a clinician does with it, through the browser with CSRF on.
+"""A flag's page (the case page of its treatment, at that flag) and what a clinician does with
+the flag, through the browser with CSRF on.
 
 Time is frozen with `time_machine` before signing in (staff sessions time out); the flags come
 from the real check-in service, as a patient's check-in would raise them.
@@ -135,21 +136,20 @@ def test_detail_shows_the_flags_notes_and_the_treatments_other_flags(client, cas
     page = client.get(detail_url(case["flag"]))
 
     assert "Called, no answer &lt;b&gt;yet&lt;/b&gt;" in page.text
-    other = page.text.split('id="other-flags"')[1]
-    assert f'href="/clinic/flags/{case["other"].id}"' in other
-    assert "reason-severe" in other
+    other = page.text.split(f'id="flag-{case["other"].id}"')[1]
+    assert "reason-severe" in other.split("</div>")[0]  # the sibling flag, with its own actions
 
 
 def test_viewing_a_flag_is_audited_with_the_patient(client, clinic, case, nurse):
     client.get(detail_url(case["flag"]))
 
-    (row,) = audit_rows("flag.view")
+    (row,) = audit_rows("case.view")
     assert (row.actor_id, row.clinic_id, row.patient_id) == (
         nurse.id,
         clinic.id,
         case["patient"].id,
     )
-    assert row.target == f"flag:{case['flag'].id}"
+    assert row.target == f"treatment:{case['treatment'].id}"
 
 
 # --- acknowledge, note, resolve -------------------------------------------------------------------
@@ -241,7 +241,7 @@ def test_resolve_records_who_when_the_outcome_and_the_note(client, case, nurse):
     assert row.patient_id == case["patient"].id
     page = client.get(detail_url(flag))
     assert "Resolved: Seen in clinic" in page.text
-    assert 'id="actions"' not in page.text
+    assert f'id="resolve-{flag.id}"' not in page.text
 
 
 def test_resolving_an_acknowledged_flag_keeps_who_acknowledged_it(client, case, nurse):
@@ -270,12 +270,20 @@ def test_acting_on_a_resolved_flag_is_a_conflict(client, case, nurse, time_machi
     assert (flag.outcome, flag.resolved_at, flag.acknowledged_at) == ("reassured", NOW, None)
 
 
-@pytest.mark.parametrize("outcome", ["", "cured", "Reassured"])
-def test_an_unknown_outcome_is_refused_and_nothing_changes(client, case, nurse, outcome):
+@pytest.mark.parametrize(
+    ("outcome", "message"),
+    [
+        ("", "Choose an outcome."),
+        ("cured", "Not a valid choice"),
+        ("Reassured", "Not a valid choice"),
+        ("patient_checked_in", "Not a valid choice"),
+    ],
+)
+def test_an_unknown_outcome_is_refused_and_nothing_changes(client, case, nurse, outcome, message):
     response = act(client, case["flag"], "resolve", {"outcome": outcome, "resolution_note": "Done"})
 
     assert response.status_code == 422
-    assert "Not a valid choice" in response.text
+    assert message in response.text
     flag = reload(case["flag"])
     assert (flag.status, flag.outcome, flag.resolved_at) == ("open", None, None)
     assert count(FlagNote) == 0
@@ -432,7 +440,7 @@ def test_audit_rows_never_hold_notes_or_symptom_text(client, case, nurse):
 
     rows = db.session.scalars(select(AuditEvent)).all()
     actions = {r.action for r in rows}
-    assert {"flag.note", "checkin.create", "flag.resolve", "flag.view"} <= actions
+    assert {"flag.note", "checkin.create", "flag.resolve", "case.view"} <= actions
     for row in rows:
         for value in (row.action, row.target or ""):
             assert "Secret" not in value and "bruis" not in value.lower(), value

@@ -1,4 +1,6 @@
-"""The flag queue and the CSV export of flags, through the browser with CSRF on.
+"""The queue's rows (each flag of a case, with how long it lasted) and the CSV export of flags,
+through the browser with CSRF on. The queue's order of cases, filters and paging are in
+test_cases.
 
 Time is frozen with `time_machine` (staff sessions time out, so the clock is set before signing
 in); flags are either raised by the real check-in service and sweep, or inserted as rows where a
@@ -18,8 +20,7 @@ from sqlalchemy import select
 from tests import builders
 from tests.conftest import STAFF_PASSWORD, TREATED_AT, StaffActions
 from tracker.extensions import db
-from tracker.models import AuditEvent, Flag, Symptom, Treatment, User
-from tracker.rules import Reason
+from tracker.models import AuditEvent, Flag, Treatment, User
 from tracker.services.clinics.clinics import create_user
 from tracker.services.flags.flagging import sweep
 from tracker.services.flags.queue import csv_cell, duration_words
@@ -57,14 +58,16 @@ def add_flag(
 
 
 def row_ids(html: str) -> list[int]:
-    """The flag ids of the queue's rows, in the order shown."""
-    return [int(i) for i in re.findall(r'<tr id="flag-(\d+)">', html)]
+    """The flag ids listed in the queue's case rows, in the order shown."""
+    return [int(i) for i in re.findall(r'<li id="flag-(\d+)">', html)]
 
 
 def row_html(html: str, flag_id: int) -> str:
-    match = re.search(rf'<tr id="flag-{flag_id}">(.*?)</tr>', html, re.S)
-    assert match, f"flag {flag_id} not in the page"
-    return match.group(1)
+    """The queue row of the case that lists the flag."""
+    for row in re.findall(r'<tr id="case-\d+">(.*?)</tr>', html, re.S):
+        if f'id="flag-{flag_id}"' in row:
+            return row
+    raise AssertionError(f"flag {flag_id} not in the page")
 
 
 def audit_actions(action: str) -> list[AuditEvent]:
@@ -78,7 +81,9 @@ def hours_ago(hours: float):
 # --- order --------------------------------------------------------------------------------------
 
 
-def test_queue_lists_the_most_urgent_reason_first_then_the_oldest(client, nurse, make_patient):
+def test_each_case_lists_its_flags_most_urgent_first_the_most_urgent_case_first(
+    client, nurse, make_patient
+):
     _, first = make_patient("Ada First")
     _, second = make_patient("Ben Second")
     overdue_new = add_flag(first, "overdue", "bruising", opened_at=hours_ago(1))
@@ -98,15 +103,15 @@ def test_queue_lists_the_most_urgent_reason_first_then_the_oldest(client, nurse,
 
     assert page.status_code == 200
     assert row_ids(page.text) == [
-        urgent_old.id,
-        urgent_new.id,
+        urgent_old.id,  # Ben's case: its urgent flag is older than Ada's
         review.id,
         severe_old.id,
+        overdue_old.id,
+        no_response.id,
+        urgent_new.id,  # Ada's case
         severe_acknowledged.id,
         worsening.id,
-        overdue_old.id,
         overdue_new.id,
-        no_response.id,
     ]
 
 
@@ -132,9 +137,8 @@ def test_overdue_row_says_how_long_against_the_expected_duration(
 
     assert "Bruising for 4 days, expected 3 days" in row
     assert "Cleo Bruise" in row
-    assert f'href="/clinic/patients/{patient.id}"' in row
     assert 'class="reason reason-overdue"' in row
-    assert f'href="/clinic/flags/{flag.id}"' in row
+    assert f'href="/clinic/cases/{treatment.id}"' in row
 
 
 def test_no_response_row_says_no_check_in_and_for_how_long(client, nurse, make_patient):
@@ -146,8 +150,7 @@ def test_no_response_row_says_no_check_in_and_for_how_long(client, nurse, make_p
 
     row = row_html(client.get("/clinic/flags").text, flag.id)
 
-    assert "No check-in for 5 days" in row
-    assert ">No check-in</a>" in row
+    assert "No response: No check-in for 5 days" in row
 
 
 def test_an_episode_that_has_ended_says_how_long_it_lasted(client, nurse, make_patient):
@@ -200,7 +203,7 @@ def test_durations_are_said_in_whole_hours_then_days(hours, words):
 # --- navigation count, filters, paging ------------------------------------------------------------
 
 
-def test_navigation_shows_the_number_of_open_flags(client, nurse, make_patient):
+def test_navigation_counts_one_case_however_many_flags_it_has(client, nurse, make_patient):
     _, treatment = make_patient()
     for code in ("bruising", "headache", "redness"):
         add_flag(treatment, "overdue", code, opened_at=hours_ago(2))
@@ -209,7 +212,7 @@ def test_navigation_shows_the_number_of_open_flags(client, nurse, make_patient):
 
     page = client.get("/clinic/flags")
 
-    assert 'aria-label="3 open">3</span>' in page.text
+    assert 'aria-label="1 case">1</span>' in page.text
 
 
 def test_filters_by_reason(client, nurse, make_patient):
@@ -217,31 +220,10 @@ def test_filters_by_reason(client, nurse, make_patient):
     overdue = add_flag(treatment, "overdue", "bruising", opened_at=hours_ago(2))
     add_flag(treatment, "urgent", "difficulty_breathing", opened_at=hours_ago(2))
 
-    assert row_ids(client.get("/clinic/flags?reason=overdue").text) == [overdue.id]
-
-
-@pytest.mark.parametrize(
-    ("status", "expected"),
-    [
-        ("", ["open", "acknowledged"]),
-        ("open", ["open"]),
-        ("acknowledged", ["acknowledged"]),
-        ("resolved", ["resolved"]),
-        ("all", ["open", "acknowledged", "resolved"]),
-    ],
-)
-def test_filters_by_status(client, nurse, make_patient, status, expected):
-    _, treatment = make_patient()
-    flags = {
-        s: add_flag(treatment, "overdue", code, opened_at=hours_ago(10 - n), status=s)
-        for n, (s, code) in enumerate(
-            [("open", "bruising"), ("acknowledged", "headache"), ("resolved", "redness")]
-        )
-    }
-
-    page = client.get(f"/clinic/flags?status={status}")
-
-    assert row_ids(page.text) == [flags[s].id for s in expected]
+    urgent = db.session.scalar(select(Flag.id).where(Flag.reason == "urgent"))
+    # the case has an overdue flag: it is listed, with all its flags
+    assert row_ids(client.get("/clinic/flags?reason=overdue").text) == [urgent, overdue.id]
+    assert row_ids(client.get("/clinic/flags?reason=review").text) == []
 
 
 def test_filters_by_practitioner(client, clinic, nurse, make_patient):
@@ -260,7 +242,15 @@ def test_filters_by_practitioner(client, clinic, nurse, make_patient):
 
 
 @pytest.mark.parametrize(
-    "query", ["reason=bogus", "status=closed", "practitioner=abc", "practitioner=999"]
+    "query",
+    [
+        "reason=bogus",
+        "status=closed",
+        "status=resolved",
+        "assigned=them",
+        "practitioner=abc",
+        "practitioner=999",
+    ],
 )
 def test_an_unknown_filter_is_refused_and_shows_no_flags(client, nurse, make_patient, query):
     _, treatment = make_patient("Fay Hidden")
@@ -278,48 +268,6 @@ def test_another_clinics_staff_member_is_not_a_practitioner_filter(client, nurse
     assert client.get(f"/clinic/flags?practitioner={stranger}").status_code == 422
 
 
-def test_queue_is_paged_by_25_in_urgency_order(client, nurse, make_patient):
-    _, treatment = make_patient()
-    codes = db.session.scalars(select(Symptom.code).order_by(Symptom.position)).all()[:15]
-    flags = [
-        add_flag(treatment, reason, code, opened_at=hours_ago(100 - n))
-        for n, (code, reason) in enumerate(
-            (code, reason) for code in codes for reason in ("worsening", "severe")
-        )
-    ]
-    expected = [
-        f.id for f in sorted(flags, key=lambda f: (Reason(f.reason).priority, f.opened_at, f.id))
-    ]
-
-    first = client.get("/clinic/flags")
-    second = client.get("/clinic/flags?page=2")
-
-    assert row_ids(first.text) == expected[:25]
-    assert row_ids(second.text) == expected[25:]
-    assert "Page 1 of 2" in first.text
-    assert 'href="/clinic/flags?page=2"' in first.text
-
-
-def test_paging_keeps_the_filters(client, nurse, make_patient):
-    codes = db.session.scalars(select(Symptom.code).order_by(Symptom.position)).all()
-    for name in ("Lou One", "Mo Two"):
-        _, treatment = make_patient(name)
-        for n, code in enumerate(codes):
-            add_flag(treatment, "severe", code, opened_at=hours_ago(100 - n))
-            add_flag(treatment, "worsening", code, opened_at=hours_ago(200 - n))
-
-    first = client.get("/clinic/flags?reason=worsening")
-    second = client.get("/clinic/flags?reason=worsening&page=2")
-
-    assert 'href="/clinic/flags?page=2&amp;reason=worsening"' in first.text
-    assert len(row_ids(first.text)) == 25
-    assert len(row_ids(second.text)) == 2 * len(codes) - 25
-    shown = row_ids(first.text) + row_ids(second.text)
-    reasons = db.session.scalars(select(Flag.reason).where(Flag.id.in_(shown))).all()
-    assert len(set(shown)) == 2 * len(codes)
-    assert set(reasons) == {"worsening"}
-
-
 # --- scoping, sign-in, audit ----------------------------------------------------------------------
 
 
@@ -330,11 +278,11 @@ def test_another_clinics_flags_are_not_in_the_queue(client, clinic, other_clinic
     add_flag(theirs, "overdue", "bruising", opened_at=hours_ago(2))
     assert StaffActions(client).sign_in("nurse@hillside.test").status_code == 302
 
-    page = client.get("/clinic/flags?status=all")
+    page = client.get("/clinic/flags")
 
     assert "Hal Theirs" in page.text
     assert "Gus Ours" not in page.text
-    assert 'aria-label="1 open"' in page.text
+    assert 'aria-label="1 case"' in page.text
 
 
 def test_signed_out_visitors_are_sent_to_sign_in(client, clinic):
@@ -354,7 +302,7 @@ def test_each_view_of_the_queue_writes_one_audit_row(client, clinic, nurse, make
     rows = audit_actions("flags.list")
     assert len(rows) == 2
     assert {(r.actor_type, r.actor_id, r.clinic_id) for r in rows} == {("user", 1, clinic.id)}
-    assert rows[0].target == "reason=overdue;status=active;practitioner=any"
+    assert rows[0].target == "reason=overdue;status=active;practitioner=any;assigned=any"
 
 
 # --- CSV export ---------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ def refused_post(client, page_url: str, post_url: str, data: dict):
 FLAG_FORMS = {
     "an empty note": ("notes", {"body": ""}),
     "an unknown outcome": ("resolve", {"outcome": "cured-by-magic"}),
+    "no outcome": ("resolve", {"outcome": ""}),
     "a phone check-in in the future": (
         "checkin",
         {"reported_at": "2026-03-09T10:00", "severity_headache": "2"},
@@ -53,10 +54,43 @@ def test_a_refused_flag_action_that_shows_the_flag_again_is_audited_as_a_view(ca
     response = refused_post(case["staff"], url, f"{url}/{action}", data)
     assert response.status_code == 422
     assert patient.name in response.text
-    rows = views_of("flag.view", patient.id)
+    rows = views_of("case.view", patient.id)
     assert len(rows) == 2  # the GET, and the page shown again
-    assert rows[-1].target == f"flag:{flag.id}"
+    assert rows[-1].target == f"treatment:{flag.treatment_id}"
     assert rows[-1].actor_id == case["admin"].id
+
+
+CASE_FORMS = {
+    "an empty case note": ("notes", {"body": ""}, 422),
+    "a case resolved without an outcome": ("resolve", {"outcome": "", "flag_ids": "1"}, 422),
+    "a case resolved with flags it did not show": (
+        "resolve",
+        {"outcome": "reassured", "flag_ids": "999"},
+        409,
+    ),
+    "an assignee of no clinic": ("assign", {"assignee": "999"}, 409),
+    "a phone check-in in the future": (
+        "checkin",
+        {"reported_at": "2026-03-09T10:00", "severity_headache": "2"},
+        422,
+    ),
+}
+
+
+@pytest.mark.parametrize(("action", "data", "status"), CASE_FORMS.values(), ids=CASE_FORMS.keys())
+def test_a_refused_case_action_that_shows_the_case_again_is_audited_as_a_view(
+    case, action, data, status
+):
+    treatment, patient = case["treatment"], case["patient"]
+    url = f"/clinic/cases/{treatment.id}"
+    response = refused_post(case["staff"], url, f"{url}/{action}", data)
+    assert response.status_code == status
+    assert patient.name in response.text
+    rows = views_of("case.view", patient.id)
+    assert len(rows) == 2
+    assert rows[-1].target == f"treatment:{treatment.id}"
+    assert views_of("case.assign", patient.id) == views_of("flag.resolve", patient.id) == []
+    assert views_of("flag.note", patient.id) == []
 
 
 def test_a_wrong_name_on_the_erase_page_is_audited_as_a_view(case):
