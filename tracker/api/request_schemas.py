@@ -143,6 +143,32 @@ class ResolveIn(In):
     )
 
 
+class AssignIn(In):
+    assignee_id: int | None = Field(
+        ge=1,
+        le=MAX_ID,
+        description="An active clinician of the clinic; null to unassign. Another clinic's user "
+        "or a deactivated account is a 409.",
+    )
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"assignee_id": 1}]})
+
+
+class CaseResolveIn(In):
+    outcome: ClinicianOutcome
+    note: str | None = Field(default=None, max_length=2000)
+    flag_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        min_length=1,
+        max_length=100,
+        description="The case's open and acknowledged flags as the client last saw them; if "
+        "they are not exactly the case's active flags now, nothing is resolved (409).",
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"outcome": "reassured", "flag_ids": [1, 2]}]}
+    )
+
+
 class NoBody(In):
     """No fields: send no body, or `{}`."""
 
@@ -167,3 +193,16 @@ class FlagQuery(PageQuery):
     )
     reason: FlagReason | None = None
     treatment_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+
+
+class CaseQuery(PageQuery):
+    status: Literal["open", "acknowledged"] | None = Field(
+        default=None,
+        description="open: a flag nobody has acknowledged yet; acknowledged: every flag "
+        "acknowledged. Default: both.",
+    )
+    reason: FlagReason | None = Field(default=None, description="Cases with a flag of this reason.")
+    practitioner_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    assigned: Literal["me"] | None = Field(
+        default=None, description="me: only the cases assigned to the token's user."
+    )

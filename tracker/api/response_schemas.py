@@ -153,3 +153,32 @@ class CheckInCreated(CheckInOut):
 class FlagPage(Out):
     flags: list[FlagOut]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: end.")
+
+
+# --- cases ---------------------------------------------------------------------------------
+
+
+class StaffBrief(Out):
+    id: int
+    name: str
+
+
+class CaseOut(Out):
+    treatment_id: int
+    patient_id: int
+    reasons: list[FlagReason] = Field(description="Each active reason once, most urgent first.")
+    flags: list[FlagOut] = Field(description="The open and acknowledged flags, most urgent first.")
+    assigned_to: StaffBrief | None
+    opened_at: OutTimestamp | None = Field(
+        description="When the earliest active flag opened; null once the case is resolved."
+    )
+
+
+class CasePage(Out):
+    cases: list[CaseOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: end.")
+
+
+class CaseResolved(Out):
+    treatment_id: int
+    flags: list[FlagOut] = Field(description="The flags this request resolved.")

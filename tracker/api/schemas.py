@@ -11,6 +11,9 @@ from ..infrastructure.database import MAX_ID
 from .request_schemas import (
     DEFAULT_PAGE,
     MAX_PAGE,
+    AssignIn,
+    CaseQuery,
+    CaseResolveIn,
     CheckInIn,
     FlagQuery,
     NoBody,
@@ -23,6 +26,9 @@ from .request_schemas import (
     Units,
 )
 from .response_schemas import (
+    CaseOut,
+    CasePage,
+    CaseResolved,
     CheckInCreated,
     CheckInOut,
     CheckInPage,
@@ -32,6 +38,7 @@ from .response_schemas import (
     FlagPage,
     PatientOut,
     Practitioner,
+    StaffBrief,
     SymptomList,
     SymptomOut,
     SymptomReportOut,
@@ -42,6 +49,13 @@ from .response_schemas import (
 )
 
 __all__ = [
+    "AssignIn",
+    "CaseOut",
+    "CasePage",
+    "CaseQuery",
+    "CaseResolveIn",
+    "CaseResolved",
+    "StaffBrief",
     "CheckInCreated",
     "CheckInIn",
     "CheckInOut",

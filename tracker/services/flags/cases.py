@@ -220,22 +220,28 @@ def queue_place(clinic_id: int, treatment_id: int) -> QueuePlace | None:
     return QueuePlace(row.top_priority, row.first_opened_at, row.treatment_id)
 
 
-def next_case_id(clinic_id: int, after: QueuePlace | None) -> int | None:
-    """The treatment of the first case after `after` in queue order, else the queue's first
-    case (the nurse goes on from the top), else None: the queue is empty."""
-    stmt = in_queue_order(cases_query(clinic_id, CaseFilters()))
+def cases_after(clinic_id: int, filters: CaseFilters, after: QueuePlace | None, limit: int) -> list:
+    """Up to `limit` rows of `cases_query` in queue order after the place `after` (keyset
+    paging: a resolved case does not shift the next page)."""
+    stmt = in_queue_order(cases_query(clinic_id, filters))
     if after is not None:
         place = tuple_(
             literal(after.top_priority),
             literal(after.first_opened_at, UTCDateTime()),
             literal(after.treatment_id),
         )
-        later = stmt.having(tuple_(TOP_PRIORITY, FIRST_OPENED, Flag.treatment_id) > place)
-        found = db.session.execute(later.limit(1)).first()
-        if found is not None:
-            return found.treatment_id
-    first = db.session.execute(stmt.limit(1)).first()
-    return first.treatment_id if first is not None else None
+        stmt = stmt.having(tuple_(TOP_PRIORITY, FIRST_OPENED, Flag.treatment_id) > place)
+    return list(db.session.execute(stmt.limit(limit)).all())
+
+
+def next_case_id(clinic_id: int, after: QueuePlace | None) -> int | None:
+    """The treatment of the first case after `after` in queue order, else the queue's first
+    case (the nurse goes on from the top), else None: the queue is empty."""
+    for place in (after, None) if after is not None else (None,):
+        found = cases_after(clinic_id, CaseFilters(), place, 1)
+        if found:
+            return found[0].treatment_id
+    return None
 
 
 @dataclass(frozen=True)
