@@ -18,7 +18,7 @@ from tests.e2e.harness import CLINIC, Stack
 from tracker import create_app
 from tracker.extensions import db
 from tracker.models import LoginAttempt, Patient, Treatment
-from tracker.services.clinics.clinics import find_clinic
+from tracker.services.clinics.clinics import create_clinic, create_user, find_clinic
 from tracker.services.messaging.reminder_settings import stop_url
 from tracker.services.patients.links import issue_link
 from tracker.services.patients.patients import PatientDetails, create_patient
@@ -64,11 +64,11 @@ class Treated:
     email: str
 
 
-def treated_patient(app: Flask, name: str) -> Treated:
+def treated_patient(app: Flask, name: str, clinic_name: str = CLINIC) -> Treated:
     """A new patient with a treatment of this morning, as the clinic records one."""
     email = unique_email(name)
     with on(app):
-        clinic = find_clinic(CLINIC)
+        clinic = find_clinic(clinic_name)
         patient = create_patient(
             clinic.id, PatientDetails(name=name, email=email, timezone="Europe/London")
         )
@@ -84,6 +84,18 @@ def treated_patient(app: Flask, name: str) -> Treated:
         )
         db.session.commit()
         return Treated(patient.id, recorded.treatment.id, name, email)
+
+
+def clinic_of_its_own(app: Flask, stack: Stack, nurse_name: str) -> tuple[str, str]:
+    """A new clinic with one clinician (the stack's password), so a journey sees only its own
+    cases; (the clinic's name, the clinician's email)."""
+    suffix = secrets.token_hex(4)
+    name, email = f"Clinic {suffix}", f"nurse.{suffix}@{suffix}.test"
+    with on(app):
+        clinic = create_clinic(name)
+        create_user(clinic, email, stack.password, "clinician", name=nurse_name)
+        db.session.commit()
+    return name, email
 
 
 def flag_for(app: Flask, treated: Treated, code: str = "headache", severity: int = 4) -> int:

@@ -35,7 +35,7 @@ def enter_password(page: Page, stack: Stack, email: str) -> tuple[Response, Resp
 def staff_sign_in(page: Page, stack: Stack) -> tuple[Response, Response]:
     """The clinician signs in on the sign-in page; (the page's response, the form's response)."""
     responses = enter_password(page, stack, stack.clinician)
-    expect(page.get_by_role("heading", name="Flags", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="Cases", exact=True)).to_be_visible()
     return responses
 
 

@@ -61,13 +61,13 @@ def test_an_admin_sets_up_a_second_factor_and_then_needs_it(stack, desktop):
     expect(page.get_by_role("heading", name="Set up your second factor")).to_be_visible()
     key = page.locator("code.secret").inner_text()
     page.goto(f"{stack.base_url}/clinic/")  # a staff page sends them back to finish setting up
-    expect(page.get_by_role("heading", name="Flags", exact=True)).to_have_count(0)
+    expect(page.get_by_role("heading", name="Cases", exact=True)).to_have_count(0)
     expect(page.get_by_role("heading", name="Set up your second factor")).to_be_visible()
     expect(page.locator(".flash")).to_have_text("Finish signing in first.")
     expect(page.locator("code.secret")).to_have_text(key)  # the same half sign-in, same key
     secret, recovery = enrol(page, console)
     page.get_by_role("link", name="I have kept my codes: continue").click()
-    expect(page.get_by_role("heading", name="Flags", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="Cases", exact=True)).to_be_visible()
     page.goto(f"{stack.base_url}/account/second-factor")  # the codes are never shown again
     expect(page.locator(".flash")).to_have_text("Your second factor is already set up.")
     expect(page.locator("ol.recovery-codes")).to_have_count(0)
@@ -78,13 +78,13 @@ def test_an_admin_sets_up_a_second_factor_and_then_needs_it(stack, desktop):
     enter_code(page, wrong_code(pyotp.TOTP(secret)))
     expect(page.locator(".field-error")).to_contain_text(WRONG_CODE)
     enter_code(page, recovery[0])
-    expect(page.get_by_role("heading", name="Flags", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="Cases", exact=True)).to_be_visible()
     sign_out(page)
     enter_password(page, stack, stack.admin)
     enter_code(page, recovery[0])  # a recovery code works once
     expect(page.locator(".field-error")).to_contain_text(WRONG_CODE)
     enter_code(page, recovery[1])
-    expect(page.get_by_role("heading", name="Flags", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="Cases", exact=True)).to_be_visible()
 
     # 3. The API through nginx asks for the second factor as well.
     credentials = {"email": stack.admin, "password": stack.password}

@@ -1,5 +1,5 @@
-"""Journey 1: a clinician at a desktop, over HTTPS behind the proxy, works a flag from the queue
-to resolved: acknowledge, a note, an outcome."""
+"""Journey 1: a clinician at a desktop, over HTTPS behind the proxy, works a flag from the case
+queue to resolved: acknowledge, a note, an outcome."""
 
 from __future__ import annotations
 
@@ -18,12 +18,12 @@ def test_a_clinician_signs_in_over_https_and_resolves_a_flag(stack, seeding, des
     (cookie,) = [c for c in page.context.cookies() if c["name"] == "session"]
     assert cookie["secure"] and cookie["httpOnly"] and cookie["sameSite"] == "Lax"
 
-    row = page.locator(f"#flag-{flag_id}")
+    row = page.locator(f"#case-{patient.treatment_id}")
     expect(row).to_contain_text("Fiona Flagged")
     expect(row).to_contain_text("Open")
-    row.get_by_role("link", name="Headache").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Severe Headache")
-    status = page.locator("#flag-status")
+    row.get_by_role("link", name="Fiona Flagged").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Fiona Flagged")
+    status = page.locator(f"#flag-status-{flag_id}")
     expect(status).to_have_text("Open")
 
     page.get_by_role("button", name="Acknowledge").click()
@@ -36,11 +36,11 @@ def test_a_clinician_signs_in_over_https_and_resolves_a_flag(stack, seeding, des
     expect(page.locator(".flash")).to_have_text("Note saved.")
     expect(page.locator("#notes")).to_contain_text("Rang Fiona: resting, paracetamol helps.")
 
-    page.get_by_label("Outcome").select_option(label="Advised self-care")
-    page.get_by_role("button", name="Resolve").click()
+    page.get_by_label("Outcome for this flag").select_option(label="Advised self-care")
+    page.get_by_role("button", name="Resolve this flag").click()
     expect(page.locator(".flash")).to_have_text("Resolved: Advised self-care.")
-    expect(status).to_have_text("Resolved: Advised self-care")
-    expect(page.get_by_role("button", name="Resolve")).to_have_count(0)
+    expect(status).to_contain_text("Resolved: Advised self-care")
+    expect(page.get_by_role("button", name="Resolve this flag")).to_have_count(0)
 
-    page.get_by_role("link", name="Back to the flags").click()
-    expect(page.locator(f"#flag-{flag_id}")).to_have_count(0)  # the queue shows open work only
+    page.get_by_role("link", name="Back to the cases").click()
+    expect(page.locator(f"#case-{patient.treatment_id}")).to_have_count(0)  # open work only

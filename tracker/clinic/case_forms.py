@@ -11,8 +11,7 @@ from wtforms import Field, HiddenField, SelectField, SubmitField, ValidationErro
 from wtforms.fields.choices import SelectChoice
 
 from ..forms import Form
-from ..models import ACKNOWLEDGED, OPEN, REASON_LABELS, User
-from ..rules import Reason
+from ..models import ACKNOWLEDGED, OPEN, User
 from ..services.flags.cases import CaseFilters
 from .flag_forms import FlagFilterForm, ResolveForm
 
@@ -24,12 +23,6 @@ class CaseFilterForm(FlagFilterForm):
     """The case queue's filters, read from the query string: the flag filters' reason and
     practitioner, a case status, and "assigned to me"."""
 
-    reason = SelectField(
-        "Reason",
-        default="",
-        choices=[SelectChoice("", "Any reason")]
-        + [SelectChoice(r.value, REASON_LABELS[r.value]) for r in Reason],
-    )
     status = SelectField(
         "Status",
         default="",
