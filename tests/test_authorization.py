@@ -104,6 +104,19 @@ def test_there_are_routes_to_check(app):
     assert len(id_routes(app)) >= 1
 
 
+def test_the_case_routes_are_among_those_walked(app):
+    walked = {rule.endpoint for rule, _ in id_routes(app)}
+    assert {
+        "clinic.case_detail",
+        "clinic.assign_case",
+        "clinic.add_case_note",
+        "clinic.resolve_case",
+        "clinic.record_case_checkin",
+        "api.assign_case",
+        "api.resolve_case",
+    } <= walked
+
+
 def test_admin_of_another_clinic_gets_404_for_every_record(app, records, other_clinic):
     create_user(other_clinic, "boss@hillside.test", "hillside-admin-pass", "admin")
     db.session.commit()
