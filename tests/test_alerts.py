@@ -259,7 +259,7 @@ def test_a_digest_lists_only_non_urgent_unresolved_flags_new_since_the_last(
     today = messages(DIGEST)[-1]
     assert today.dedupe_key == f"digest:{clinic.id}:2026-05-13"
     assert today.to_address == "alerts@riverside.test"
-    assert "1 new flag " in today.subject + " "
+    assert today.subject.startswith("1 case with new flags ")
     assert "Severe: Headache" in today.body_text
     assert "Eyelid" not in today.body_text  # yesterday's digest had it
     assert "Brow" not in today.body_text  # resolved already
@@ -267,6 +267,35 @@ def test_a_digest_lists_only_non_urgent_unresolved_flags_new_since_the_last(
     severe = db.session.scalar(select(Flag).where(Flag.reason == "severe"))
     assert f"http://aftercare.test/clinic/flags/{severe.id}" in today.body_html
     assert "20:00" in today.body_text  # opened at 19:00 UTC: 20:00 in London
+
+
+def test_the_digest_lists_cases_each_once_with_its_new_reasons_most_urgent_first(
+    admins, treatment, make_patient
+):
+    _, other = make_patient("Sam Other", treated_at=datetime(2026, 5, 10, 9, 0, tzinfo=UTC))
+    check_in(other, datetime(2026, 5, 11, 10, 0, tzinfo=UTC), {"brow_drooping": 1})
+    check_in(
+        treatment, datetime(2026, 5, 11, 15, 0, tzinfo=UTC), {"headache": 4, "eyelid_drooping": 2}
+    )
+    review, severe = (
+        db.session.scalar(
+            select(Flag.id).where(Flag.treatment_id == treatment.id, Flag.reason == reason)
+        )
+        for reason in ("review", "severe")
+    )
+
+    result = digest(morning(date(2026, 5, 12), time(7, 0)))
+
+    assert (result.digests, result.cases, result.flags) == (1, 2, 3)
+    message = messages(DIGEST)[0]
+    assert message.subject == "2 cases with new flags at Riverside Clinic"
+    cases = [line for line in message.body_text.splitlines() if line.startswith("- ")]
+    assert cases == [  # both cases' most urgent reason is review: the older case first
+        "- Review: Brow drooping (since Mon 11 May, 11:00)",
+        "- Review: Eyelid drooping; Severe: Headache (since Mon 11 May, 16:00)",
+    ]
+    assert f"http://aftercare.test/clinic/flags/{review}" in message.body_html  # the case's link
+    assert f"/clinic/flags/{severe}" not in message.body_html  # not a line of its own
 
 
 def test_the_first_digest_looks_back_24_hours(admins, treatment):
