@@ -7,6 +7,7 @@ bp = Blueprint("clinic", __name__, url_prefix="/clinic")
 from . import (  # noqa: E402,F401  (attach views)
     admin,
     data_rights,
+    exports,
     flags,
     messages,
     navigation,

@@ -1,4 +1,4 @@
-"""The flag queue, a flag's detail page and its actions, and the CSV export of flags.
+"""The flag queue, a flag's detail page and its actions (the exports are in `exports`).
 
 Every flag is looked up within the signed-in user's clinic (another clinic's answers 404), and
 every page, export and completed action writes one audit row (ids only, never notes).
@@ -6,7 +6,7 @@ every page, export and completed action writes one audit row (ids only, never no
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..errors import render_error
@@ -67,23 +67,6 @@ def queue():
     html = render_template("clinic/queue.html", form=form, page=page, **_page_helpers())
     db.session.commit()  # after rendering: committing first would expire the rows shown
     return html, 422 if form.errors else 200
-
-
-@bp.get("/flags.csv")
-@login_required
-def export_flags():
-    """The filtered flags (any status) as a CSV download; the export itself is audited."""
-    form = FlagFilterForm(_clinic_staff(), formdata=request.args)
-    if not form.validate():
-        return render_error(422, "Choose the filters from the lists on the flag queue.")
-    filters = form.to_filters()
-    audit_staff("flags.export", target=filters.describe())
-    db.session.commit()
-    lines = queue_service.export_csv(db.engine, current_user.clinic_id, filters)
-    response = Response(lines, mimetype="text/csv")
-    filename = f"flags-{utcnow():%Y%m%d-%H%M}.csv"
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 def _show(flag: Flag, status: int = 200, **forms):

@@ -1,18 +1,16 @@
-"""Reading flags for clinicians: the queue, one flag's case, and the CSV export.
+"""Reading flags for clinicians: the queue and one flag's case (the CSV export is in `export`).
 
 Every query here is scoped to one clinic by its caller's `clinic_id`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Engine, Select, case, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from ... import rules
@@ -24,10 +22,8 @@ from ...models import (
     Flag,
     FlagNote,
     Patient,
-    Symptom,
     SymptomReport,
     Treatment,
-    User,
 )
 from ...timeutil import hours
 from ..clinics.catalogue_admin import clinic_symptoms
@@ -218,77 +214,3 @@ def load_case(flag: Flag, now: datetime) -> FlagCase:
         notes=list(notes),
         other_flags=list(other_flags),
     )
-
-
-CSV_COLUMNS = (
-    "flag_id",
-    "opened_at",
-    "patient_id",
-    "patient_name",
-    "symptom",
-    "reason",
-    "status",
-    "outcome",
-    "acknowledged_at",
-    "resolved_at",
-    "practitioner",
-    "product",
-    "batch_number",
-)
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-"""A spreadsheet runs a cell starting with one of these as a formula (CSV injection)."""
-
-
-def csv_cell(value: object) -> str:
-    """One CSV cell: times in ISO 8601 UTC, text that a spreadsheet would run defused with '."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    text = str(value)
-    if isinstance(value, str) and text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
-
-
-def export_csv(engine: Engine, clinic_id: int, filters: FlagFilters) -> Iterator[str]:
-    """The filtered flags as CSV text, a header then one line per flag, streamed in batches.
-
-    Read on a connection of its own, opened when the first row is wanted and closed after the
-    last: the response is streamed after the view (and its session) has finished.
-    """
-    stmt = _filtered(
-        select(
-            Flag.id,
-            Flag.opened_at,
-            Patient.id,
-            Patient.name,
-            Symptom.code,
-            Flag.reason,
-            Flag.status,
-            Flag.outcome,
-            Flag.acknowledged_at,
-            Flag.resolved_at,
-            User.name,
-            Treatment.product,
-            Treatment.batch_number,
-        ).select_from(Flag),
-        clinic_id,
-        filters,
-    )
-    stmt = (
-        stmt.join(Treatment.patient)
-        .outerjoin(Flag.symptom)
-        .outerjoin(User, Treatment.practitioner_id == User.id)
-        .order_by(Flag.opened_at, Flag.id)
-    )
-    yield _csv_line(CSV_COLUMNS)
-    with engine.connect() as connection:
-        for row in connection.execution_options(yield_per=500).execute(stmt):
-            yield _csv_line([csv_cell(value) for value in row])
-
-
-def _csv_line(cells: Sequence[str]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow(cells)
-    return buffer.getvalue()

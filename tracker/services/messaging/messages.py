@@ -51,6 +51,15 @@ def absolute_url(endpoint: str, **values) -> str:
     return current_app.config["TRACKER_BASE_URL"] + path
 
 
+def case_url(treatment_id: int, flag_id: int) -> str:
+    """The public address of a case (one treatment's flags), for emails.
+
+    Until the case page exists, the page of the case's most urgent flag (`flag_id`): the one
+    place to switch to `clinic.case_detail`.
+    """
+    return absolute_url("clinic.flag_detail", flag_id=flag_id)
+
+
 def patient_headers(kind: str, patient_id: int) -> dict[str, str]:
     """The headers of an email to a patient: its kind, and the one-click unsubscribe."""
     return {"X-Aftercare-Kind": kind, **stop_headers(patient_id)}
