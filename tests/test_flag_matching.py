@@ -20,7 +20,13 @@ from tests.conftest import TREATED_AT
 from tracker.extensions import db
 from tracker.models import Flag, OutboxMessage, Treatment, User
 from tracker.services.flags import flag_actions
-from tracker.services.flags.flagging import raise_checkin_flags, sweep
+from tracker.services.flags.flagging import (
+    load_catalogues,
+    load_histories,
+    raise_checkin_flags,
+    sweep,
+)
+from tracker.services.flags.queue import describe_duration
 from tracker.services.messaging.alerts import ALERT_KEY_PREFIX, URGENT_ALERT
 
 CHECKINS, SWEEP, BOTH = "checkins", "sweep", "both"
@@ -280,3 +286,21 @@ def test_each_timeline_gives_the_same_flags_however_it_is_judged(
     db.session.commit()
     assert summary() == expected
     assert len(alerted_flags()) == alerts
+
+
+def test_a_flag_whose_episode_a_late_call_moved_says_how_long_the_whole_episode_lasted(
+    make_patient,
+):
+    _, treatment = make_patient()
+    for report in BRUISING_DAYS_1_TO_4:
+        builders.checkin(treatment, at(report.hours), report.symptoms)
+    sweep(now=at(97))
+    builders.checkin(treatment, at(5), {"bruising": 2}, now=at(120))  # a call from day 0
+    builders.checkin(treatment, at(130), {})  # the bruise has gone
+    db.session.commit()
+    (overdue,) = flags()
+    catalogue = load_catalogues([treatment.clinic_id])[treatment.clinic_id]
+    history = load_histories([treatment.id], catalogue.codes)[treatment.id]
+    assert describe_duration(overdue, history, at(140)) == (
+        "Bruising lasted 5 days 5 hours, expected 3 days"  # from 5 h to 130 h
+    )
