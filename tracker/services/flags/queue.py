@@ -121,18 +121,21 @@ def _histories(clinic_id: int, treatment_ids: Sequence[int]) -> dict[int, list[r
 def describe_duration(flag: Flag, history: Sequence[rules.Observation], now: datetime) -> str:
     """How long the flag's symptom (or silence) lasted, e.g. "Bruising for 4 days, expected 3 days".
 
-    Measured from the flag's episode start until the episode ended (a later "none", or for no
-    response the next check-in) or, while it goes on, until `now`.
+    Measured over the flag's episode, found by overlap in time (a late check-in may have moved
+    its start), until it ended (a later "none", or for no response the next check-in) or, while
+    it goes on, until `now`.
     """
     started_at = flag.episode_started_at
     if flag.symptom is None:
         ended_at = min((c.reported_at for c in history if c.reported_at > started_at), default=None)
         text = f"No check-in for {duration_words((ended_at or now) - started_at)}"
         return text + (" (has checked in since)" if ended_at else "")
+    span = rules.flag_span(flag.episode_started_at, flag.observed_at)
     episode = next(
-        (e for e in rules.episodes_of(flag.symptom.code, history) if e.started_at == started_at),
+        (e for e in rules.episodes_of(flag.symptom.code, history) if e.span.overlaps(span)),
         None,
     )
+    started_at = episode.started_at if episode else started_at
     ended_at = episode.ended_at if episode else None
     verb = "lasted" if ended_at else "for"
     text = f"{flag.symptom.name} {verb} {duration_words((ended_at or now) - started_at)}"
