@@ -150,3 +150,20 @@ def test_another_clinics_clinician_cannot_download_the_bundle(client, other_clin
 
     assert response.status_code == 404
     assert "Pat Example" not in response.text
+
+
+def test_a_late_phone_call_that_moved_an_episode_start_counts_in_its_adverse_event(
+    api, make_patient
+):
+    """A call from the day after treatment, recorded two days later, extends the eyelid's episode
+    back to that day: the AdverseEvent starts then and carries the call's worse severity."""
+    treated_at = utcnow() - timedelta(days=3)
+    patient, treatment = make_patient("Pat Example", treated_at=treated_at)
+    record_checkin(treatment, [SymptomEntry("eyelid_drooping", 1)], reported_at=utcnow())
+    call_at = treated_at + timedelta(days=1)
+    record_checkin(treatment, [SymptomEntry("eyelid_drooping", 3)], reported_at=call_at)
+    db.session.commit()
+    (event,) = _resources(_export(api, treatment.id), "AdverseEvent")
+    assert event["event"]["coding"][0]["code"] == "eyelid_drooping"
+    assert event["date"].startswith(call_at.strftime("%Y-%m-%dT%H:%M"))
+    assert event["severity"]["coding"][0]["code"] == "severe"

@@ -334,6 +334,15 @@ def flag_span(episode_started_at: datetime, observed_at: datetime) -> Span:
     return Span(episode_started_at, max(episode_started_at, observed_at))
 
 
+def episode_of_flag(
+    code: str, checkins: Sequence[Observation], episode_started_at: datetime, observed_at: datetime
+) -> Episode | None:
+    """The episode a stored flag was raised for, found by overlap in time: a late check-in may
+    have moved its start or merged it with another since. None when no check-in shows it now."""
+    span = flag_span(episode_started_at, observed_at)
+    return next((e for e in episodes_of(code, checkins) if e.span.overlaps(span)), None)
+
+
 def severity_known_at(
     code: str, checkins: Iterable[Observation], since: datetime, until: datetime
 ) -> int:

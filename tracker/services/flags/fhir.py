@@ -13,6 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from ... import rules
 from ...models import OUTCOMES, RESOLVED, SYSTEM_OUTCOMES, CheckIn, Flag, Treatment
 from ...rules import Reason
 from ...timeutil import utcnow
@@ -141,22 +142,26 @@ def _questionnaire_response(checkin: CheckIn, treatment: Treatment, refs: _Refs)
     return response
 
 
-def _worst_severity(flag: Flag, checkins: list[CheckIn]) -> int:
-    """The highest severity reported for the flag's symptom from its episode's start on."""
-    worst = 0
-    for checkin in sorted(checkins, key=lambda c: (c.reported_at, c.id)):
-        if checkin.reported_at < flag.episode_started_at:
-            continue
-        for report in checkin.reports:
-            if report.symptom_id == flag.symptom_id:
-                if report.severity == 0 and worst:
-                    return worst  # the episode ended here
-                worst = max(worst, report.severity)
-    return worst
+def _episode(flag: Flag, checkins: list[CheckIn]) -> rules.Episode | None:
+    """The flag's episode as the check-ins show it now (matched by overlap, like the rules)."""
+    code, symptom_id = flag.symptom.code, flag.symptom_id
+    history = [
+        rules.Observation(
+            c.reported_at,
+            tuple(
+                rules.Report(code, r.severity, r.onset_at)
+                for r in c.reports
+                if r.symptom_id == symptom_id and r.severity > 0
+            ),
+        )
+        for c in sorted(checkins, key=lambda c: (c.reported_at, c.id))
+    ]
+    return rules.episode_of_flag(code, history, flag.episode_started_at, flag.observed_at)
 
 
 def _adverse_event(flag: Flag, record: TreatmentRecord, refs: _Refs) -> dict[str, Any]:
     treatment = record.treatment
+    episode = _episode(flag, record.checkins) if flag.symptom is not None else None
     if flag.symptom is not None:
         event = {
             "coding": [_coding(refs.system("symptom"), flag.symptom.code, flag.symptom.name)],
@@ -187,7 +192,7 @@ def _adverse_event(flag: Flag, record: TreatmentRecord, refs: _Refs) -> dict[str
         "actuality": "potential" if flag.symptom is None else "actual",
         "event": event,
         "subject": {"reference": refs.url("patient", treatment.patient_id)},
-        "date": _when(flag.episode_started_at),
+        "date": _when(episode.started_at if episode else flag.episode_started_at),
         "detected": _when(flag.opened_at),
         "recordedDate": _when(flag.opened_at),
         "seriousness": {
@@ -205,7 +210,7 @@ def _adverse_event(flag: Flag, record: TreatmentRecord, refs: _Refs) -> dict[str
             }
         ],
     }
-    worst = _worst_severity(flag, record.checkins) if flag.symptom is not None else 0
+    worst = max((p.severity for p in episode.points), default=0) if episode else 0
     if worst:
         code = SEVERITY_CODES[worst]
         adverse_event["severity"] = {

@@ -130,10 +130,8 @@ def describe_duration(flag: Flag, history: Sequence[rules.Observation], now: dat
         ended_at = min((c.reported_at for c in history if c.reported_at > started_at), default=None)
         text = f"No check-in for {duration_words((ended_at or now) - started_at)}"
         return text + (" (has checked in since)" if ended_at else "")
-    span = rules.flag_span(flag.episode_started_at, flag.observed_at)
-    episode = next(
-        (e for e in rules.episodes_of(flag.symptom.code, history) if e.span.overlaps(span)),
-        None,
+    episode = rules.episode_of_flag(
+        flag.symptom.code, history, flag.episode_started_at, flag.observed_at
     )
     started_at = episode.started_at if episode else started_at
     ended_at = episode.ended_at if episode else None
