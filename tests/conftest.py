@@ -187,7 +187,7 @@ CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 def csrf_token(html: str) -> str:
     """The CSRF token in a rendered form."""
     match = CSRF_RE.search(html)
-    assert match, "no CSRF token in the page"
+    assert match, f"no CSRF token in the page: {' '.join(html.split())[:600]}"
     return match.group(1)
 
 

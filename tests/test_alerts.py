@@ -1,6 +1,8 @@
 """Clinic alerts: an urgent flag is emailed at once, other new flags in one digest each morning.
 
-Both go to the clinic's alert address, or to its active admins while it has none.
+An urgent flag goes to the clinic's alert address and the treating practitioner, or to its
+active admins when there is neither; the digest to the alert address, or the admins while it
+has none.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from tracker.extensions import db
 from tracker.models import AuditEvent, Clinic, Flag, OutboxMessage
 from tracker.services.clinics.clinics import create_clinic, create_user
 from tracker.services.flags.flagging import sweep
-from tracker.services.messaging.alerts import URGENT_ALERT
+from tracker.services.messaging.alerts import URGENT_ALERT, queue_urgent_alerts
 from tracker.services.messaging.digest import DIGEST, send_due_digests
 from tracker.timeutil import from_local
 
@@ -109,6 +111,90 @@ def test_an_urgent_alert_is_sent_once_however_often_things_run(admins, treatment
     assert len(messages(URGENT_ALERT)) == len(admins)
 
 
+@pytest.fixture
+def practitioner(clinic, treatment):
+    """Dr Quinn, the clinician who gave `treatment`."""
+    doctor = create_user(clinic, "dr.quinn@riverside.test", STAFF_PASSWORD, name="Dr Quinn")
+    treatment.practitioner_id = doctor.id
+    db.session.commit()
+    return doctor
+
+
+def urgent_check_in(treatment) -> list[Flag]:
+    """Double vision reported two days after the treatment: one urgent flag, committed."""
+    return check_in(
+        treatment, datetime(2026, 5, 12, 14, 0, tzinfo=UTC), {"vision_problems": 2}
+    ).new_flags
+
+
+def alerts_by_address() -> dict[str, str]:
+    return {m.to_address: m.dedupe_key for m in messages(URGENT_ALERT)}
+
+
+@pytest.mark.parametrize(
+    ("alert_address", "practitioner_active", "alerted"),
+    [
+        ("alerts@riverside.test", True, ["alert address", "practitioner"]),
+        (None, True, ["practitioner"]),  # the admins are not needed
+        ("alerts@riverside.test", False, ["alert address"]),
+        (None, False, ["admin", "owner"]),  # nobody else: the active admins
+    ],
+    ids=[
+        "alert-address-and-practitioner",
+        "practitioner-alone-without-the-admins",
+        "practitioner-who-left-is-not-alerted",
+        "practitioner-who-left-and-no-alert-address-so-the-admins",
+    ],
+)
+def test_who_gets_an_urgent_alert(
+    admins, clinic, treatment, practitioner, alert_address, practitioner_active, alerted
+):
+    clinic.alert_email = alert_address
+    practitioner.is_active = practitioner_active
+    db.session.commit()
+
+    [flag] = urgent_check_in(treatment)
+
+    key = f"urgent:{flag.id}"
+    copies = {
+        "alert address": ("alerts@riverside.test", key),
+        "practitioner": (practitioner.email, f"{key}:user:{practitioner.id}"),
+        "admin": (admins[0].email, f"{key}:admin:{admins[0].id}"),
+        "owner": (admins[1].email, f"{key}:admin:{admins[1].id}"),
+    }
+    assert alerts_by_address() == dict(copies[who] for who in alerted)
+
+
+def test_a_practitioner_whose_address_is_the_alert_address_gets_one_copy(
+    admins, clinic, treatment, practitioner
+):
+    clinic.alert_email = "Dr.Quinn@riverside.test"
+    db.session.commit()
+
+    [flag] = urgent_check_in(treatment)
+
+    assert alerts_by_address() == {"Dr.Quinn@riverside.test": f"urgent:{flag.id}"}
+
+
+def test_each_recipient_is_alerted_once_however_often_things_run(
+    admins, clinic, treatment, practitioner
+):
+    clinic.alert_email = "alerts@riverside.test"
+    db.session.commit()
+    first = datetime(2026, 5, 12, 14, 0, tzinfo=UTC)
+    [flag] = check_in(treatment, first, {"difficulty_breathing": 2}).new_flags
+    check_in(treatment, first + timedelta(hours=2), {"difficulty_breathing": 2})  # same episode
+    sweep(first + timedelta(hours=3))
+    sweep(first + timedelta(hours=3))
+    assert queue_urgent_alerts([flag]) == 0  # queued again by hand: every key exists already
+    db.session.commit()
+
+    assert sorted(m.to_address for m in messages(URGENT_ALERT)) == [
+        "alerts@riverside.test",
+        "dr.quinn@riverside.test",
+    ]
+
+
 def test_other_flags_are_not_alerted_at_once(admins, treatment):
     check_in(treatment, datetime(2026, 5, 12, 14, 0, tzinfo=UTC), {"eyelid_drooping": 2})
     assert db.session.scalars(select(Flag.reason)).all() == ["review"]
@@ -173,14 +259,37 @@ def test_a_digest_lists_only_non_urgent_unresolved_flags_new_since_the_last(
     today = messages(DIGEST)[-1]
     assert today.dedupe_key == f"digest:{clinic.id}:2026-05-13"
     assert today.to_address == "alerts@riverside.test"
-    assert "1 new flag " in today.subject + " "
+    assert today.subject.startswith("1 case with new flags ")
     assert "Severe: Headache" in today.body_text
     assert "Eyelid" not in today.body_text  # yesterday's digest had it
     assert "Brow" not in today.body_text  # resolved already
     assert "Difficulty breathing" not in today.body_text  # had its own alert at once
     severe = db.session.scalar(select(Flag).where(Flag.reason == "severe"))
-    assert f"http://aftercare.test/clinic/flags/{severe.id}" in today.body_html
+    assert f"http://aftercare.test/clinic/cases/{severe.treatment_id}" in today.body_html
     assert "20:00" in today.body_text  # opened at 19:00 UTC: 20:00 in London
+
+
+def test_the_digest_lists_cases_each_once_with_its_new_reasons_most_urgent_first(
+    admins, treatment, make_patient
+):
+    _, other = make_patient("Sam Other", treated_at=datetime(2026, 5, 10, 9, 0, tzinfo=UTC))
+    check_in(other, datetime(2026, 5, 11, 10, 0, tzinfo=UTC), {"brow_drooping": 1})
+    check_in(
+        treatment, datetime(2026, 5, 11, 15, 0, tzinfo=UTC), {"headache": 4, "eyelid_drooping": 2}
+    )
+    result = digest(morning(date(2026, 5, 12), time(7, 0)))
+
+    assert (result.digests, result.cases, result.flags) == (1, 2, 3)
+    message = messages(DIGEST)[0]
+    assert message.subject == "2 cases with new flags at Riverside Clinic"
+    cases = [line for line in message.body_text.splitlines() if line.startswith("- ")]
+    assert cases == [  # both cases' most urgent reason is review: the older case first
+        "- Review: Brow drooping (since Mon 11 May, 11:00)",
+        "- Review: Eyelid drooping; Severe: Headache (since Mon 11 May, 16:00)",
+    ]
+    assert f"http://aftercare.test/clinic/cases/{treatment.id}" in message.body_html  # the case
+    assert f"http://aftercare.test/clinic/cases/{other.id}" in message.body_html
+    assert "/clinic/flags/" not in message.body_html  # cases, not flags
 
 
 def test_the_first_digest_looks_back_24_hours(admins, treatment):

@@ -417,10 +417,10 @@ def add_flag(treatment: Treatment, reason: str, code: str | None, episode_hours:
             id="open-while-another-is-acknowledged",
         ),
         pytest.param(
-            ("overdue", "bruising", 20, "resolved"),
-            ("overdue", "bruising", 20, "open"),
-            False,
-            id="reopening-a-resolved-episode",
+            ("urgent", "vision_problems", 20, "resolved"),
+            ("urgent", "vision_problems", 20, "open"),
+            True,
+            id="a-repeat-urgent-report-after-the-resolution-same-episode-start",
         ),
         pytest.param(
             ("no_response", None, 0, "open"),
@@ -495,17 +495,16 @@ def test_resolved_overdue_flag_is_not_reopened_but_a_new_episode_is_flagged_agai
     ]
 
 
-def test_resolved_urgent_flag_is_not_reopened_by_the_same_episode(make_patient):
+def test_resolved_urgent_flag_opens_again_when_the_symptom_is_reported_after_it(make_patient):
     _, treatment = make_patient()
     (urgent,) = check_in(treatment, 20, {"vision_problems": 2}).new_flags
-    resolve(urgent)
+    resolve(urgent)  # at 21 h
 
-    assert check_in(treatment, 30, {"vision_problems": 2}).new_flags == []
-    assert sweep(now=at(31)).flags_opened == 0
-    check_in(treatment, 40)
-    again = check_in(treatment, 50, {"vision_problems": 1}).new_flags
-    assert summary(again) == {("urgent", "vision_problems")}
-    assert again[0].episode_started_at == at(50)
+    (again,) = check_in(treatment, 30, {"vision_problems": 2}).new_flags
+    assert (again.reason, again.episode_started_at, again.observed_at) == ("urgent", at(20), at(30))
+    assert check_in(treatment, 31, {"vision_problems": 2}).new_flags == []  # one open at a time
+    assert sweep(now=at(32)).flags_opened == 0
+    assert [f.status for f in all_flags()] == ["resolved", "open"]
 
 
 def test_resolved_no_response_is_not_reopened_for_the_same_silence(make_patient):

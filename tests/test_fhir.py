@@ -9,6 +9,7 @@ from fhir.resources.R4B.bundle import Bundle
 from sqlalchemy import select
 
 from tests.api_helpers import Api, mint_token
+from tests.conftest import StaffActions
 from tracker.extensions import db
 from tracker.models import AuditEvent, Flag, Treatment, User
 from tracker.services.clinics.demo import ensure_demo
@@ -110,3 +111,59 @@ def test_every_demo_treatment_exports_a_valid_bundle(app, client):
         assert len(_resources(bundle, "AdverseEvent")) == len(flags)
         flags_seen += len(flags)
     assert flags_seen > 0
+
+
+# --- the clinician's download from the case page ---------------------------------------------
+
+
+def test_a_clinician_downloads_the_same_bundle_as_the_api_gives(client, nurse, api, case):
+    from_api = _export(api, case.id)
+
+    response = client.get(f"/clinic/treatments/{case.id}/fhir")
+
+    assert response.status_code == 200
+    assert response.mimetype == "application/fhir+json"
+    assert response.headers["Content-Disposition"].startswith(
+        f'attachment; filename="case-{case.id}-'
+    )
+    assert response.headers["Content-Disposition"].endswith('.fhir.json"')
+    downloaded = response.get_json()
+    Bundle.model_validate(downloaded)
+    assert {**downloaded, "timestamp": None} == {**from_api, "timestamp": None}
+
+
+def test_the_clinicians_download_is_audited_as_the_signed_in_user(client, nurse, case):
+    client.get(f"/clinic/treatments/{case.id}/fhir")
+
+    [event] = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "treatment.export.fhir")
+    ).all()
+    nurse_id = db.session.scalar(select(User.id).where(User.email == "nurse@riverside.test"))
+    assert (event.actor_type, event.actor_id) == ("user", nurse_id)
+    assert (event.patient_id, event.target) == (case.patient_id, f"treatment:{case.id}")
+
+
+def test_another_clinics_clinician_cannot_download_the_bundle(client, other_clinic, case):
+    assert StaffActions(client).sign_in("nurse@hillside.test").status_code == 302
+
+    response = client.get(f"/clinic/treatments/{case.id}/fhir")
+
+    assert response.status_code == 404
+    assert "Pat Example" not in response.text
+
+
+def test_a_late_phone_call_that_moved_an_episode_start_counts_in_its_adverse_event(
+    api, make_patient
+):
+    """A call from the day after treatment, recorded two days later, extends the eyelid's episode
+    back to that day: the AdverseEvent starts then and carries the call's worse severity."""
+    treated_at = utcnow() - timedelta(days=3)
+    patient, treatment = make_patient("Pat Example", treated_at=treated_at)
+    record_checkin(treatment, [SymptomEntry("eyelid_drooping", 1)], reported_at=utcnow())
+    call_at = treated_at + timedelta(days=1)
+    record_checkin(treatment, [SymptomEntry("eyelid_drooping", 3)], reported_at=call_at)
+    db.session.commit()
+    (event,) = _resources(_export(api, treatment.id), "AdverseEvent")
+    assert event["event"]["coding"][0]["code"] == "eyelid_drooping"
+    assert event["date"].startswith(call_at.strftime("%Y-%m-%dT%H:%M"))
+    assert event["severity"]["coding"][0]["code"] == "severe"

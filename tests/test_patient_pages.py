@@ -15,10 +15,19 @@ from sqlalchemy import select
 
 from tests.conftest import TREATED_AT, PatientActions, csrf_token, make_app
 from tracker.extensions import db
-from tracker.models import AuditEvent, CheckIn, Flag, Patient, SymptomReport, Treatment
+from tracker.models import (
+    AuditEvent,
+    CheckIn,
+    Flag,
+    OutboxMessage,
+    Patient,
+    SymptomReport,
+    Treatment,
+)
 from tracker.patient.forms import SEVERITY_ERROR
 from tracker.services.clinics.clinics import create_clinic
 from tracker.services.flags.flagging import sweep
+from tracker.services.messaging.alerts import URGENT_ALERT
 from tracker.services.patients.checkins import SymptomEntry, record_checkin
 from tracker.services.patients.links import issue_link, revoke_links
 
@@ -133,10 +142,8 @@ def test_urgent_symptom_reported_again_while_its_flag_is_open_says_since_when(
     assert "Your clinic already knows about this (since Tue 03 Mar, 10:00)" in answer.text
 
 
-def test_urgent_symptom_reported_after_its_flag_was_resolved_claims_no_alert_it_did_not_send(
-    client, clinic, make_patient, patient_actions, time_machine
-):
-    clinic.alert_email = "alerts@riverside.test"
+def report_again_after_resolution(clinic, make_patient, patient_actions, time_machine):
+    """Difficulty breathing on day 1, the flag resolved, then reported again two hours later."""
     patient, treatment = make_patient()
     check_in_on(time_machine, patient_actions, patient, DAY1, {"difficulty_breathing": 1})
     flag = db.session.scalars(select(Flag)).one()
@@ -149,10 +156,42 @@ def test_urgent_symptom_reported_after_its_flag_was_resolved_claims_no_alert_it_
         DAY1 + timedelta(hours=2),
         {"difficulty_breathing": 1},
     )
+    return treatment, again
+
+
+def urgent_alerts_for(flag: Flag) -> list[OutboxMessage]:
+    return list(
+        db.session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.kind == URGENT_ALERT,
+                OutboxMessage.dedupe_key.startswith(f"urgent:{flag.id}"),
+            )
+        )
+    )
+
+
+def test_urgent_symptom_reported_again_after_its_flag_was_resolved_says_the_clinic_was_alerted(
+    client, clinic, make_patient, patient_actions, time_machine
+):
+    clinic.alert_email = "alerts@riverside.test"
+    _, again = report_again_after_resolution(clinic, make_patient, patient_actions, time_machine)
     answer = follow(client, again)
+    (reopened,) = db.session.scalars(select(Flag).where(Flag.status == "open")).all()
+    assert reopened.reason == "urgent"
+    assert [m.to_address for m in urgent_alerts_for(reopened)] == ["alerts@riverside.test"]
+    assert answer.text.index("Call 999") < answer.text.index("Your clinic has been alerted")
+    assert "already knows" not in answer.text
+
+
+def test_urgent_symptom_reported_again_with_nobody_to_alert_claims_no_alert_it_did_not_send(
+    client, clinic, make_patient, patient_actions, time_machine
+):
+    # The new flag opens, but the clinic has no alert address and no admin: no email queued.
+    _, again = report_again_after_resolution(clinic, make_patient, patient_actions, time_machine)
+    answer = follow(client, again)
+    (reopened,) = db.session.scalars(select(Flag).where(Flag.status == "open")).all()
+    assert urgent_alerts_for(reopened) == []
     assert "Get medical help now" in answer.text and "Call 999" in answer.text
-    # No new flag for the same episode (yet: issue 12's re-alert rule), so no alert was sent.
-    assert db.session.scalars(select(Flag).where(Flag.status == "open")).all() == []
     assert "has been alerted" not in answer.text
     assert "Then tell your clinic" in answer.text
 

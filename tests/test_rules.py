@@ -18,14 +18,22 @@ from tracker.catalogue import (
     FlagPolicy,
 )
 from tracker.rules import (
+    ACKNOWLEDGED,
     ALL_REASONS,
     CHECKIN_REASONS,
+    OPEN,
+    RESOLVED,
     Observation,
+    PastFlag,
     Reason,
     Report,
+    Span,
     SymptomRule,
     episodes_of,
     evaluate,
+    flag_span,
+    severity_known_at,
+    unflagged,
 )
 
 TREATED_AT = datetime(2026, 3, 2, 10, tzinfo=UTC)
@@ -536,3 +544,321 @@ def test_reasons_are_ordered_most_urgent_first_as_in_the_queue():
         "overdue",
         "no_response",
     ]
+
+
+# --- matching findings to the flags already raised -----------------------------------------------
+
+
+def past(
+    reason: str,
+    code: str | None,
+    started: float,
+    observed: float,
+    status: str = RESOLVED,
+    resolved: float | None = None,
+    severity: int | None = None,
+) -> PastFlag:
+    """A flag raised for the episode starting at `started`, observed at `observed` (hours)."""
+    return PastFlag(
+        Reason(reason),
+        code,
+        flag_span(at(started), at(observed)),
+        status,
+        at(resolved) if resolved is not None else None,
+        severity,
+    )
+
+
+def new_flags(
+    checkins: Sequence[Observation],
+    now: datetime,
+    past_flags: Sequence[PastFlag],
+    reasons: frozenset[Reason] = ALL_REASONS,
+) -> list[tuple[str, str | None, datetime]]:
+    """(reason, symptom, observed at) of each new flag `unflagged` leaves, as of `now`."""
+    findings = evaluate(TREATED_AT, checkins, catalogue(), now, reasons)
+    return [(f.reason.value, f.code, f.observed_at) for f in unflagged(findings, past_flags)]
+
+
+SWALLOWING_AT_20 = [checkin(20, difficulty_swallowing=2)]
+SWALLOWING_AT_20_AND_30 = [*SWALLOWING_AT_20, checkin(30, difficulty_swallowing=2)]
+URGENT_AT_20 = ("urgent", "difficulty_swallowing", 20, 20)
+
+
+@pytest.mark.parametrize(
+    ("checkins", "now", "past_flags", "expected"),
+    [
+        pytest.param(
+            SWALLOWING_AT_20_AND_30,
+            at(30),
+            [past(*URGENT_AT_20, resolved=22)],
+            [("urgent", "difficulty_swallowing", at(30))],
+            id="resolved-at-22h-reported-again-at-30h",
+        ),
+        pytest.param(
+            SWALLOWING_AT_20_AND_30,
+            at(30),
+            [past(*URGENT_AT_20, resolved=22), past(*URGENT_AT_20, resolved=25)],
+            [("urgent", "difficulty_swallowing", at(30))],
+            id="resolved-twice-reported-again-after-the-latest",
+        ),
+        pytest.param(
+            SWALLOWING_AT_20,
+            at(30),
+            [past(*URGENT_AT_20, resolved=22)],
+            [],
+            id="not-reported-since",
+        ),
+        pytest.param(
+            SWALLOWING_AT_20_AND_30,
+            at(30),
+            [past(*URGENT_AT_20, status=OPEN)],
+            [],
+            id="reported-again-while-open-at-most-one",
+        ),
+        pytest.param(
+            SWALLOWING_AT_20_AND_30,
+            at(30),
+            [past(*URGENT_AT_20, status=ACKNOWLEDGED)],
+            [],
+            id="reported-again-while-acknowledged",
+        ),
+        pytest.param(
+            SWALLOWING_AT_20_AND_30,
+            at(40),
+            [
+                past(*URGENT_AT_20, resolved=22),
+                past("urgent", "difficulty_swallowing", 20, 30, resolved=35),
+            ],
+            [],
+            id="the-repeat-flag-resolved-too",
+        ),
+        pytest.param(
+            SWALLOWING_AT_20_AND_30,
+            at(30),
+            [past(*URGENT_AT_20, resolved=32)],
+            [],
+            id="late-phone-report-from-before-the-resolution",
+        ),
+        pytest.param(
+            [*SWALLOWING_AT_20, checkin(30), checkin(40, difficulty_swallowing=1)],
+            at(40),
+            [past(*URGENT_AT_20, resolved=22)],
+            [("urgent", "difficulty_swallowing", at(40))],
+            id="gone-then-back-a-new-episode",
+        ),
+    ],
+)
+def test_urgent_reported_again_after_resolution_alerts_the_clinic_again(
+    checkins, now, past_flags, expected
+):
+    assert new_flags(checkins, now, past_flags, CHECKIN_REASONS) == expected
+
+
+BRUISING_DAYS_1_TO_4_RESOLVED = past("overdue", "bruising", 24, 96, resolved=100)
+PHONE_CALL_FROM_DAY_0 = checkin(5, bruising=2)
+
+
+@pytest.mark.parametrize(
+    ("checkins", "now", "past_flags", "expected"),
+    [
+        pytest.param(
+            [PHONE_CALL_FROM_DAY_0, *BRUISING_DAYS_1_TO_4],
+            at(120),
+            [BRUISING_DAYS_1_TO_4_RESOLVED],
+            [],
+            id="day-0-call-recorded-on-day-5-after-the-overdue-flag-was-resolved",
+        ),
+        pytest.param(
+            [checkin(24, onset=2, bruising=2), *BRUISING_DAYS_1_TO_4[1:]],
+            at(120),
+            [BRUISING_DAYS_1_TO_4_RESOLVED],
+            [],
+            id="onset-given-later-moves-the-start-earlier",
+        ),
+        pytest.param(
+            [PHONE_CALL_FROM_DAY_0, *BRUISING_DAYS_1_TO_4],
+            at(120),
+            [past("overdue", "bruising", 24, 96, status=OPEN)],
+            [],
+            id="day-0-call-while-the-flag-is-still-open",
+        ),
+        pytest.param(
+            [PHONE_CALL_FROM_DAY_0, *BRUISING_DAYS_1_TO_4, checkin(110), checkin(130, bruising=1)],
+            at(130 + 72, 1),
+            [BRUISING_DAYS_1_TO_4_RESOLVED],
+            [("overdue", "bruising", at(130 + 72))],
+            id="the-bruise-went-and-came-back-a-new-episode",
+        ),
+        pytest.param(
+            [checkin(10, headache=4), checkin(30, headache=4)],
+            at(40),
+            [past("severe", "headache", 30, 30, resolved=31)],
+            [],
+            id="headache-call-from-10h-before-a-resolved-severe-flag",
+        ),
+    ],
+)
+def test_late_phone_checkin_that_moves_a_bruise_start_does_not_reopen_its_resolved_flag(
+    checkins, now, past_flags, expected
+):
+    assert new_flags(checkins, now, past_flags, ALL_REASONS - NO_RESPONSE) == expected
+
+
+EYELID_RESOLVED_AT_100 = past("review", "eyelid_drooping", 96, 96, resolved=100, severity=2)
+
+
+@pytest.mark.parametrize(
+    ("later", "past_flags", "expected"),
+    [
+        pytest.param(
+            [checkin(120, eyelid_drooping=2)], [EYELID_RESOLVED_AT_100], [], id="again-the-same"
+        ),
+        pytest.param(
+            [checkin(120, eyelid_drooping=1)], [EYELID_RESOLVED_AT_100], [], id="again-milder"
+        ),
+        pytest.param(
+            [checkin(120, eyelid_drooping=3)],
+            [EYELID_RESOLVED_AT_100],
+            [("review", "eyelid_drooping", at(120))],
+            id="again-worse",
+        ),
+        pytest.param(
+            [checkin(110, eyelid_drooping=1), checkin(120, eyelid_drooping=3)],
+            [past("review", "eyelid_drooping", 96, 96, resolved=115, severity=3)],
+            [],
+            id="was-3-then-1-when-resolved-now-3-no-worse-than-known",
+        ),
+        pytest.param(
+            [checkin(110), checkin(120, eyelid_drooping=1)],
+            [EYELID_RESOLVED_AT_100],
+            [("review", "eyelid_drooping", at(120))],
+            id="gone-then-back-a-new-episode",
+        ),
+        pytest.param(
+            [checkin(120, eyelid_drooping=3)],
+            [past("review", "eyelid_drooping", 96, 96, status=OPEN)],
+            [],
+            id="worse-while-the-flag-is-still-open",
+        ),
+    ],
+)
+def test_review_symptom_reported_again_in_the_same_episode_raises_nothing_unless_worse(
+    later, past_flags, expected
+):
+    history = [checkin(96, eyelid_drooping=2), *later]
+    reasons = frozenset({Reason.REVIEW})
+    assert new_flags(history, later[-1].reported_at, past_flags, reasons) == expected
+
+
+SILENCE_FROM_0_RESOLVED = past("no_response", None, 0, 48, resolved=50)
+
+
+@pytest.mark.parametrize(
+    ("checkins", "now", "expected"),
+    [
+        pytest.param([], at(60), [], id="still-silent-after-the-resolution"),
+        pytest.param(
+            [checkin(20)], at(80), [], id="call-from-20h-recorded-late-the-same-silence-extended"
+        ),
+        pytest.param(
+            [checkin(70)],
+            at(70 + 48),
+            [("no_response", None, at(70 + 48))],
+            id="checked-in-at-70h-then-silent-again-a-new-silence",
+        ),
+        pytest.param([checkin(70)], at(70 + 47), [], id="checked-in-at-70h-silent-47h"),
+    ],
+)
+def test_resolved_no_response_is_not_reopened_for_the_same_silence_but_a_new_silence_raises_one(
+    checkins, now, expected
+):
+    assert new_flags(checkins, now, [SILENCE_FROM_0_RESOLVED], NO_RESPONSE) == expected
+
+
+@pytest.mark.parametrize(
+    ("checkins", "past_flags", "expected"),
+    [
+        pytest.param(
+            [checkin(30, headache=4), checkin(40, headache=4)],
+            [past("severe", "headache", 30, 30, resolved=35)],
+            [],
+            id="severe-again-in-the-same-headache",
+        ),
+        pytest.param(
+            [checkin(30, swelling=1), checkin(40, swelling=2), checkin(50, swelling=3)],
+            [past("worsening", "swelling", 30, 40, resolved=45)],
+            [],
+            id="worse-again-in-the-same-swelling",
+        ),
+        pytest.param(
+            [checkin(30, headache=4), checkin(40), checkin(50, headache=4)],
+            [past("severe", "headache", 30, 30, resolved=35)],
+            [("severe", "headache", at(50))],
+            id="severe-in-a-new-headache",
+        ),
+        pytest.param(
+            [checkin(30, headache=4), checkin(40), checkin(50, headache=4)],
+            [past("severe", "headache", 30, 30, status=OPEN)],
+            [],
+            id="new-headache-while-the-first-flag-is-open",
+        ),
+        pytest.param(
+            [checkin(30, headache=4), checkin(40), checkin(50, headache=4)],
+            [],
+            [("severe", "headache", at(30))],
+            id="two-headaches-never-flagged-one-flag-the-first",
+        ),
+        pytest.param(
+            [checkin(30, headache=4)],
+            [past("severe", "pain", 30, 30, status=OPEN), past("urgent", "headache", 30, 30)],
+            [("severe", "headache", at(30))],
+            id="open-flags-of-another-symptom-or-reason",
+        ),
+    ],
+)
+def test_other_reasons_resolved_for_an_episode_are_not_raised_again_for_it(
+    checkins, past_flags, expected
+):
+    now = checkins[-1].reported_at
+    assert new_flags(checkins, now, past_flags, SEVERE | WORSENING) == expected
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "overlap"),
+    [
+        pytest.param(Span(at(0), at(10)), Span(at(5), at(20)), True, id="crossing"),
+        pytest.param(Span(at(0), at(10)), Span(at(10), at(20)), True, id="touching"),
+        pytest.param(Span(at(0), at(10)), Span(at(11), at(20)), False, id="apart"),
+        pytest.param(Span(at(0), at(10)), Span(at(5), None), True, id="ongoing-from-inside"),
+        pytest.param(Span(at(0), at(10)), Span(at(11), None), False, id="ongoing-from-after"),
+        pytest.param(
+            Span(at(0), None), Span(at(-5), at(0)), True, id="ongoing-and-ending-at-start"
+        ),
+        pytest.param(Span(at(5), at(5)), Span(at(0), at(10)), True, id="a-moment-inside"),
+    ],
+)
+def test_spans_overlap_when_they_share_a_moment(first, second, overlap):
+    assert first.overlaps(second) is overlap
+    assert second.overlaps(first) is overlap
+
+
+def test_an_episode_that_ended_spans_up_to_its_last_report_so_the_next_one_is_apart():
+    history = [checkin(24, bruising=1), checkin(36), checkin(48, onset=10, bruising=2)]
+    first, second = episodes_of("bruising", history)
+    assert first.span == Span(at(24), at(24))
+    assert second.span == Span(at(36), None)
+    assert not first.span.overlaps(second.span)
+
+
+@pytest.mark.parametrize(
+    ("until", "expected"),
+    [
+        pytest.param(95, 0, id="before-any-report"),
+        pytest.param(96, 2, id="at-the-first-report"),
+        pytest.param(115, 3, id="after-the-peak-and-a-better-day"),
+    ],
+)
+def test_severity_known_at_resolution_is_the_highest_reported_until_then(until, expected):
+    history = [checkin(96, eyelid_drooping=2), checkin(105, eyelid_drooping=3), checkin(110)]
+    assert severity_known_at("eyelid_drooping", history, at(96), at(until)) == expected

@@ -8,7 +8,7 @@ Each function below says in its docstring which rule it implements and how.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from itertools import pairwise
@@ -40,6 +40,9 @@ ALL_REASONS = frozenset(Reason)
 
 SEVERE = 3
 VERY_SEVERE = 4
+
+OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
+"""A flag's statuses: open and acknowledged flags are active, a resolved one is closed."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,20 @@ class Observation:
 
 
 @dataclass(frozen=True)
+class Span:
+    """A stretch of time from `start` to `end`, both included; `end` None while it goes on."""
+
+    start: datetime
+    end: datetime | None = None
+
+    def overlaps(self, other: Span) -> bool:
+        """Whether the two spans share at least one moment."""
+        return (other.end is None or self.start <= other.end) and (
+            self.end is None or other.start <= self.end
+        )
+
+
+@dataclass(frozen=True)
 class Point:
     """One report of a symptom within an episode."""
 
@@ -106,15 +123,49 @@ class Episode:
         """How long the episode lasted, or has lasted until `now` while ongoing."""
         return (self.ended_at or now) - self.started_at
 
+    @property
+    def span(self) -> Span:
+        """The time the episode covers, for matching flags to it by overlap."""
+        return episode_span(self.started_at, self.ended_at, self.points)
+
+
+def episode_span(started_at: datetime, ended_at: datetime | None, points: Sequence[Point]) -> Span:
+    """From the episode's start to its last report once ended, or open while it goes on.
+
+    An ended episode's span stops at its last report, not at the "none" that ended it: the next
+    episode may start at that very "none" (an onset clipped to it) and is another episode.
+    """
+    if ended_at is None or not points:
+        return Span(started_at)
+    return Span(started_at, points[-1].reported_at)
+
 
 @dataclass(frozen=True)
 class Finding:
-    """A reason to flag a treatment, keyed by the episode (or silence) it belongs to."""
+    """A reason to flag a treatment, with the episode (or silence) it belongs to.
+
+    `episode_ended_at` is None while the episode goes on (always, for a silence); `points` are
+    the episode's reports (none for a silence).
+    """
 
     reason: Reason
     code: str | None
     episode_started_at: datetime
     observed_at: datetime
+    episode_ended_at: datetime | None = None
+    points: tuple[Point, ...] = ()
+
+    @classmethod
+    def of(cls, reason: Reason, episode: Episode, observed_at: datetime) -> Finding:
+        """A finding about `episode`, observed at `observed_at`."""
+        return cls(
+            reason, episode.code, episode.started_at, observed_at, episode.ended_at, episode.points
+        )
+
+    @property
+    def span(self) -> Span:
+        """The time the finding's episode (or silence) covers."""
+        return episode_span(self.episode_started_at, self.episode_ended_at, self.points)
 
 
 def episodes_of(code: str, checkins: Sequence[Observation]) -> list[Episode]:
@@ -147,7 +198,7 @@ def action_finding(episode: Episode, rule: SymptomRule) -> Finding | None:
     reason = {URGENT: Reason.URGENT, REVIEW: Reason.REVIEW}.get(rule.action)
     if reason is None:
         return None
-    return Finding(reason, episode.code, episode.started_at, episode.points[0].reported_at)
+    return Finding.of(reason, episode, episode.points[0].reported_at)
 
 
 def overdue_finding(episode: Episode, rule: SymptomRule, now: datetime) -> Finding | None:
@@ -157,7 +208,7 @@ def overdue_finding(episode: Episode, rule: SymptomRule, now: datetime) -> Findi
     expected = timedelta(hours=rule.expected_hours)
     if episode.duration(now) <= expected:
         return None
-    return Finding(Reason.OVERDUE, episode.code, episode.started_at, episode.started_at + expected)
+    return Finding.of(Reason.OVERDUE, episode, episode.started_at + expected)
 
 
 def severe_finding(episode: Episode, now: datetime, policy: FlagPolicy) -> Finding | None:
@@ -180,7 +231,7 @@ def severe_finding(episode: Episode, now: datetime, policy: FlagPolicy) -> Findi
             candidates.append(run_start + sustained)
     if not candidates:
         return None
-    return Finding(Reason.SEVERE, episode.code, episode.started_at, min(candidates))
+    return Finding.of(Reason.SEVERE, episode, min(candidates))
 
 
 def worsening_finding(episode: Episode, treated_at: datetime, policy: FlagPolicy) -> Finding | None:
@@ -188,7 +239,7 @@ def worsening_finding(episode: Episode, treated_at: datetime, policy: FlagPolicy
     after = treated_at + timedelta(hours=policy.worsening_after_hours)
     for previous, point in pairwise(episode.points):
         if point.severity > previous.severity and point.reported_at > after:
-            return Finding(Reason.WORSENING, episode.code, episode.started_at, point.reported_at)
+            return Finding.of(Reason.WORSENING, episode, point.reported_at)
     return None
 
 
@@ -251,3 +302,100 @@ def evaluate(
         if silence:
             findings.append(silence)
     return findings
+
+
+# --- matching findings to the flags already raised ------------------------------------------
+
+
+@dataclass(frozen=True)
+class PastFlag:
+    """A flag already stored for the treatment, as the matching rules see it.
+
+    `severity_at_resolution` is the highest severity of its symptom known when it was resolved
+    (None for no response, or while it is not resolved).
+    """
+
+    reason: Reason
+    code: str | None
+    span: Span
+    status: str = OPEN
+    resolved_at: datetime | None = None
+    severity_at_resolution: int | None = None
+
+    @property
+    def is_active(self) -> bool:
+        """Open or acknowledged: the clinic has it in hand."""
+        return self.status != RESOLVED
+
+
+def flag_span(episode_started_at: datetime, observed_at: datetime) -> Span:
+    """The time a stored flag is known to cover: its episode from the start it was raised with
+    until the finding was observed (the episode, or silence, was under way all that time)."""
+    return Span(episode_started_at, max(episode_started_at, observed_at))
+
+
+def episode_of_flag(
+    code: str, checkins: Sequence[Observation], episode_started_at: datetime, observed_at: datetime
+) -> Episode | None:
+    """The episode a stored flag was raised for, found by overlap in time: a late check-in may
+    have moved its start or merged it with another since. None when no check-in shows it now."""
+    span = flag_span(episode_started_at, observed_at)
+    return next((e for e in episodes_of(code, checkins) if e.span.overlaps(span)), None)
+
+
+def severity_known_at(
+    code: str, checkins: Iterable[Observation], since: datetime, until: datetime
+) -> int:
+    """The highest severity of `code` reported from `since` to `until` (both included), or 0."""
+    return max(
+        (c.severity_of(code) for c in checkins if since <= c.reported_at <= until), default=0
+    )
+
+
+def unflagged(findings: Iterable[Finding], past_flags: Sequence[PastFlag]) -> list[Finding]:
+    """The findings that call for a new flag, given the treatment's flags so far.
+
+    - An active flag for the same symptom and reason: nothing new (one open at a time).
+    - A resolved flag for the same symptom and reason whose span overlaps the finding's episode
+      (or silence) is the same episode's, however late check-ins moved its start or end:
+      nothing new, except
+      - urgent: a report after the latest such resolution opens a new flag (never silenced);
+      - review: a report after it more severe than known at the resolution opens a new one.
+    - Otherwise (a new episode, a new silence): a new flag.
+
+    At most one new flag per symptom and reason, the earliest episode's; a new flag for a
+    repeat report is observed at that report.
+    """
+    active = {(p.reason, p.code) for p in past_flags if p.is_active}
+    new: list[Finding] = []
+    for finding in findings:
+        key = (finding.reason, finding.code)
+        if key in active:
+            continue
+        resolved = [
+            p
+            for p in past_flags
+            if (p.reason, p.code) == key and not p.is_active and p.span.overlaps(finding.span)
+        ]
+        if resolved:
+            finding = _reported_again(finding, max(resolved, key=_resolution_time))
+        if finding is not None:
+            new.append(finding)
+            active.add(key)
+    return new
+
+
+def _resolution_time(flag: PastFlag) -> datetime:
+    return flag.resolved_at or flag.span.end or flag.span.start
+
+
+def _reported_again(finding: Finding, resolved: PastFlag) -> Finding | None:
+    """The finding observed at the report that reopens its resolved episode's case, or None."""
+    resolved_at = _resolution_time(resolved)
+    after = [p for p in finding.points if p.reported_at > resolved_at]
+    if finding.reason is Reason.REVIEW:
+        known = resolved.severity_at_resolution or 0
+        after = [p for p in after if p.severity > known]
+    elif finding.reason is not Reason.URGENT:
+        return None
+    return replace(finding, observed_at=after[0].reported_at) if after else None

@@ -8,8 +8,8 @@ from ..extensions import db
 from ..models import Flag, Treatment
 from ..services.flags import flag_actions
 from ..services.flags import queue as queue_service
+from ..services.flags.fhir import export_treatment
 from ..services.flags.queue import ALL_STATUSES, FlagFilters
-from ..services.patients import treatments as treatments_service
 from . import bp, fhir, schemas
 from .auth import current_user
 from .common import audit_api, encode_cursor, flag_out, page
@@ -99,8 +99,7 @@ def resolve_flag(flag: Flag, body: schemas.ResolveIn):
 def treatment_fhir(treatment: Treatment):
     """A Bundle (type collection) with the Patient, the Procedure, the product and batch as a
     Medication, one QuestionnaireResponse per check-in and one AdverseEvent per flag."""
-    record = treatments_service.treatment_record(treatment)
-    bundle = fhir.treatment_bundle(record, current_app.config["TRACKER_BASE_URL"])
+    bundle = export_treatment(treatment, current_app.config["TRACKER_BASE_URL"])
     audit_api("treatment.export.fhir", treatment.patient_id, target=f"treatment:{treatment.id}")
     db.session.commit()
     response = jsonify(bundle)

@@ -8,6 +8,7 @@ from . import (  # noqa: E402,F401  (attach views)
     admin,
     cases,
     data_rights,
+    exports,
     flags,
     messages,
     navigation,

@@ -70,6 +70,10 @@ class FlagFilterForm(Form):
             practitioner_id=int(self.practitioner.data) if self.practitioner.data else None,
         )
 
+    def query_args(self) -> dict[str, str]:
+        """The chosen filters as query arguments, for a link that keeps them (the export)."""
+        return {f.name: f.data for f in self if f.data}
+
 
 class AcknowledgeForm(Form):
     """ "I am looking at this": one button."""

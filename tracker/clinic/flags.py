@@ -1,5 +1,5 @@
-"""The case queue, a flag's page (the case page at that flag) and the flag actions, and the
-CSV export of flags.
+"""The case queue, a flag's page (the case page at that flag) and the flag actions (the
+exports are in `exports`).
 
 Every flag is looked up within the signed-in user's clinic (another clinic's answers 404), and
 every page, export and completed action writes one audit row (ids only, never notes).
@@ -7,7 +7,7 @@ every page, export and completed action writes one audit row (ids only, never no
 
 from __future__ import annotations
 
-from flask import Response, render_template, request
+from flask import render_template, request
 from flask_login import current_user, login_required
 
 from ..errors import render_error
@@ -16,7 +16,6 @@ from ..invalid import InvalidInput
 from ..models import OUTCOMES, Flag, Treatment
 from ..services.clinics.catalogue_admin import clinic_symptoms
 from ..services.flags import cases, flag_actions
-from ..services.flags import queue as queue_service
 from ..services.patients.checkins import record_checkin
 from ..services.staff.staff_admin import staff_by_name
 from ..timeutil import utcnow
@@ -24,7 +23,7 @@ from . import bp
 from .access import audit_staff, clinic_get_or_404
 from .case_forms import CaseFilterForm
 from .cases import back_to_case, page_helpers, show_case, shown_again, staff_member
-from .flag_forms import AcknowledgeForm, FlagFilterForm, NoteForm, PhoneCheckInForm, ResolveForm
+from .flag_forms import AcknowledgeForm, NoteForm, PhoneCheckInForm, ResolveForm
 from .paging import page_number
 
 
@@ -48,23 +47,6 @@ def queue():
     html = render_template("clinic/queue.html", form=form, page=page, **page_helpers())
     db.session.commit()  # after rendering: committing first would expire the rows shown
     return html, 422 if form.errors else 200
-
-
-@bp.get("/flags.csv")
-@login_required
-def export_flags():
-    """The filtered flags (any status) as a CSV download; the export itself is audited."""
-    form = FlagFilterForm(_clinic_staff(), formdata=request.args)
-    if not form.validate():
-        return render_error(422, "Choose the filters from the lists on the flag queue.")
-    filters = form.to_filters()
-    audit_staff("flags.export", target=filters.describe())
-    db.session.commit()
-    lines = queue_service.export_csv(db.engine, current_user.clinic_id, filters)
-    response = Response(lines, mimetype="text/csv")
-    filename = f"flags-{utcnow():%Y%m%d-%H%M}.csv"
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 @bp.get("/flags/<int:flag_id>")

@@ -8,13 +8,12 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func, t
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from ..rules import Reason
+from ..rules import ACKNOWLEDGED, OPEN, RESOLVED, Reason
 from ..timeutil import utcnow
 from .clinic import Symptom, User
 from .patient import Treatment
 from .types import UTCDateTime
 
-OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
 STATUSES = (OPEN, ACKNOWLEDGED, RESOLVED)
 OUTCOMES = {
     "reassured": "Reassured",
@@ -46,9 +45,10 @@ _NOT_RESOLVED = text(f"status <> '{RESOLVED}'")
 class Flag(db.Model):
     """A case for the clinic to look at: one reason, one symptom (or none), one treatment.
 
-    Two unique indexes keep flags single: one per (treatment, symptom, reason) while open or
-    acknowledged, and one per episode (or silence) ever, so a resolved flag is never reopened
-    for the same episode. `symptom_id` is NULL for no response, hence the COALESCE.
+    A unique index keeps one per (treatment, symptom, reason) while open or acknowledged
+    (`symptom_id` is NULL for no response, hence the COALESCE). Whether a resolved flag covers
+    a finding is decided by overlap in time (`rules.unflagged`), not by an episode's exact
+    start, which a late check-in can move.
     """
 
     __tablename__ = "flags"
@@ -63,14 +63,6 @@ class Flag(db.Model):
             unique=True,
             sqlite_where=_NOT_RESOLVED,
             postgresql_where=_NOT_RESOLVED,
-        ),
-        Index(
-            "uq_flags_episode",
-            "treatment_id",
-            func.coalesce(text("symptom_id"), 0),
-            "reason",
-            "episode_started_at",
-            unique=True,
         ),
         Index("ix_flags_clinic_status", "clinic_id", "status", "opened_at"),
     )

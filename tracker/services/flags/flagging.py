@@ -79,12 +79,44 @@ def load_histories(
     return histories
 
 
-def open_flags(
-    treatment: Treatment, findings: Iterable[rules.Finding], catalogue: Catalogue, now: datetime
-) -> list[Flag]:
-    """Store findings as open flags, skipping any that already have one; return the new ones."""
-    rows = [_flag_row(treatment.clinic_id, treatment.id, f, catalogue, now) for f in findings]
-    return _insert_flags(rows)
+def load_past_flags(
+    treatment_ids: Sequence[int],
+    codes: dict[int, str],
+    histories: dict[int, list[rules.Observation]],
+) -> dict[int, list[rules.PastFlag]]:
+    """The flags already stored for many treatments, as the matching rules see them (one query).
+
+    A resolved flag carries the highest severity of its symptom reported from its episode's
+    start until its resolution (what the clinician knew), read from `histories`.
+    """
+    past: dict[int, list[rules.PastFlag]] = {tid: [] for tid in treatment_ids}
+    rows = db.session.execute(
+        select(
+            Flag.treatment_id,
+            Flag.symptom_id,
+            Flag.reason,
+            Flag.status,
+            Flag.episode_started_at,
+            Flag.observed_at,
+            Flag.resolved_at,
+        )
+        .where(Flag.treatment_id.in_(treatment_ids))
+        .order_by(Flag.id)
+    )
+    for row in rows:
+        code = codes[row.symptom_id] if row.symptom_id else None
+        span = rules.flag_span(row.episode_started_at, row.observed_at)
+        resolved_at = None
+        severity = None
+        if row.status == RESOLVED:
+            resolved_at = row.resolved_at or span.end  # a row resolved without a time: at once
+            if code:
+                history = histories[row.treatment_id]
+                severity = rules.severity_known_at(code, history, span.start, resolved_at)
+        past[row.treatment_id].append(
+            rules.PastFlag(rules.Reason(row.reason), code, span, row.status, resolved_at, severity)
+        )
+    return past
 
 
 def _flag_row(
@@ -103,7 +135,8 @@ def _flag_row(
 
 
 def _insert_flags(rows: list[dict]) -> list[Flag]:
-    """Insert-or-ignore against the flags' unique indexes: re-running never duplicates one."""
+    """Insert-or-ignore against the one-open-flag index: a flag opened meanwhile by another
+    writer (a check-in and the sweep at once) is not duplicated."""
     if not rows:
         return []
     # One order for every writer, so two inserting for the same treatment at once (a check-in
@@ -119,39 +152,24 @@ def _insert_flags(rows: list[dict]) -> list[Flag]:
     return flags
 
 
-def _not_flagged_yet(rows: list[dict]) -> list[dict]:
-    """Drop the rows the flags' unique indexes would refuse, read in one query.
-
-    Most findings of a sweep already have their flag from an earlier run; skipping them here
-    saves sending them all to the database again. Insert-or-ignore still guards against a flag
-    opened between this read and the insert.
-    """
-    if not rows:
-        return rows
-    existing = db.session.execute(
-        select(
-            Flag.treatment_id, Flag.symptom_id, Flag.reason, Flag.status, Flag.episode_started_at
-        ).where(Flag.treatment_id.in_({r["treatment_id"] for r in rows}))
-    ).all()
-    episodes = {(f.treatment_id, f.symptom_id, f.reason, f.episode_started_at) for f in existing}
-    active = {(f.treatment_id, f.symptom_id, f.reason) for f in existing if f.status != RESOLVED}
-    return [
-        r
-        for r in rows
-        if (r["treatment_id"], r["symptom_id"], r["reason"]) not in active
-        and (r["treatment_id"], r["symptom_id"], r["reason"], r["episode_started_at"])
-        not in episodes
-    ]
-
-
 def raise_checkin_flags(treatment: Treatment, as_of: datetime, now: datetime) -> list[Flag]:
-    """The flags a check-in shows by itself (urgent, review, severe, worsening), as of `as_of`."""
+    """The flags a check-in shows by itself (urgent, review, severe, worsening), as of `as_of`,
+    that no flag raised before covers (`rules.unflagged`)."""
     catalogue = load_catalogues([treatment.clinic_id])[treatment.clinic_id]
-    history = load_histories([treatment.id], catalogue.codes)[treatment.id]
+    histories = load_histories([treatment.id], catalogue.codes)
+    past = load_past_flags([treatment.id], catalogue.codes, histories)[treatment.id]
     findings = rules.evaluate(
-        treatment.treated_at, history, catalogue.rules, as_of, reasons=rules.CHECKIN_REASONS
+        treatment.treated_at,
+        histories[treatment.id],
+        catalogue.rules,
+        as_of,
+        reasons=rules.CHECKIN_REASONS,
     )
-    return open_flags(treatment, findings, catalogue, now)
+    rows = [
+        _flag_row(treatment.clinic_id, treatment.id, f, catalogue, now)
+        for f in rules.unflagged(findings, past)
+    ]
+    return _insert_flags(rows)
 
 
 @dataclass
@@ -169,7 +187,8 @@ def sweep(now: datetime | None = None) -> SweepResult:
     A treatment superseded by the patient's next one is judged only as of that moment: its
     follow-up ended there, so later silence or a symptom's lasting is the newer one's to judge.
     Set-based: a few queries per batch of treatments, never one per patient. Idempotent: the
-    flags' unique indexes make a second run open nothing new.
+    flags already raised are matched to the findings (`rules.unflagged`), and the one-open-flag
+    index refuses a duplicate opened meanwhile, so a second run opens nothing new.
     """
     begin_write()  # take SQLite's write lock before reading: a reader cannot always upgrade
     now = now or utcnow()
@@ -200,16 +219,17 @@ def sweep(now: datetime | None = None) -> SweepResult:
         last_id = batch[-1].id
         catalogues = load_catalogues(t.clinic_id for t in batch)
         all_codes = {k: v for c in catalogues.values() for k, v in c.codes.items()}
-        histories = load_histories([t.id for t in batch], all_codes)
+        treatment_ids = [t.id for t in batch]
+        histories = load_histories(treatment_ids, all_codes)
+        past = load_past_flags(treatment_ids, all_codes, histories)
         rows = []
         for t in batch:
             catalogue = catalogues.get(t.clinic_id, Catalogue({}, {}, {}))
             judged_at = min(now, t.superseded_at) if t.superseded_at else now
-            history = histories[t.id]
             findings = rules.evaluate(
-                t.treated_at, history, catalogue.rules, judged_at, tz_name=t.timezone
+                t.treated_at, histories[t.id], catalogue.rules, judged_at, tz_name=t.timezone
             )
-            for finding in findings:
+            for finding in rules.unflagged(findings, past[t.id]):
                 rows.append(_flag_row(t.clinic_id, t.id, finding, catalogue, now))
         result.treatments += len(batch)
-        result.flags_opened += len(_insert_flags(_not_flagged_yet(rows)))
+        result.flags_opened += len(_insert_flags(rows))

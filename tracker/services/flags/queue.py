@@ -1,18 +1,17 @@
-"""Reading flags for clinicians: the flag list (the API's), durations in words, the CSV export.
+"""Reading flags for clinicians: the flag list (the API's) and durations in words (the CSV
+export is in `export`).
 
 Every query here is scoped to one clinic by its caller's `clinic_id`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Engine, Select, case, select
+from sqlalchemy import Select, case, select
 from sqlalchemy.orm import selectinload
 
 from ... import rules
@@ -21,10 +20,7 @@ from ...models import (
     ACKNOWLEDGED,
     OPEN,
     Flag,
-    Patient,
-    Symptom,
     Treatment,
-    User,
 )
 from ...timeutil import hours
 from .flagging import load_catalogues, load_histories
@@ -120,18 +116,19 @@ def _histories(clinic_id: int, treatment_ids: Sequence[int]) -> dict[int, list[r
 def describe_duration(flag: Flag, history: Sequence[rules.Observation], now: datetime) -> str:
     """How long the flag's symptom (or silence) lasted, e.g. "Bruising for 4 days, expected 3 days".
 
-    Measured from the flag's episode start until the episode ended (a later "none", or for no
-    response the next check-in) or, while it goes on, until `now`.
+    Measured over the flag's episode, found by overlap in time (a late check-in may have moved
+    its start), until it ended (a later "none", or for no response the next check-in) or, while
+    it goes on, until `now`.
     """
     started_at = flag.episode_started_at
     if flag.symptom is None:
         ended_at = min((c.reported_at for c in history if c.reported_at > started_at), default=None)
         text = f"No check-in for {duration_words((ended_at or now) - started_at)}"
         return text + (" (has checked in since)" if ended_at else "")
-    episode = next(
-        (e for e in rules.episodes_of(flag.symptom.code, history) if e.started_at == started_at),
-        None,
+    episode = rules.episode_of_flag(
+        flag.symptom.code, history, flag.episode_started_at, flag.observed_at
     )
+    started_at = episode.started_at if episode else started_at
     ended_at = episode.ended_at if episode else None
     verb = "lasted" if ended_at else "for"
     text = f"{flag.symptom.name} {verb} {duration_words((ended_at or now) - started_at)}"
@@ -153,77 +150,3 @@ def duration_words(delta: timedelta) -> str:
 
 def _plural(count: int, unit: str) -> str:
     return f"{count} {unit}{'' if count == 1 else 's'}"
-
-
-CSV_COLUMNS = (
-    "flag_id",
-    "opened_at",
-    "patient_id",
-    "patient_name",
-    "symptom",
-    "reason",
-    "status",
-    "outcome",
-    "acknowledged_at",
-    "resolved_at",
-    "practitioner",
-    "product",
-    "batch_number",
-)
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-"""A spreadsheet runs a cell starting with one of these as a formula (CSV injection)."""
-
-
-def csv_cell(value: object) -> str:
-    """One CSV cell: times in ISO 8601 UTC, text that a spreadsheet would run defused with '."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    text = str(value)
-    if isinstance(value, str) and text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
-
-
-def export_csv(engine: Engine, clinic_id: int, filters: FlagFilters) -> Iterator[str]:
-    """The filtered flags as CSV text, a header then one line per flag, streamed in batches.
-
-    Read on a connection of its own, opened when the first row is wanted and closed after the
-    last: the response is streamed after the view (and its session) has finished.
-    """
-    stmt = _filtered(
-        select(
-            Flag.id,
-            Flag.opened_at,
-            Patient.id,
-            Patient.name,
-            Symptom.code,
-            Flag.reason,
-            Flag.status,
-            Flag.outcome,
-            Flag.acknowledged_at,
-            Flag.resolved_at,
-            User.name,
-            Treatment.product,
-            Treatment.batch_number,
-        ).select_from(Flag),
-        clinic_id,
-        filters,
-    )
-    stmt = (
-        stmt.join(Treatment.patient)
-        .outerjoin(Flag.symptom)
-        .outerjoin(User, Treatment.practitioner_id == User.id)
-        .order_by(Flag.opened_at, Flag.id)
-    )
-    yield _csv_line(CSV_COLUMNS)
-    with engine.connect() as connection:
-        for row in connection.execution_options(yield_per=500).execute(stmt):
-            yield _csv_line([csv_cell(value) for value in row])
-
-
-def _csv_line(cells: Sequence[str]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow(cells)
-    return buffer.getvalue()

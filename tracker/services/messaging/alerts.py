@@ -1,38 +1,44 @@
 """Telling the clinic at once: an email for each urgent flag (the rest wait for `digest`).
 
 Urgent means an urgent flag, or a severe or worsening flag on an urgent symptom
-(`alerted_at_once`); one email per flag.
+(`alerted_at_once`); one email per flag and recipient.
 
-Both go to the clinic's alert address (a clinic setting, e.g. a shared inbox that someone always
-reads) or, while it is empty, to each of the clinic's active admins. They name no patient: the
-link opens the flag for a signed-in clinician, so a forwarded or misdirected email shows no
+An urgent alert goes to the people who act on it (`urgent_recipients`): the clinic's alert
+address (a clinic setting, e.g. a shared inbox that someone always reads) and the treating
+practitioner (the staff account the treatment names, if it is active); only when neither
+exists, to each of the clinic's active admins, so that it reaches someone. The digest goes to
+the alert address or, while it is empty, the admins (`recipients`). No email names a patient:
+the link opens the flag for a signed-in clinician, so a forwarded or misdirected email shows no
 health record. Times are in the clinic's timezone.
 
 The urgent alert is queued in the transaction that opens the flag (`flagging` calls
 `queue_urgent_alerts` for every flag it opens, from a check-in or the sweep), keyed
-`urgent:<flag>` (`:admin:<id>` added for an admin's copy). `urgent_alert_queued` reads these
-keys: `digest` leaves those flags out, and the patient's answer page says "alerted".
+`urgent:<flag>` for the alert address, `urgent:<flag>:user:<id>` for the practitioner's copy
+and `urgent:<flag>:admin:<id>` for an admin's. `urgent_alert_queued` reads these keys: `digest`
+leaves those flags out, and the patient's answer page says "alerted".
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import String, cast, literal, or_, select
+from sqlalchemy import String, and_, cast, literal, or_, select
+from sqlalchemy.orm import aliased
 
 from ...catalogue import URGENT
-from ...emails import normalise_email
+from ...emails import as_compared, normalise_email
 from ...extensions import db
-from ...models import Clinic, Flag, OutboxMessage, Symptom, SymptomReport, User
+from ...models import Clinic, Flag, OutboxMessage, Symptom, SymptomReport, Treatment, User
 from ...rules import Reason
 from ..governance import audit
 from .messages import Outgoing, absolute_url, queue_many, render_email
 
 URGENT_ALERT = "urgent_alert"
 ALERT_KEY_PREFIX = "urgent:"
-"""An alert's dedupe key is this, the flag's id, and `:<recipient>` for an admin's copy."""
+"""An alert's dedupe key is this, the flag's id, and `:<recipient>` for a staff member's copy."""
 
 log = logging.getLogger(__name__)
 
@@ -48,23 +54,51 @@ class Recipient:
 def recipients(clinics: Iterable[Clinic]) -> dict[int, list[Recipient]]:
     """Each clinic's alert address, or its active admins where it has none (one query at most)."""
     clinics = list(clinics)
-    found: dict[int, list[Recipient]] = {
-        c.id: [Recipient(c.alert_email, "alerts")] for c in clinics if c.alert_email
-    }
-    without = [c.id for c in clinics if not c.alert_email]
-    for clinic_id in without:
-        found[clinic_id] = []
-    if without:
+    admins = _active_admins([c.id for c in clinics if not c.alert_email])
+    found = {c.id: _alert_address(c) or admins[c.id] for c in clinics}
+    for clinic in clinics:
+        if not found[clinic.id]:
+            log.warning("Clinic %s has no alert address and no active admin to alert.", clinic.id)
+    return found
+
+
+def urgent_recipients(
+    clinic: Clinic, practitioner: Recipient | None, admins: Mapping[int, list[Recipient]]
+) -> list[Recipient]:
+    """Who gets one urgent alert: the alert address and the treating practitioner, or else
+    (neither exists) the clinic's active admins from `admins`; one copy per address."""
+    found = _alert_address(clinic)
+    if practitioner is not None and all(
+        as_compared(r.address) != as_compared(practitioner.address) for r in found
+    ):
+        found.append(practitioner)
+    if not found:
+        found = list(admins.get(clinic.id, []))
+    if not found:
+        log.warning("Clinic %s has nobody to send an urgent alert to.", clinic.id)
+    return found
+
+
+def _alert_address(clinic: Clinic) -> list[Recipient]:
+    return [Recipient(clinic.alert_email, "alerts")] if clinic.alert_email else []
+
+
+def _active_admins(clinic_ids: Collection[int]) -> dict[int, list[Recipient]]:
+    """The active admins with an address of each clinic, oldest account first (one query)."""
+    found: dict[int, list[Recipient]] = defaultdict(list)
+    if clinic_ids:
         admins = db.session.execute(
             select(User.clinic_id, User.id, User.email)
-            .where(User.clinic_id.in_(without), User.role == "admin", User.is_active.is_(True))
+            .where(
+                User.clinic_id.in_(clinic_ids),
+                User.role == "admin",
+                User.is_active.is_(True),
+                User.email != "",
+            )
             .order_by(User.id)
         )
         for row in admins:
             found[row.clinic_id].append(Recipient(row.email, f"admin:{row.id}"))
-    for clinic in clinics:
-        if not found[clinic.id]:
-            log.warning("Clinic %s has no alert address and no active admin to alert.", clinic.id)
     return found
 
 
@@ -110,11 +144,30 @@ def queue_urgent_alerts(flags: Sequence[Flag]) -> int:
         .correlate(Flag)
         .scalar_subquery()
     )
+    practitioner = aliased(User)
     rows = [
         row
         for row in db.session.execute(
-            select(Flag, Clinic, Symptom.name, Symptom.action, severity.label("severity"))
+            select(
+                Flag,
+                Clinic,
+                Symptom.name,
+                Symptom.action,
+                severity.label("severity"),
+                practitioner.id.label("practitioner_id"),
+                practitioner.email.label("practitioner_email"),
+            )
             .join(Clinic, Flag.clinic_id == Clinic.id)
+            .join(Treatment, Flag.treatment_id == Treatment.id)
+            .outerjoin(
+                practitioner,
+                and_(
+                    practitioner.id == Treatment.practitioner_id,
+                    practitioner.clinic_id == Flag.clinic_id,
+                    practitioner.is_active.is_(True),
+                    practitioner.email != "",
+                ),
+            )
             .outerjoin(Symptom, Flag.symptom_id == Symptom.id)
             .where(Flag.id.in_(candidates))
             .order_by(Flag.id)
@@ -123,9 +176,12 @@ def queue_urgent_alerts(flags: Sequence[Flag]) -> int:
     ]
     if not rows:
         return 0
-    to = recipients({row.Clinic.id: row.Clinic for row in rows}.values())
+    admins = _active_admins(
+        {row.Clinic.id for row in rows if not row.Clinic.alert_email and not row.practitioner_id}
+    )
     messages = []
-    for flag, clinic, symptom_name, _, severity_now in rows:
+    for row in rows:
+        flag, clinic, symptom_name = row.Flag, row.Clinic, row.name
         what = symptom_name or "urgent symptom"
         if flag.reason != Reason.URGENT.value:  # say what happened to the urgent symptom
             what = f"{flag.reason.capitalize()}: {what}"
@@ -135,8 +191,13 @@ def queue_urgent_alerts(flags: Sequence[Flag]) -> int:
             clinic=clinic,
             flag=flag,
             symptom_name=symptom_name,
-            what_happened=_what_happened(flag.reason, symptom_name, severity_now),
+            what_happened=_what_happened(flag.reason, symptom_name, row.severity),
             flag_link=absolute_url("clinic.flag_detail", flag_id=flag.id),
+        )
+        treating = (
+            Recipient(row.practitioner_email, f"user:{row.practitioner_id}")
+            if row.practitioner_id
+            else None
         )
         messages += [
             Outgoing(
@@ -146,7 +207,7 @@ def queue_urgent_alerts(flags: Sequence[Flag]) -> int:
                 email,
                 recipient_key(f"{ALERT_KEY_PREFIX}{flag.id}", r),
             )
-            for r in to[clinic.id]
+            for r in urgent_recipients(clinic, treating, admins)
         ]
     return len(queue_many(messages, flags[0].opened_at))
 

@@ -1,13 +1,15 @@
-"""The morning digest: each clinic's new flags of the day that were not already emailed at once.
+"""The morning digest: each clinic's cases with new flags that were not already emailed at once.
 
-Due once the clinic's local time reaches the digest time, once per clinic and local date, keyed
-`digest:<clinic>:<date>`; it goes where urgent alerts go (`alerts.recipients`).
+One line per case (a treatment), with its new reasons, the most urgent first, and a link to the
+case; the cases in the queue's order (most urgent reason, then the oldest). Due once the
+clinic's local time reaches the digest time, once per clinic and local date, keyed
+`digest:<clinic>:<date>`; it goes to the alert address, or the admins (`alerts.recipients`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
@@ -19,7 +21,7 @@ from ...models import RESOLVED, Clinic, Flag, OutboxMessage, Patient, Symptom, T
 from ...rules import Reason
 from ...timeutil import local, local_date
 from .alerts import recipient_key, recipients, urgent_alert_queued
-from .messages import Email, Outgoing, absolute_url, queue_many, render_email
+from .messages import Email, Outgoing, absolute_url, case_url, queue_many, render_email
 
 DIGEST = "digest"
 DIGEST_LOOKBACK = timedelta(hours=24)
@@ -32,6 +34,7 @@ class DigestResult:
 
     clinics_due: int = 0
     digests: int = 0
+    cases: int = 0
     flags: int = 0
     emails: int = 0
 
@@ -39,12 +42,12 @@ class DigestResult:
         """One line for the logs and the command line."""
         return (
             f"{self.clinics_due} clinics due a digest; {self.digests} had new flags "
-            f"({self.flags} flags, {self.emails} emails queued)."
+            f"({self.cases} cases, {self.flags} flags, {self.emails} emails queued)."
         )
 
 
 def send_due_digests(now: datetime) -> DigestResult:
-    """Queue each clinic's digest of new non-urgent flags, once its morning has come (flush only).
+    """Queue each clinic's digest of cases with new flags, once its morning has come (flush only).
 
     Due once the clinic's local time reaches the digest time; one per clinic and local date;
     none when nothing is new. Idempotent; the caller commits.
@@ -69,16 +72,17 @@ def send_due_digests(now: datetime) -> DigestResult:
     if not due:
         return result
     since = {c.id: last_sent.get(c.id, now - DIGEST_LOOKBACK) for c in due}
-    new_flags = _new_flags(since, now)
-    to = recipients(c for c in due if new_flags[c.id])
+    new_cases = _new_cases(since, now)
+    to = recipients(c for c in due if new_cases[c.id])
     messages = []
     for clinic in due:
-        flags = new_flags[clinic.id]
-        if not flags:
+        cases = new_cases[clinic.id]
+        if not cases:
             continue
         result.digests += 1
-        result.flags += len(flags)
-        email = _digest_email(clinic, flags, since[clinic.id])
+        result.cases += len(cases)
+        result.flags += sum(len(c.reasons) for c in cases)
+        email = _digest_email(clinic, cases, since[clinic.id])
         base = f"{DIGEST}:{clinic.id}:{today[clinic.id].isoformat()}"
         messages += [
             Outgoing(clinic.id, DIGEST, r.address, email, recipient_key(base, r))
@@ -94,26 +98,49 @@ def _morning(clinic: Clinic, now: datetime) -> bool:
 
 
 @dataclass(frozen=True)
-class DigestLine:
-    """One new flag as the digest lists it."""
+class DigestReason:
+    """One new flag of a case, as the digest names it: "Severe: Headache"."""
 
     flag_id: int
     reason: str
     symptom_name: str | None
     opened_at: datetime
-    link: str
 
 
-def _new_flags(since: dict[int, datetime], now: datetime) -> dict[int, list[DigestLine]]:
-    """Each clinic's non-urgent flags opened since its `since` and still not resolved (one query).
+@dataclass
+class DigestCase:
+    """One case (a treatment) with its new flags, the most urgent first."""
+
+    treatment_id: int
+    reasons: list[DigestReason] = field(default_factory=list)
+
+    @property
+    def priority(self) -> int:
+        return Reason(self.reasons[0].reason).priority
+
+    @property
+    def opened_at(self) -> datetime:
+        """When the first of its new flags opened."""
+        return min(r.opened_at for r in self.reasons)
+
+    @property
+    def link(self) -> str:
+        return case_url(self.treatment_id)
+
+
+def _new_cases(since: dict[int, datetime], now: datetime) -> dict[int, list[DigestCase]]:
+    """Each clinic's cases with flags opened since its `since` and still not resolved (one query).
 
     Urgent flags are left out, and any other flag that had its own email at once (a severe or
     worsening urgent symptom), so nothing is told twice. So are flags opened on an erased
-    patient's closed record (as the sweep once did): nobody can act on those. Most urgent first.
+    patient's closed record (as the sweep once did): nobody can act on those. The cases most
+    urgent first, then the oldest; within a case, its reasons most urgent first.
     """
-    found: dict[int, list[DigestLine]] = defaultdict(list)
+    cases: dict[int, dict[int, DigestCase]] = defaultdict(dict)
     rows = db.session.execute(
-        select(Flag.id, Flag.clinic_id, Flag.reason, Flag.opened_at, Symptom.name)
+        select(
+            Flag.id, Flag.clinic_id, Flag.treatment_id, Flag.reason, Flag.opened_at, Symptom.name
+        )
         .outerjoin(Symptom, Flag.symptom_id == Symptom.id)
         .join(Treatment, Flag.treatment_id == Treatment.id)
         .join(Patient, Treatment.patient_id == Patient.id)
@@ -130,22 +157,25 @@ def _new_flags(since: dict[int, datetime], now: datetime) -> dict[int, list[Dige
     )
     for row in rows:
         if row.opened_at > since[row.clinic_id]:
-            link = absolute_url("clinic.flag_detail", flag_id=row.id)
-            found[row.clinic_id].append(
-                DigestLine(row.id, row.reason, row.name, row.opened_at, link)
-            )
-    for lines in found.values():
-        lines.sort(key=lambda line: Reason(line.reason).priority)  # stable: oldest first within
+            case = cases[row.clinic_id].setdefault(row.treatment_id, DigestCase(row.treatment_id))
+            case.reasons.append(DigestReason(row.id, row.reason, row.name, row.opened_at))
+    found: dict[int, list[DigestCase]] = defaultdict(list)
+    for clinic_id, by_treatment in cases.items():
+        for case in by_treatment.values():
+            case.reasons.sort(key=lambda r: Reason(r.reason).priority)  # stable: oldest first
+        found[clinic_id] = sorted(
+            by_treatment.values(), key=lambda c: (c.priority, c.opened_at, c.treatment_id)
+        )
     return found
 
 
-def _digest_email(clinic: Clinic, lines: list[DigestLine], since: datetime) -> Email:
-    count = len(lines)
+def _digest_email(clinic: Clinic, cases: list[DigestCase], since: datetime) -> Email:
+    count = len(cases)
     return render_email(
         DIGEST,
-        f"{count} new flag{'s' if count != 1 else ''} at {clinic.name}",
+        f"{count} case{'s' if count != 1 else ''} with new flags at {clinic.name}",
         clinic=clinic,
-        lines=lines,
+        cases=cases,
         since=since,
         queue_link=absolute_url("clinic.queue"),
     )

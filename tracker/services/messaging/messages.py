@@ -51,6 +51,11 @@ def absolute_url(endpoint: str, **values) -> str:
     return current_app.config["TRACKER_BASE_URL"] + path
 
 
+def case_url(treatment_id: int) -> str:
+    """The public address of a case (one treatment's flags) on the clinic's site, for emails."""
+    return absolute_url("clinic.case_detail", treatment_id=treatment_id)
+
+
 def patient_headers(kind: str, patient_id: int) -> dict[str, str]:
     """The headers of an email to a patient: its kind, and the one-click unsubscribe."""
     return {"X-Aftercare-Kind": kind, **stop_headers(patient_id)}
