@@ -126,6 +126,9 @@ CONTRACT = {
     ("get", "/api/v1/flags"),
     ("post", "/api/v1/flags/{flag_id}/acknowledge"),
     ("post", "/api/v1/flags/{flag_id}/resolve"),
+    ("get", "/api/v1/cases"),
+    ("post", "/api/v1/cases/{treatment_id}/assign"),
+    ("post", "/api/v1/cases/{treatment_id}/resolve"),
 }
 
 
