@@ -5,7 +5,7 @@ baseline measured in the same run on the same data, and the ratio is what to com
 
 - the sweep and the reminder run, against the bare SQL each job needs to read (raw driver, no
   ORM, no rules), so the ratio is the cost of our Python on top of the database;
-- a page of the flag queue, against one indexed query of the same 25 flags;
+- a page of the case queue, against one indexed query of 25 active flags;
 - check-ins through the real patient form (session, validation, flags, audit), against a bare
   Flask endpoint doing one insert.
 
@@ -35,8 +35,8 @@ from .extensions import db
 from .models import CheckIn, Patient, Symptom, SymptomReport, Treatment
 from .models.types import UTCDateTime
 from .services.clinics.clinics import create_clinic
+from .services.flags.cases import CaseFilters, case_page
 from .services.flags.flagging import sweep
-from .services.flags.queue import FlagFilters, flag_page
 from .services.patients.links import issue_link
 from .timeutil import utcnow
 
@@ -206,8 +206,8 @@ def bench_jobs(clinic_id: int, now: datetime, repeat: int) -> None:
         clinic=clinic_id,
     )
     report(
-        "flag queue, one page",
-        median_seconds(rolled_back(lambda: flag_page(clinic_id, FlagFilters(), 1, now)), repeat),
+        "case queue, one page",
+        median_seconds(rolled_back(lambda: case_page(clinic_id, CaseFilters(), 1, now)), repeat),
         median_seconds(queue_baseline, repeat),
     )
 

@@ -10,12 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, case, select
 from sqlalchemy.orm import selectinload
 
 from ... import rules
-from ...extensions import db
 from ...models import (
     ACKNOWLEDGED,
     OPEN,
@@ -76,33 +74,6 @@ def queue_query(clinic_id: int, filters: FlagFilters) -> Select:
         selectinload(Flag.symptom),
     )
     return _filtered(stmt, clinic_id, filters).order_by(URGENCY, Flag.opened_at, Flag.id)
-
-
-@dataclass(frozen=True)
-class QueueRow:
-    """One flag in the queue and how long its symptom (or silence) has lasted, in words."""
-
-    flag: Flag
-    how_long: str
-
-
-@dataclass(frozen=True)
-class QueuePage:
-    """One page of the queue."""
-
-    pagination: Pagination
-    rows: list[QueueRow]
-
-
-def flag_page(clinic_id: int, filters: FlagFilters, page: int, now: datetime) -> QueuePage:
-    """One page (of `PER_PAGE`) of the queue, each row with its duration in words."""
-    pagination = db.paginate(
-        queue_query(clinic_id, filters), page=page, per_page=PER_PAGE, error_out=False
-    )
-    flags: list[Flag] = list(pagination.items)
-    histories = _histories(clinic_id, [f.treatment_id for f in flags])
-    rows = [QueueRow(f, describe_duration(f, histories[f.treatment_id], now)) for f in flags]
-    return QueuePage(pagination, rows)
 
 
 def _histories(clinic_id: int, treatment_ids: Sequence[int]) -> dict[int, list[rules.Observation]]:
