@@ -23,7 +23,7 @@ def case_out(treatment: Treatment, flags: list[Flag]) -> schemas.CaseOut:
     return schemas.CaseOut(
         treatment_id=treatment.id,
         patient_id=treatment.patient_id,
-        reasons=list(dict.fromkeys(f.reason for f in flags)),
+        reasons=cases.reasons_of(flags),
         flags=[flag_out(f) for f in flags],
         assigned_to=schemas.StaffBrief(id=assignee.id, name=assignee.name) if assignee else None,
         opened_at=min((f.opened_at for f in flags), default=None),
@@ -71,7 +71,7 @@ def case_list(query: schemas.CaseQuery):
     after = decode_place(query.cursor) if query.cursor else None
     grouped = cases.cases_after(user.clinic_id, filters, after, query.limit + 1)
     more, grouped = len(grouped) > query.limit, grouped[: query.limit]
-    rows = cases.case_rows(user.clinic_id, grouped, None)
+    rows = cases.case_rows(user.clinic_id, [row.treatment_id for row in grouped], None)
     last = grouped[-1] if grouped else None
     audit_api("cases.list", target=filters.describe())
     result = schemas.CasePage(

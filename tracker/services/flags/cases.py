@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from math import ceil
 
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, case, func, literal, select, tuple_
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -43,6 +43,11 @@ class CaseFilters:
             f"reason={self.reason or 'any'};status={self.status or 'active'};"
             f"practitioner={self.practitioner_id or 'any'};assigned={self.assigned_to_id or 'any'}"
         )
+
+
+def reasons_of(flags: list[Flag]) -> list[str]:
+    """Each reason of `flags` (most urgent first) once, in that order: a case's badges."""
+    return list(dict.fromkeys(f.reason for f in flags))
 
 
 def _is(condition) -> object:
@@ -98,12 +103,16 @@ class CaseRow:
     treatment: Treatment
     flags: list[Flag]
     how_long: dict[int, str]
-    opened_at: datetime
 
     @property
     def reasons(self) -> list[str]:
         """Each reason once, the most urgent first: the row's badges."""
-        return list(dict.fromkeys(f.reason for f in self.flags))
+        return reasons_of(self.flags)
+
+    @property
+    def opened_at(self) -> datetime:
+        """When the case's oldest active flag opened (its place among equally urgent cases)."""
+        return min(f.opened_at for f in self.flags)
 
     @property
     def status(self) -> str:
@@ -112,48 +121,18 @@ class CaseRow:
 
 
 @dataclass(frozen=True)
-class Pages:
-    """Where one page sits among all of them (what the pager shows)."""
-
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(ceil(self.total / self.per_page), 1)
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
-
-
-@dataclass(frozen=True)
 class CasePage:
     """One page of the case queue."""
 
-    pagination: Pages
+    pagination: Pagination
     rows: list[CaseRow]
 
 
-def case_rows(clinic_id: int, grouped: list, now: datetime | None) -> list[CaseRow]:
-    """The treatments and active flags of `grouped` (rows of `cases_query`), in its order.
+def case_rows(clinic_id: int, ids: list[int], now: datetime | None) -> list[CaseRow]:
+    """The treatments `ids` (cases from `cases_query`) with their active flags, in that order.
 
     With `now`, each flag also gets its duration in words (which reads the check-ins).
     """
-    ids = [row.treatment_id for row in grouped]
     if not ids:
         return []
     treatments = {
@@ -179,26 +158,28 @@ def case_rows(clinic_id: int, grouped: list, now: datetime | None) -> list[CaseR
     histories = _histories(clinic_id, ids) if now else {}
     return [
         CaseRow(
-            treatment=treatments[row.treatment_id],
-            flags=flags[row.treatment_id],
+            treatment=treatments[treatment_id],
+            flags=flags[treatment_id],
             how_long={
                 f.id: describe_duration(f, histories[f.treatment_id], now)
-                for f in flags[row.treatment_id]
+                for f in flags[treatment_id]
             }
             if now
             else {},
-            opened_at=row.first_opened_at,
         )
-        for row in grouped
+        for treatment_id in ids
     ]
 
 
 def case_page(clinic_id: int, filters: CaseFilters, page: int, now: datetime) -> CasePage:
     """One page (of `PER_PAGE`) of the case queue."""
-    stmt = in_queue_order(cases_query(clinic_id, filters))
-    grouped = db.session.execute(stmt.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
-    total = case_count(clinic_id, filters)
-    return CasePage(Pages(page, PER_PAGE, total), case_rows(clinic_id, grouped, now))
+    pagination = db.paginate(  # its items: each case's treatment_id, the query's first column
+        in_queue_order(cases_query(clinic_id, filters)),
+        page=page,
+        per_page=PER_PAGE,
+        error_out=False,
+    )
+    return CasePage(pagination, case_rows(clinic_id, list(pagination.items), now))
 
 
 @dataclass(frozen=True)
@@ -260,7 +241,7 @@ class CaseDetail:
     @property
     def reasons(self) -> list[str]:
         """Each active reason once, the most urgent first."""
-        return list(dict.fromkeys(f.reason for f in self.active_flags))
+        return reasons_of(self.active_flags)
 
 
 def load_case(treatment: Treatment, now: datetime) -> CaseDetail:
