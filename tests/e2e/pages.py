@@ -6,9 +6,11 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import os
 import re
 from dataclasses import dataclass
 from email.message import EmailMessage
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from tests.e2e.harness import Stack
@@ -18,6 +20,20 @@ try:
     from playwright.sync_api import Page, Response, expect
 except ImportError:  # every journey then skips, saying why (conftest): nothing here runs
     Page = Response = expect = None
+
+
+SCREENSHOTS = Path(
+    os.environ.get("E2E_SCREENSHOTS", Path(__file__).parents[2] / "instance" / "screenshots")
+)
+"""Where `screenshot` saves pages, for people to look at (never committed: under instance/)."""
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save the whole of the page as `<name>.png`, for a person to see what the journey saw."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=path, full_page=True)
+    return path
 
 
 def enter_password(page: Page, stack: Stack, email: str) -> tuple[Response, Response]:
