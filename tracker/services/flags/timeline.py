@@ -19,6 +19,7 @@ from ... import rules
 from ...catalogue import DEFAULT_SCHEDULE
 from ...models import Symptom, Treatment
 from ...timeutil import day_number, hours, local_date
+from .course_chart import CourseChart, draw
 from .flagging import load_catalogues, load_histories
 
 
@@ -114,6 +115,10 @@ class Timeline:
     def row(self, code: str) -> SymptomDays | None:
         """The row of one symptom, if it was ever reported."""
         return next((r for r in self.rows if r.symptom.code == code), None)
+
+    def chart(self, row: SymptomDays) -> CourseChart:
+        """Where the marks of `row`'s expected-course chart go."""
+        return draw(row, self.today, self.window_days)
 
 
 def build_timeline(
