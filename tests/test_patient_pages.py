@@ -492,7 +492,7 @@ def test_times_are_shown_in_the_patients_timezone(
     assert "Since your treatment on Tue 03 Mar 2026." in timeline
     days = timeline_days(timeline)["Headache"]
     assert [(day, date) for day, date, *_ in days] == [
-        ("0 (treatment)", "Tue 03 Mar"),
+        ("0", "Tue 03 Mar"),
         ("1 (today)", "Wed 04 Mar"),
     ]
 

@@ -16,12 +16,12 @@ from ...catalogue import MAX_SEVERITY, SEVERITY_LABELS
 if TYPE_CHECKING:
     from .timeline import SymptomDays
 
-LEFT = 70.0
+LEFT = 74.0
 """Room for the severity labels."""
 RIGHT = 8.0
-TOP = 16.0
+TOP = 18.0
 """Room above the plot for the "Today" label."""
-COLUMN = 10.0
+COLUMN = 8.0
 """The width of one day."""
 STEP = 20.0
 """The height of one severity step."""
@@ -29,6 +29,8 @@ PAD = 6.0
 """Between the plot's edge and a point at severity 0 or 4."""
 MARKER = 6.0
 """The height of a longer-than-expected marker, under the plot."""
+LINE = 15.0
+"""The height of a line of the chart's text (11 units)."""
 TICK_EVERY = 7
 """A labelled day every week."""
 
@@ -79,11 +81,13 @@ class CourseChart:
 
     @property
     def day_label_y(self) -> float:
-        return self.plot.y + self.plot.height + MARKER + 14
+        """The baseline of the day numbers, under the overdue markers."""
+        return self.plot.y + self.plot.height + MARKER + LINE
 
     @property
     def axis_title_y(self) -> float:
-        return self.day_label_y + 16
+        """The baseline of the axis's title, under the day numbers."""
+        return self.day_label_y + LINE
 
 
 def x_of(day: int) -> float:
@@ -124,7 +128,7 @@ def draw(row: SymptomDays, today: int, window_days: int) -> CourseChart:
     )
     return CourseChart(
         width=LEFT + plot.width + RIGHT,
-        height=plot.y + plot.height + MARKER + 14 + 16 + 6,
+        height=plot.y + plot.height + MARKER + 2 * LINE + 5,
         plot=plot,
         bands=tuple(bands),
         future=future,
