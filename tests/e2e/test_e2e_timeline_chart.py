@@ -6,12 +6,26 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from axe_playwright_python.sync_playwright import Axe
+
 from tests import builders
 from tests.e2e import data
 from tests.e2e.pages import enter_password, expect, screenshot, start_check_in
 from tracker.extensions import db
 from tracker.models import Treatment
 from tracker.timeutil import utcnow
+
+
+def axe_violations(page, selector: str) -> list[str]:
+    """axe-core's WCAG 2.2 A/AA violations inside `selector` (the chart's own figure)."""
+    results = Axe().run(
+        page,
+        context=selector,
+        options={
+            "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21aa", "wcag22aa"]}
+        },
+    )
+    return [f"{v['id']}: {v['help']}" for v in results.response["violations"]]
 
 
 def treated_days_ago(app, treated: data.Treated, days: int, checkins: dict[int, dict]) -> None:
@@ -76,6 +90,7 @@ def test_the_expected_course_is_drawn_on_the_phone_and_on_the_case_page(
     rows.nth(5).scroll_into_view_if_needed()
     expect(rows.nth(5)).to_be_in_viewport()
     screenshot(phone, "timeline-phone-day-by-day")
+    assert axe_violations(phone, "#chart-bruising") == []
 
     enter_password(desktop, stack, nurse_email)
     desktop.goto(f"{stack.base_url}/clinic/cases/{patient.treatment_id}")
@@ -89,3 +104,4 @@ def test_the_expected_course_is_drawn_on_the_phone_and_on_the_case_page(
     expect(staff_chart.locator("desc")).to_have_text(chart.locator("desc").text_content())
     desktop.locator("#history-chart-bruising").scroll_into_view_if_needed()
     screenshot(desktop, "timeline-case-page")
+    assert axe_violations(desktop, "#history-chart-bruising") == []
