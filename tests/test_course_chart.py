@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -82,3 +84,55 @@ def test_today_and_the_days_to_come(now_day, today_x, future_from):
 def test_a_band_running_past_the_window_is_cut_at_its_end():
     chart = chart_of(BRUISING, [(at(27), 1)], at(28), window_days=28)
     assert chart.bands == (Box(LEFT + 27 * COLUMN, chart.plot.y, 2 * COLUMN, chart.plot.height),)
+
+
+# --- colours: WCAG 1.4.11 (marks 3:1) and 1.4.3 (text 4.5:1), read from chart.css ---------
+
+CHART_CSS = Path(__file__).parents[1] / "tracker" / "static" / "chart.css"
+WHITE, BAND, FUTURE = "#ffffff", "band", "future"
+
+
+def css_colour(selector: str, prop: str) -> str:
+    """The colour `prop` (fill, stroke, color) given to `selector` in chart.css."""
+    rule = re.search(re.escape(selector) + r"\s*\{([^}]*)\}", CHART_CSS.read_text())
+    assert rule, selector
+    return re.search(rf"(?<![-\w]){prop}:\s*(#[0-9a-fA-F]{{6}})", rule.group(1)).group(1)
+
+
+def luminance(colour: str) -> float:
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: str, b: str) -> float:
+    light, dark = sorted((luminance(a), luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def background(name: str) -> str:
+    return {
+        WHITE: WHITE,
+        BAND: css_colour(".course .band", "fill"),
+        FUTURE: css_colour(".course .future", "fill"),
+    }[name]
+
+
+@pytest.mark.parametrize(
+    ("selector", "prop", "on", "minimum"),
+    [
+        (".course .band", "stroke", [WHITE, FUTURE], 3),  # the band's edge shows where it is
+        (".course .course-line", "stroke", [WHITE, BAND, FUTURE], 3),
+        (".course .dot", "fill", [WHITE, BAND, FUTURE], 3),
+        (".course .today", "stroke", [WHITE, BAND, FUTURE], 3),
+        (".course .overdue", "fill", [WHITE], 3),  # under the plot
+        (".course-chart .frame", "stroke", [WHITE, BAND, FUTURE], 3),
+        (".course-chart .label", "fill", [WHITE], 4.5),  # outside the plot
+        (".course-chart .today-label", "fill", [WHITE], 4.5),  # above the plot
+        (".course-days tr.over td:last-child", "color", [WHITE], 4.5),
+    ],
+)
+def test_the_charts_colours_have_enough_contrast(selector, prop, on, minimum):
+    colour = css_colour(selector, prop)
+    for name in on:
+        assert contrast(colour, background(name)) >= minimum, (selector, name)
