@@ -6,6 +6,7 @@ values from then on. Clinicians get 403; another clinic's admin gets 404 for our
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime, timedelta
 
 import pytest
@@ -13,9 +14,11 @@ from sqlalchemy import select
 
 from tests import builders
 from tests.conftest import STAFF_PASSWORD, TREATED_AT, StaffActions, csrf_token
+from tracker.catalogue import TRANSLATED_LANGUAGES
 from tracker.extensions import db
 from tracker.models import AuditEvent, CatalogueChange, Flag, Symptom, Treatment, User
 from tracker.services.clinics import catalogue_admin
+from tracker.services.clinics.catalogue_admin import stored_translation, translated_field
 from tracker.services.clinics.clinics import create_user
 from tracker.services.flags.flagging import sweep
 
@@ -31,6 +34,11 @@ def current_values(symptom: Symptom) -> dict[str, str]:
         "expected_hours": "" if hours is None else f"{hours:g}",
         "expected_text": symptom.expected_text,
         "advice": symptom.advice,
+        **{
+            translated_field(language, field): value
+            for language in TRANSLATED_LANGUAGES
+            for field, value in asdict(stored_translation(symptom, language)).items()
+        },
     }
 
 
@@ -119,6 +127,7 @@ def test_saved_change_updates_the_entry_and_keeps_who_when_and_old_and_new(
     assert change.changes == {
         "name": ["Bruising", "Bruising or marks"],
         "expected_hours": [72, 120],
+        "cy_outdated": [False, True],  # the Welsh name still says "Cleisio"
     }
     assert change.changed_by_id == admin.id
     assert change.clinic_id == clinic.id
