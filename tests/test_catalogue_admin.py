@@ -68,20 +68,11 @@ def snapshot(symptom: Symptom) -> tuple:
         symptom.expected_text,
         symptom.advice,
         symptom.updated_at,
+        {
+            language: (row.name, row.expected_text, row.advice, row.outdated)
+            for language, row in symptom.translations.items()
+        },
     )
-
-
-@pytest.fixture
-def admin_client(client, admin):
-    """The test client, signed in as the clinic's admin."""
-    assert StaffActions(client).sign_in("admin@riverside.test").status_code == 302
-    return client
-
-
-@pytest.fixture
-def clinician_client(client, clinic):
-    assert StaffActions(client).sign_in("nurse@riverside.test").status_code == 302
-    return client
 
 
 # --- the list and the edit page ----------------------------------------------------------------
@@ -340,7 +331,12 @@ def test_clinician_gets_403_on_every_catalogue_page_and_post(clinician_client, c
     token = csrf_token(clinician_client.get("/account/password").text)
     response = clinician_client.post(
         f"/clinic/catalogue/{bruising.id}",
-        data={"csrf_token": token, **current_values(bruising), "expected_hours": "500"},
+        data={
+            "csrf_token": token,
+            **current_values(bruising),
+            "expected_hours": "500",
+            "cy_name": "Clais",
+        },
     )
     assert response.status_code == 403
     assert snapshot(bruising) == before
@@ -367,7 +363,13 @@ def test_admin_of_another_clinic_gets_404_for_our_symptoms(client, clinic, other
     before = snapshot(ours)
     response = client.post(
         f"/clinic/catalogue/{ours.id}",
-        data={"csrf_token": token, **current_values(ours), "expected_hours": "500"},
+        data={
+            "csrf_token": token,
+            **current_values(ours),
+            "expected_hours": "500",
+            "cy_name": "Clais",
+            "cy_confirmed": "y",
+        },
     )
     assert response.status_code == 404
     assert snapshot(ours) == before
