@@ -332,6 +332,7 @@ def test_changing_the_english_marks_the_welsh_out_of_date_until_it_is_confirmed(
 
     page = admin_client.get(f"/clinic/catalogue/{bruising.id}").text
     assert "The English was changed after this Welsh was saved" in page
+    assert "Welsh out of date</dt>" in page and "no &rarr; yes" in page  # in the history
     assert 'name="cy_confirmed"' in page
     another = edit(admin_client, bruising, expected_text="Bruises fade in days.")
     assert another.status_code == 302 and welsh_row(bruising).outdated  # still to check
