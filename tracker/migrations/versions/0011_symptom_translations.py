@@ -15,10 +15,12 @@ back to English until an admin adds the Welsh. The texts are read from tracker.c
 English and Welsh always change together, so an entry matching the English there matches the
 Welsh beside it.
 """
+from dataclasses import asdict
+
 from alembic import op
 import sqlalchemy as sa
 
-from tracker.catalogue import DEFAULT_CATALOGUE, DEFAULT_TRANSLATIONS
+from tracker.catalogue import DEFAULT_CATALOGUE, DEFAULT_TRANSLATIONS, english_text
 
 
 # revision identifiers, used by Alembic.
@@ -52,18 +54,10 @@ def upgrade():
     ).bindparams(sa.bindparam('no', False, type_=sa.Boolean()))
     for language, texts in DEFAULT_TRANSLATIONS.items():
         for default in DEFAULT_CATALOGUE:
-            text = texts[default.code]
+            english = {f'en_{k}': v for k, v in asdict(english_text(default)).items()}
+            translated = asdict(texts[default.code])
             op.execute(
-                fill.bindparams(
-                    language=language,
-                    code=default.code,
-                    name=text.name,
-                    expected_text=text.expected_text,
-                    advice=text.advice,
-                    en_name=default.name,
-                    en_expected_text=default.expected_text,
-                    en_advice=default.advice,
-                )
+                fill.bindparams(language=language, code=default.code, **translated, **english)
             )
 
 
