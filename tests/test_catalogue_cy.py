@@ -377,7 +377,7 @@ def test_a_welsh_edit_clears_the_out_of_date_mark(admin_client, clinic):
 # --- the migration -------------------------------------------------------------------------------
 
 SCRIPTS = ScriptDirectory("tracker/migrations")
-TRANSLATIONS_REVISION = "0011"
+TRANSLATIONS_REVISION = "0009"
 BEFORE_TRANSLATIONS = SCRIPTS.get_revision(TRANSLATIONS_REVISION).down_revision
 
 

@@ -1,6 +1,6 @@
 """symptom translations
 
-Revision ID: 0011
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-02 19:40:00.000000
 
@@ -24,7 +24,7 @@ from tracker.catalogue import DEFAULT_CATALOGUE, DEFAULT_TRANSLATIONS, english_t
 
 
 # revision identifiers, used by Alembic.
-revision = '0011'
+revision = '0009'
 down_revision = '0008'
 branch_labels = None
 depends_on = None
