@@ -319,6 +319,20 @@ def admin(app, clinic):
 
 
 @pytest.fixture
+def admin_client(client, admin):
+    """The test client, signed in as the clinic's admin."""
+    assert StaffActions(client).sign_in("admin@riverside.test").status_code == 302
+    return client
+
+
+@pytest.fixture
+def clinician_client(client, clinic):
+    """The test client, signed in as the clinic's clinician."""
+    assert StaffActions(client).sign_in("nurse@riverside.test").status_code == 302
+    return client
+
+
+@pytest.fixture
 def other_clinic(app):
     """A second clinic with its own clinician, patient and treatment, for scoping tests."""
     other = create_clinic("Hillside Clinic")

@@ -7,8 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from tests import builders
 from tests.api_helpers import OTHER_NURSE, Api, assert_error, mint_token
 from tests.conftest import TREATED_AT
+from tracker.catalogue_cy import WELSH
 from tracker.extensions import db
 from tracker.models import AuditEvent, CheckIn, Flag, OutboxMessage, Patient, Treatment
 from tracker.services.patients.checkins import SymptomEntry, record_checkin
@@ -60,10 +62,36 @@ def test_symptoms_lists_the_clinics_catalogue(api):
     assert response.status_code == 200
     symptoms = response.get_json()["symptoms"]
     bruising = next(s for s in symptoms if s["code"] == "bruising")
-    assert set(bruising) == {"code", "name", "action", "expected_hours", "advice"}
+    assert set(bruising) == {
+        "code",
+        "name",
+        "action",
+        "expected_hours",
+        "expected_text",
+        "advice",
+        "translations",
+    }
     assert bruising["action"] == "expected" and bruising["expected_hours"] == 72
+    assert bruising["translations"] == {
+        "cy": {
+            "name": "Cleisio",
+            "expected_text": "Mae cleisio fel arfer yn pylu o fewn ychydig ddyddiau.",
+            "advice": WELSH["bruising"][2],
+        }
+    }
     urgent = next(s for s in symptoms if s["code"] == "difficulty_breathing")
     assert urgent["expected_hours"] is None
+
+
+def test_symptoms_leave_out_a_translation_that_may_be_out_of_date(api, clinic):
+    bruising = builders.symptom(clinic.id, "bruising")
+    bruising.translations["cy"].outdated = True
+    db.session.commit()
+    symptoms = api.get("/api/v1/symptoms").get_json()["symptoms"]
+    listed = next(s for s in symptoms if s["code"] == "bruising")
+    assert listed["translations"] == {}
+    headache = next(s for s in symptoms if s["code"] == "headache")
+    assert headache["translations"]["cy"]["name"] == "Cur pen"
 
 
 # --- patients --------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ values from then on. Clinicians get 403; another clinic's admin gets 404 for our
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime, timedelta
 
 import pytest
@@ -13,9 +14,11 @@ from sqlalchemy import select
 
 from tests import builders
 from tests.conftest import STAFF_PASSWORD, TREATED_AT, StaffActions, csrf_token
+from tracker.catalogue import TRANSLATED_LANGUAGES
 from tracker.extensions import db
 from tracker.models import AuditEvent, CatalogueChange, Flag, Symptom, Treatment, User
 from tracker.services.clinics import catalogue_admin
+from tracker.services.clinics.catalogue_admin import stored_translation, translated_field
 from tracker.services.clinics.clinics import create_user
 from tracker.services.flags.flagging import sweep
 
@@ -31,6 +34,11 @@ def current_values(symptom: Symptom) -> dict[str, str]:
         "expected_hours": "" if hours is None else f"{hours:g}",
         "expected_text": symptom.expected_text,
         "advice": symptom.advice,
+        **{
+            translated_field(language, field): value
+            for language in TRANSLATED_LANGUAGES
+            for field, value in asdict(stored_translation(symptom, language)).items()
+        },
     }
 
 
@@ -60,20 +68,11 @@ def snapshot(symptom: Symptom) -> tuple:
         symptom.expected_text,
         symptom.advice,
         symptom.updated_at,
+        {
+            language: (row.name, row.expected_text, row.advice, row.outdated)
+            for language, row in symptom.translations.items()
+        },
     )
-
-
-@pytest.fixture
-def admin_client(client, admin):
-    """The test client, signed in as the clinic's admin."""
-    assert StaffActions(client).sign_in("admin@riverside.test").status_code == 302
-    return client
-
-
-@pytest.fixture
-def clinician_client(client, clinic):
-    assert StaffActions(client).sign_in("nurse@riverside.test").status_code == 302
-    return client
 
 
 # --- the list and the edit page ----------------------------------------------------------------
@@ -119,6 +118,7 @@ def test_saved_change_updates_the_entry_and_keeps_who_when_and_old_and_new(
     assert change.changes == {
         "name": ["Bruising", "Bruising or marks"],
         "expected_hours": [72, 120],
+        "cy_outdated": [False, True],  # the Welsh name still says "Cleisio"
     }
     assert change.changed_by_id == admin.id
     assert change.clinic_id == clinic.id
@@ -331,7 +331,12 @@ def test_clinician_gets_403_on_every_catalogue_page_and_post(clinician_client, c
     token = csrf_token(clinician_client.get("/account/password").text)
     response = clinician_client.post(
         f"/clinic/catalogue/{bruising.id}",
-        data={"csrf_token": token, **current_values(bruising), "expected_hours": "500"},
+        data={
+            "csrf_token": token,
+            **current_values(bruising),
+            "expected_hours": "500",
+            "cy_name": "Clais",
+        },
     )
     assert response.status_code == 403
     assert snapshot(bruising) == before
@@ -358,7 +363,13 @@ def test_admin_of_another_clinic_gets_404_for_our_symptoms(client, clinic, other
     before = snapshot(ours)
     response = client.post(
         f"/clinic/catalogue/{ours.id}",
-        data={"csrf_token": token, **current_values(ours), "expected_hours": "500"},
+        data={
+            "csrf_token": token,
+            **current_values(ours),
+            "expected_hours": "500",
+            "cy_name": "Clais",
+            "cy_confirmed": "y",
+        },
     )
     assert response.status_code == 404
     assert snapshot(ours) == before

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import time
 
+from .catalogue_cy import WELSH
+
 EXPECTED = "expected"
 REVIEW = "review"
 URGENT = "urgent"
@@ -223,3 +225,33 @@ DEFAULT_SCHEDULE = FollowUpSchedule()
 SEVERITY_LABELS = ("None", "Mild", "Moderate", "Severe", "Very severe")
 """PRO-CTCAE's five-point severity scale, stored as 0 to 4."""
 MAX_SEVERITY = len(SEVERITY_LABELS) - 1
+
+# --- languages -----------------------------------------------------------------------------
+
+ENGLISH = "en"
+LANGUAGES = (ENGLISH, "cy")
+"""The languages the patient's pages are in. English is the catalogue's own columns; the others
+are translations of each entry, kept per clinic like the entry itself."""
+TRANSLATED_LANGUAGES = tuple(language for language in LANGUAGES if language != ENGLISH)
+LANGUAGE_NAMES = {ENGLISH: "English", "cy": "Welsh"}
+"""Each language's name in English, for the staff pages."""
+
+
+@dataclass(frozen=True)
+class SymptomText:
+    """What a patient reads of a catalogue entry, in one language."""
+
+    name: str
+    expected_text: str
+    advice: str
+
+
+def english_text(symptom: DefaultSymptom) -> SymptomText:
+    """A default entry's own (English) text."""
+    return SymptomText(symptom.name, symptom.expected_text, symptom.advice)
+
+
+DEFAULT_TRANSLATIONS: dict[str, dict[str, SymptomText]] = {
+    "cy": {code: SymptomText(*texts) for code, texts in WELSH.items()}
+}
+"""The default catalogue's translations: language -> code -> text (every code, every language)."""

@@ -9,7 +9,16 @@ from typing import Literal
 
 from pydantic import Field
 
-from .fields import Action, FlagReason, FlagStatus, Indication, Out, Outcome, OutTimestamp
+from .fields import (
+    Action,
+    FlagReason,
+    FlagStatus,
+    Indication,
+    Out,
+    Outcome,
+    OutTimestamp,
+    TranslatedLanguage,
+)
 
 # --- errors --------------------------------------------------------------------------------
 
@@ -40,6 +49,12 @@ class TokenOut(Out):
 # --- the catalogue -------------------------------------------------------------------------
 
 
+class SymptomTextOut(Out):
+    name: str
+    expected_text: str
+    advice: str
+
+
 class SymptomOut(Out):
     code: str = Field(examples=["bruising"])
     name: str
@@ -47,7 +62,16 @@ class SymptomOut(Out):
     expected_hours: float | None = Field(
         description="How long it usually lasts; null for review and urgent symptoms."
     )
+    expected_text: str
     advice: str
+    translations: dict[TranslatedLanguage, SymptomTextOut] = Field(
+        validation_alias="current_translations",
+        description=(
+            "What patients who read another language than English see, by language (`cy`: "
+            "Welsh). A language is left out where the clinic has no current translation (the "
+            "patient then sees the English); a field left untranslated is the English one."
+        ),
+    )
 
 
 class SymptomList(Out):

@@ -10,6 +10,7 @@ from typing import TypeVar
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from ..catalogue import LANGUAGE_NAMES, TRANSLATED_LANGUAGES
 from ..errors import render_error
 from ..extensions import db
 from ..invalid import InvalidInput
@@ -20,6 +21,7 @@ from ..services.staff import second_factor, staff_admin
 from . import bp
 from .access import admin_required, audit_staff
 from .admin_forms import (
+    CHANGE_LABELS,
     AlertSettingsForm,
     AuditFilterForm,
     SecondFactorPolicyForm,
@@ -52,7 +54,15 @@ def catalogue():
     """The clinic's symptom catalogue: what each symptom makes the app do."""
     symptoms = catalogue_admin.clinic_symptoms(current_user.clinic_id)
     return render_template(
-        "clinic/catalogue.html", symptoms=symptoms, tz=current_user.clinic.timezone
+        "clinic/catalogue.html",
+        symptoms=symptoms,
+        tz=current_user.clinic.timezone,
+        languages=TRANSLATED_LANGUAGES,
+        language_names=LANGUAGE_NAMES,
+        outdated_by_language={
+            language: [s for s in symptoms if language in catalogue_admin.outdated_translations(s)]
+            for language in TRANSLATED_LANGUAGES
+        },
     )
 
 
@@ -72,6 +82,12 @@ def edit_symptom(symptom_id: int):
         else:
             db.session.commit()
             flash(f"Saved {symptom.name}." if change else f"No changes to {symptom.name}.")
+            for language in catalogue_admin.outdated_translations(symptom):
+                flash(
+                    f"The {LANGUAGE_NAMES[language]} of {symptom.name} may now be out of date: "
+                    f"patients who read {LANGUAGE_NAMES[language]} see the English until you "
+                    "update it or confirm that it still says the same."
+                )
             return redirect(url_for("clinic.catalogue"))
     history = catalogue_admin.symptom_history(symptom)
     page = render_template(
@@ -79,6 +95,9 @@ def edit_symptom(symptom_id: int):
         form=form,
         symptom=symptom,
         history=history,
+        labels=CHANGE_LABELS,
+        languages=TRANSLATED_LANGUAGES,
+        language_names=LANGUAGE_NAMES,
         tz=current_user.clinic.timezone,
     )
     return page, 422 if form.errors else 200

@@ -6,6 +6,8 @@ They check shape only; what a valid entry or account is lives in the services.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from wtforms import (
     BooleanField,
     EmailField,
@@ -20,12 +22,20 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from ..catalogue import ACTIONS
+from ..catalogue import ACTIONS, LANGUAGE_NAMES, TRANSLATED_LANGUAGES, SymptomText
 from ..emails import EMAIL_MAX_CHARS
 from ..forms import Form
 from ..infrastructure.database import MAX_ID
 from ..models import ROLES, Symptom, User
-from ..services.clinics.catalogue_admin import NAME_MAX_CHARS, TEXT_MAX_CHARS, SymptomEdit
+from ..services.clinics.catalogue_admin import (
+    NAME_MAX_CHARS,
+    TEXT_FIELDS,
+    TEXT_MAX_CHARS,
+    SymptomEdit,
+    outdated_field,
+    stored_translation,
+    translated_field,
+)
 from ..services.staff.passwords import MAX_PASSWORD_CHARS
 from ..services.staff.staff_admin import (
     NAME_MAX_CHARS as STAFF_NAME_MAX_CHARS,
@@ -58,11 +68,20 @@ class SymptomForm(Form):
     @classmethod
     def for_symptom(cls, symptom: Symptom) -> SymptomForm:
         """The form filled with the entry's values (or with what was posted)."""
-        form = cls(obj=symptom)
+        stored = {
+            translated_field(language, field): value
+            for language in TRANSLATED_LANGUAGES
+            for field, value in asdict(stored_translation(symptom, language)).items()
+        }
+        form = cls(obj=symptom, data=stored)
         if not form.is_submitted() and symptom.expected_hours is not None:
             hours = symptom.expected_hours
             form.expected_hours.data = int(hours) if hours.is_integer() else hours
         return form
+
+    def translation_fields(self, language: str) -> list:
+        """The fields of one language's translation, in the form's order."""
+        return [self[translated_field(language, field)] for field in TEXT_FIELDS]
 
     def to_edit(self) -> SymptomEdit:
         """The submitted values, for the catalogue service."""
@@ -72,7 +91,57 @@ class SymptomForm(Form):
             expected_hours=self.expected_hours.data,
             expected_text=self.expected_text.data or "",
             advice=self.advice.data or "",
+            translations={
+                language: SymptomText(
+                    *(field.data or "" for field in self.translation_fields(language))
+                )
+                for language in TRANSLATED_LANGUAGES
+            },
+            confirmed=frozenset(
+                language
+                for language in TRANSLATED_LANGUAGES
+                if self[translated_field(language, "confirmed")].data
+            ),
         )
+
+
+CHANGE_LABELS = {
+    "name": "Name",
+    "action": "Action",
+    "expected_hours": "Expected hours",
+    "expected_text": "What to expect",
+    "advice": "Advice",
+}
+"""The change history's name of each field of an entry (translations added below)."""
+
+for _language in TRANSLATED_LANGUAGES:
+    _in = LANGUAGE_NAMES[_language]
+    CHANGE_LABELS |= {
+        translated_field(_language, "name"): f"Name in {_in}",
+        translated_field(_language, "expected_text"): f"What to expect in {_in}",
+        translated_field(_language, "advice"): f"Advice in {_in}",
+        outdated_field(_language): f"{_in} out of date",
+    }
+    setattr(
+        SymptomForm,
+        translated_field(_language, "name"),
+        StringField(f"Name in {_in}", validators=[Optional(), Length(max=NAME_MAX_CHARS)]),
+    )
+    setattr(
+        SymptomForm,
+        translated_field(_language, "expected_text"),
+        TextAreaField(f"What to expect, in {_in}", validators=[Length(max=TEXT_MAX_CHARS)]),
+    )
+    setattr(
+        SymptomForm,
+        translated_field(_language, "advice"),
+        TextAreaField(f"Advice, in {_in}", validators=[Length(max=TEXT_MAX_CHARS)]),
+    )
+    setattr(
+        SymptomForm,
+        translated_field(_language, "confirmed"),
+        BooleanField(f"The {_in} still says what the English says"),
+    )
 
 
 class StaffForm(Form):

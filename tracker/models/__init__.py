@@ -3,7 +3,7 @@
 from .api_token import ApiToken as ApiToken
 from .audit import AuditEvent
 from .checkin import SOURCES, CheckIn, SymptomReport
-from .clinic import ROLES, Clinic, Symptom, User
+from .clinic import ROLES, Clinic, Symptom, SymptomTranslation, User
 from .flag import (
     ACKNOWLEDGED,
     CLINICIAN_OUTCOMES,
@@ -53,6 +53,7 @@ __all__ = [
     "RecoveryCode",
     "SecondFactor",
     "Symptom",
+    "SymptomTranslation",
     "SymptomReport",
     "Treatment",
     "User",

@@ -7,10 +7,10 @@ from datetime import datetime
 from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, Float, ForeignKey, String, Text, UniqueConstraint, false
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, attribute_keyed_dict, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..catalogue import ACTIONS
+from ..catalogue import ACTIONS, ENGLISH, TRANSLATED_LANGUAGES, SymptomText
 from ..extensions import db
 from ..timeutil import utcnow
 from .types import UTCDateTime
@@ -92,3 +92,60 @@ class Symptom(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     clinic: Mapped[Clinic] = relationship(back_populates="symptoms")
+    translations: Mapped[dict[str, SymptomTranslation]] = relationship(
+        back_populates="symptom",
+        collection_class=attribute_keyed_dict("language"),
+        cascade="all, delete-orphan",
+    )
+    """By language. Lists of entries load them with `catalogue_admin.WITH_TRANSLATIONS`."""
+
+    def translation(self, language: str) -> SymptomText | None:
+        """The entry's text in `language` as a patient may read it, or None: not translated, or
+        the translation may no longer say what the English says."""
+        row = self.translations.get(language) if language != ENGLISH else None
+        if row is None or row.outdated:
+            return None
+        return SymptomText(
+            row.name or self.name,
+            row.expected_text or self.expected_text,
+            row.advice or self.advice,
+        )
+
+    @property
+    def current_translations(self) -> dict[str, SymptomText]:
+        """The entry's text in each language it has a current translation in (not English)."""
+        texts = {language: self.translation(language) for language in TRANSLATED_LANGUAGES}
+        return {language: text for language, text in texts.items() if text is not None}
+
+    def text(self, language: str = ENGLISH) -> SymptomText:
+        """The entry's text in `language`; in English where it has no (current) translation,
+        field by field where a translated field is left empty."""
+        return self.translation(language) or SymptomText(self.name, self.expected_text, self.advice)
+
+
+_TRANSLATED_SQL = ", ".join(f"'{language}'" for language in TRANSLATED_LANGUAGES)
+
+
+class SymptomTranslation(db.Model):
+    """A catalogue entry's patient-facing text in another language than English.
+
+    An empty field falls back to the English one. `outdated` is set when the English text is
+    changed without the translation: patients then read the English until an admin checks it.
+    """
+
+    __tablename__ = "symptom_translations"
+    __table_args__ = (
+        UniqueConstraint("symptom_id", "language"),
+        CheckConstraint(f"language IN ({_TRANSLATED_SQL})", name="language_translated"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    symptom_id: Mapped[int] = mapped_column(ForeignKey("symptoms.id"))
+    language: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(120), default="")
+    expected_text: Mapped[str] = mapped_column(Text, default="")
+    advice: Mapped[str] = mapped_column(Text, default="")
+    outdated: Mapped[bool] = mapped_column(default=False, server_default=false())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    symptom: Mapped[Symptom] = relationship(back_populates="translations")

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from sqlalchemy import func, select
 
-from ...catalogue import DEFAULT_CATALOGUE
+from ...catalogue import DEFAULT_CATALOGUE, DEFAULT_TRANSLATIONS
 from ...emails import normalise_email
 from ...extensions import db
 from ...invalid import InvalidInput
-from ...models import ROLES, Clinic, Symptom, User
+from ...models import ROLES, Clinic, Symptom, SymptomTranslation, User
 from ...timeutil import is_timezone
 from ..staff.passwords import password_problem
 
 
 def create_clinic(name: str, timezone: str = "Europe/London") -> Clinic:
-    """A new clinic with its own copy of the default symptom catalogue."""
+    """A new clinic with its own copy of the default symptom catalogue, in every language."""
     name = name.strip()
     if not name:
         raise InvalidInput.on("name", "A clinic needs a name.")
@@ -35,6 +37,10 @@ def create_clinic(name: str, timezone: str = "Europe/London") -> Clinic:
             expected_text=d.expected_text,
             advice=d.advice,
             position=position,
+            translations={
+                language: SymptomTranslation(language=language, **asdict(texts[d.code]))
+                for language, texts in DEFAULT_TRANSLATIONS.items()
+            },
         )
         for position, d in enumerate(DEFAULT_CATALOGUE)
     )
