@@ -739,3 +739,15 @@ def test_a_patient_sees_only_their_own_timeline(
     timeline = client.get("/timeline").text
     assert 'id="chart-headache"' in timeline
     assert 'id="chart-bruising"' not in timeline
+
+
+def test_a_symptom_without_an_expected_duration_is_charted_without_a_band_and_says_so(
+    client, make_patient, patient_actions, time_machine
+):
+    patient, _ = make_patient()
+    check_in_on(time_machine, patient_actions, patient, DAY1, {"eyelid_drooping": 2})
+    figure = client.get("/timeline").text.split('id="chart-eyelid_drooping"')[1]
+    figure = figure.split("</figure>")[0]
+    assert '<rect class="band"' not in figure and "Expected duration</li>" not in figure
+    assert "No usual duration: this is not an expected side effect" in figure
+    assert figure.count('<circle class="dot"') == 2  # one in the chart, one in the legend
