@@ -22,6 +22,7 @@ from tests import builders
 from tests.e2e import data
 from tests.e2e.conftest import DESKTOP, PHONE, TIMEOUT_MS
 from tests.e2e.pages import Page, enter_password, expect, start_check_in
+from tests.test_course_chart import contrast
 from tracker.extensions import db
 from tracker.models import OutboxMessage, Patient, Treatment, User
 from tracker.models.outbox import FAILED
@@ -393,22 +394,9 @@ def test_the_skip_link_is_the_first_tab_and_moves_focus_to_main(stack, world, pa
     assert page.evaluate("!!document.activeElement.closest('main')")
 
 
-def _luminance(rgb: tuple[int, ...]) -> float:
-    def channel(c: int) -> float:
-        c = c / 255
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-    r, g, b = (channel(c) for c in rgb[:3])
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
-def contrast(a: tuple[int, ...], b: tuple[int, ...]) -> float:
-    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
-    return (high + 0.05) / (low + 0.05)
-
-
-def rgb(css: str) -> tuple[int, ...]:
-    return tuple(int(float(n)) for n in re.findall(r"[\d.]+", css)[:3])
+def rgb(css: str) -> str:
+    """A computed colour, rgb(r, g, b) or rgba(...), as #rrggbb."""
+    return "#" + "".join(f"{int(float(n)):02x}" for n in re.findall(r"[\d.]+", css)[:3])
 
 
 FOCUS_STYLE = """el => {
@@ -422,7 +410,7 @@ FOCUS_STYLE = """el => {
 }"""
 
 
-def focus_ring(element) -> tuple[tuple[int, ...], float, tuple[int, ...]]:
+def focus_ring(element) -> tuple[str, float, str]:
     """The focus indicator drawn around `element`: (colour, width in px, the colour behind it)."""
     style = element.evaluate(FOCUS_STYLE)
     if style["outline"]:
