@@ -500,6 +500,14 @@ def test_patient_pages_reflow(chromium, stack, seeding, world, device):
     context = _context(chromium, device)
     try:
         page = context.new_page()
+        for path in (
+            "/",
+            "/p/not-a-link",
+            f"/p/{world.links['expired']}",
+            f"/stop/{world.stop_token}",
+        ):
+            page.goto(stack.base_url + path)
+            assert_reflows(page)
         page.goto(f"{stack.base_url}/p/{token}")
         assert_reflows(page)
         page.get_by_role("button", name="Start my check-in").tap()
