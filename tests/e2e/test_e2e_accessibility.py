@@ -17,6 +17,7 @@ import pyotp
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from sqlalchemy import select
+from werkzeug.exceptions import NotFound
 
 from tests import builders
 from tests.e2e import data
@@ -198,6 +199,7 @@ def go(path: str, status: int = 200, shows: str | None = None) -> Visit:
         if shows:
             expect(page.locator(shows).first).to_be_visible()
 
+    visit.path = path
     return visit
 
 
@@ -227,6 +229,10 @@ def reminders_with_errors(page: Page, base: str, world: World) -> None:
         page.get_by_role("button", name="Save").click()
     assert posted.value.status == 422
 
+
+checkin_with_errors.path = "/checkin"
+stop_done.path = "/stop/{w.stop_token}"
+reminders_with_errors.path = "/reminders"
 
 PATIENT_PAGES: dict[str, Visit] = {
     "checkin": go("/checkin"),
@@ -295,6 +301,7 @@ def form_with_errors(path: str, button: str) -> Visit:
             page.locator("main").get_by_role("button", name=button).click()
         assert posted.value.status in (400, 422), posted.value.status
 
+    visit.path = path
     return visit
 
 
@@ -376,6 +383,40 @@ def test_forbidden_page_has_no_axe_violation(stack, world, fresh_desktop):
     response = fresh_desktop.goto(f"{stack.base_url}/clinic/staff")
     assert response is not None and response.status == 403
     assert_accessible(fresh_desktop)
+
+
+# --- every page is in the lists above ------------------------------------------------------
+
+NOT_PAGES = {"static", "health.healthz", "clinic.treatment_fhir"}
+"""GET endpoints that answer with no HTML page (besides the API's JSON and the downloads)."""
+TESTED_ON_THEIR_OWN = {"auth.signin", "auth.enter_code", "auth.enrol"}  # the sign-in tests
+
+
+def test_every_html_page_of_the_url_map_is_checked_with_axe(app):
+    """A new page (a GET endpoint that is neither JSON nor a download) must join a list here."""
+    urls = app.url_map.bind("127.0.0.1")
+
+    def endpoint(path: str) -> str:
+        try:
+            return urls.match(re.sub(r"\{[^}]*\}", "1", path).split("?")[0])[0]
+        except NotFound:
+            return "the 404 page"
+
+    visited = {
+        endpoint(visit.path)
+        for pages in (PATIENT_PAGES, ANONYMOUS_PATIENT_PAGES, STAFF_PAGES)
+        for visit in pages.values()
+    } | TESTED_ON_THEIR_OWN
+    assert "the 404 page" in visited
+    pages = {
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if "GET" in rule.methods
+        and rule.endpoint not in NOT_PAGES
+        and not (rule.endpoint.startswith("api.") and rule.endpoint != "api.docs")
+        and not rule.endpoint.startswith("clinic.export_")
+    }
+    assert pages - visited == set()
 
 
 # --- the keyboard ----------------------------------------------------------------------------
