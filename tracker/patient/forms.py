@@ -79,7 +79,7 @@ class CheckInForm(Form):
         fields: dict = {"symptoms": symptoms}
         fields[URGENT_FIELD] = SelectMultipleField(
             "Right now, do you have any of these?",
-            choices=[(s.code, s.name) for s in symptoms if s.action == URGENT],
+            choices=[SelectChoice(s.code, s.name) for s in symptoms if s.action == URGENT],
             widget=ListWidget(prefix_label=False),
             option_widget=CheckboxInput(),
             validate_choice=True,
