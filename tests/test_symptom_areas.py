@@ -6,9 +6,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
+from tests.test_catalogue_admin import changes_of, edit
 from tests.test_catalogue_cy import SCRIPTS, database_at, insert_catalogue
 from tracker.catalogue import AREA_NAMES, AREAS, BODY, DEFAULT_CATALOGUE
 from tracker.extensions import db
+from tracker.models import Symptom
 
 AREAS_REVISION = "0010"
 BEFORE_AREAS = SCRIPTS.get_revision(AREAS_REVISION).down_revision
@@ -41,3 +43,34 @@ def test_the_migration_downgrades_to_the_schema_before_it(tmp_path):
         downgrade(revision=BEFORE_AREAS)
         columns = {c["name"] for c in sa.inspect(db.engine).get_columns("symptoms")}
     assert "area" not in columns
+
+
+def bruising(clinic) -> Symptom:
+    return next(s for s in clinic.symptoms if s.code == "bruising")
+
+
+def test_the_catalogue_shows_each_area_in_words(admin_client, clinic):
+    page = admin_client.get("/clinic/catalogue").text
+    assert "<td>At the injection sites</td>" in page and "<td>Eyes</td>" in page
+
+
+def test_an_admin_moves_a_symptom_to_another_area_and_it_is_kept_in_the_history(
+    admin_client, clinic
+):
+    symptom = bruising(clinic)
+    assert (
+        '<option selected value="sites">'
+        in admin_client.get(f"/clinic/catalogue/{symptom.id}").text
+    )
+    assert edit(admin_client, symptom, area="head").status_code == 302
+    db.session.refresh(symptom)
+    assert symptom.area == "head"
+    assert changes_of(symptom)[-1].changes == {"area": ["sites", "head"]}
+
+
+def test_an_unknown_area_is_refused_and_saves_nothing(admin_client, clinic):
+    symptom = bruising(clinic)
+    response = edit(admin_client, symptom, area="elbow")
+    assert response.status_code == 422
+    db.session.refresh(symptom)
+    assert symptom.area == "sites" and changes_of(symptom) == []
