@@ -75,8 +75,9 @@ def report(page: Page, severities: dict[str, str]) -> None:
             expect(tick).to_be_checked()
             continue
         scale = page.get_by_role("group", name=symptom, exact=True)
-        if not scale.is_visible():
-            page.locator("details.area", has=scale).locator("summary").tap()
+        if not scale.is_visible():  # in a closed group: not in the accessibility tree yet
+            legend = page.locator("legend").get_by_text(symptom, exact=True)
+            page.locator("details.area", has=legend).locator("summary").tap()
         scale.get_by_text(severity, exact=True).tap()  # the label: the radio itself is hidden
         expect(scale.get_by_label(severity, exact=True)).to_be_checked()
     page.get_by_role("button", name="Send my check-in").tap()
