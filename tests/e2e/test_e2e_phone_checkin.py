@@ -19,7 +19,8 @@ PHONE_HEIGHT = 844
 
 
 def screens(page) -> float:
-    """The page's height in phone screens."""
+    """The page's height in phone screens, once its stylesheets are in."""
+    page.wait_for_load_state("load")
     return page.evaluate("document.documentElement.scrollHeight") / PHONE_HEIGHT
 
 
