@@ -17,6 +17,7 @@ from tests.conftest import STAFF_PASSWORD, TREATED_AT, StaffActions, csrf_token
 from tracker.extensions import db
 from tracker.models import SYSTEM_OUTCOMES, AuditEvent, Flag, FlagNote, Treatment, User
 from tracker.services.clinics.clinics import create_user
+from tracker.services.patients.checkins import SymptomEntry, record_checkin
 
 NOW = TREATED_AT + timedelta(days=5)
 
@@ -519,3 +520,28 @@ def test_case_actions_without_a_csrf_token_are_refused(client, me, rosa):
     assert client.post(f"{url}/assign", data={"assignee": str(me.id)}).status_code == 400
     assert reload(Flag, rosa["review"].id).status == "open"
     assert reload(Treatment, rosa["treatment"].id).assigned_to_id is None
+
+
+def test_the_case_page_draws_the_same_expected_course_chart_as_the_patients_timeline(
+    client, me, rosa
+):
+    treatment = rosa["treatment"]
+    for day, severity in ((1, 2), (4, 1)):
+        at = TREATED_AT + timedelta(days=day)
+        record_checkin(treatment, [SymptomEntry("bruising", severity)], reported_at=at, now=at)
+    db.session.commit()
+    page = client.get(f"/clinic/cases/{treatment.id}").text
+
+    history = page.split("Symptoms since the treatment")[1].split('id="notes"')[0]
+    chart = history.split('id="history-chart-bruising"')[1].split("</figure>")[0]
+    assert 'role="img"' in chart and '<rect class="band"' in chart
+    assert "Day 0 = treatment day" in chart
+    desc = re.search(r'<desc id="history-chart-bruising-desc">(.*?)</desc>', chart, re.S)
+    assert " ".join(desc.group(1).split()) == (
+        "Usually gone within 3 days (the shaded days). 2 days with a check-in; worst: moderate. "
+        "Still there after about 4 days: longer than expected. Today is day 5 of 28."
+    )
+    table = chart.split("<tbody>")[1]
+    assert table.count("<tr") == 6  # days 0 to 5, today; the days to come are only drawn
+    assert "<td>Moderate</td>" in table and "<td>Yes</td>" in table
+    assert "title=" not in history

@@ -117,7 +117,10 @@ def test_detail_shows_each_symptoms_history_and_the_check_in_notes(client, case,
     assert 'id="history-eyelid_drooping"' in page.text
     history = page.text.split('id="history-headache"')[1].split("</div>")[0]
     assert "Expected: up to 2 days" in history
-    assert re.search(r'class="day sev-4"\s*title="Day 1 \(03 Mar\): Very severe"', history)
+    day_1 = (
+        r"<th[^>]*>1</th>\s*<td>Tue <span class=\"date\">03 Mar</span></td>\s*<td>Very severe</td>"
+    )
+    assert re.search(day_1, history)
     assert "Left eyelid feels heavy" in page.text
     assert "Headache: very severe" in page.text
 

@@ -66,13 +66,20 @@ def checked_severity(html: str, code: str) -> str | None:
     return checked[0] if checked else None
 
 
-def timeline_cells(html: str) -> dict[str, list[tuple[set[str], str]]]:
-    """Each timeline row by symptom name: its day squares as (CSS classes, title)."""
+def timeline_days(html: str) -> dict[str, list[tuple[str, str, str, str]]]:
+    """Each timeline row by symptom name: its "Day by day" table as (day, date, severity, longer
+    than expected), the words a phone shows without hovering."""
     rows = {}
     for block in html.split('<div class="timeline-row">')[1:]:
         name = re.search(r"<h2>(.*?)</h2>", block).group(1)
-        cells = re.findall(r'<li class="(day[^"]*)"\s*title="([^"]*)"', block)
-        rows[name] = [(set(classes.split()), title) for classes, title in cells]
+        body = block.split("<tbody>")[1].split("</tbody>")[0]
+        rows[name] = [
+            tuple(re.sub(r"<[^>]+>", "", cell).strip() for cell in cells)
+            for cells in (
+                re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, re.S)
+                for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
+            )
+        ]
     return rows
 
 
@@ -283,8 +290,8 @@ def test_symptom_lasting_longer_than_expected_is_flagged_overdue_and_shown(
     time_machine.move_to(runs_out, tick=False)
     assert patient_actions.sign_in(patient).status_code == 302
     assert "lasted longer than expected" not in client.get(answer_url).text
-    cells = timeline_cells(client.get("/timeline").text)["Bruising"]
-    assert not any("over" in classes for classes, _ in cells)
+    days = timeline_days(client.get("/timeline").text)["Bruising"]
+    assert [over for *_, over in days] == ["No"] * 5
 
     later = runs_out + timedelta(minutes=1)
     sweep(now=later)
@@ -297,9 +304,9 @@ def test_symptom_lasting_longer_than_expected_is_flagged_overdue_and_shown(
     # The sweep's flag came after this check-in: the clinic knows, since the sweep's minute.
     assert "Your clinic already knows about this (since Fri 06 Mar, 10:01)" in answer.text
     timeline = client.get("/timeline").text
-    cells = timeline_cells(timeline)["Bruising"]
-    assert [("over" in classes) for classes, _ in cells] == [False, False, False, False, True]
-    assert "longer than expected" in cells[4][1]
+    days = timeline_days(timeline)["Bruising"]
+    assert [over for *_, over in days] == ["No", "No", "No", "No", "Yes"]
+    assert days[4] == ("4 (today)", "Fri 06 Mar", "No check-in (still there)", "Yes")
 
 
 def test_patient_who_stops_answering_is_flagged_no_response(make_patient):
@@ -496,14 +503,17 @@ def test_times_are_shown_in_the_patients_timezone(
     assert "Check-in sent Wed 04 Mar 2026, 01:00." in answer.text
     timeline = client.get("/timeline").text
     assert "Since your treatment on Tue 03 Mar 2026." in timeline
-    cells = timeline_cells(timeline)["Headache"]
-    assert [title.split(":")[0] for _, title in cells] == ["Day 0 (03 Mar)", "Day 1 (04 Mar)"]
+    days = timeline_days(timeline)["Headache"]
+    assert [(day, date) for day, date, *_ in days] == [
+        ("0", "Tue 03 Mar"),
+        ("1 (today)", "Wed 04 Mar"),
+    ]
 
 
 # --- the timeline ---------------------------------------------------------------------------
 
 
-def test_timeline_colours_each_day_and_marks_days_beyond_the_expected_duration(
+def test_timeline_charts_each_symptom_and_lists_its_days_in_words(
     client, make_patient, patient_actions, time_machine
 ):
     patient, _ = make_patient()
@@ -512,23 +522,45 @@ def test_timeline_colours_each_day_and_marks_days_beyond_the_expected_duration(
     check_in_on(time_machine, patient_actions, patient, DAY1 + timedelta(days=4), {"bruising": 1})
     response = client.get("/timeline")
     assert response.status_code == 200
-    rows = timeline_cells(response.text)
+    rows = timeline_days(response.text)
 
-    bruising = [classes - {"day"} for classes, _ in rows["Bruising"]]
-    assert bruising == [
-        {"empty"},  # day 0: treatment day, no check-in
-        {"sev-2"},
-        {"sev-3"},
-        {"carried"},  # no check-in, still going
-        {"carried", "over"},  # 72 hours ran out on day 4 at 10:00
-        {"sev-1", "over"},
+    assert [(severity, over) for _, _, severity, over in rows["Bruising"]] == [
+        ("No check-in", "No"),  # day 0: treatment day
+        ("Moderate", "No"),
+        ("Severe", "No"),
+        ("No check-in (still there)", "No"),
+        ("No check-in (still there)", "Yes"),  # 72 hours ran out on day 4 at 10:00
+        ("Mild", "Yes"),
     ]
-    assert "Day 5 (07 Mar): Mild, longer than expected" in [t for _, t in rows["Bruising"]]
-    headache = [classes - {"day"} for classes, _ in rows["Headache"]]
-    assert headache == [{"empty"}, {"sev-1"}, {"sev-0"}, {"empty"}, {"empty"}, {"sev-0"}]
-    assert "Still present: about 4 days so far." in response.text
-    assert "Gone." in response.text
+    assert rows["Bruising"][5][:2] == ("5 (today)", "Sat 07 Mar")
+    assert [severity for _, _, severity, _ in rows["Headache"]] == [
+        "No check-in",
+        "Mild",
+        "None",
+        "No check-in",
+        "No check-in",
+        "None",
+    ]
     assert "Redness" not in response.text  # never reported: no row
+
+    bruising = response.text.split('id="chart-bruising"')[1].split("</figure>")[0]
+    assert 'role="img"' in bruising
+    assert '<rect class="band"' in bruising  # the expected duration, shaded
+    chart = bruising.split("</svg>")[0]  # the chart itself, before the legend's samples
+    assert chart.count('<circle class="dot"') == 3
+    assert chart.count('<rect class="overdue"') == 2
+    assert '<line class="today"' in bruising
+    assert "Day 0 = treatment day" in bruising
+    desc = re.search(r'<desc id="chart-bruising-desc">(.*?)</desc>', bruising, re.S).group(1)
+    assert " ".join(desc.split()) == (
+        "Usually gone within 3 days (the shaded days). 3 days with a check-in; worst: severe. "
+        "Still there after about 4 days: longer than expected. Today is day 5 of 28."
+    )
+    assert 'aria-labelledby="chart-bruising-title chart-bruising-desc"' in bruising
+    assert "Longer than expected</li>" in bruising  # the legend shows the overdue marker
+    assert "Gone." in response.text.split('id="chart-headache-desc"')[1].split("</desc>")[0]
+    assert "title=" not in response.text  # nothing only in a tooltip
+    assert "style=" not in response.text  # the CSP forbids inline styles
 
 
 def test_timeline_with_only_no_symptom_days_says_so(client, signed_in, patient_actions):
@@ -708,3 +740,27 @@ def test_the_audit_trail_cannot_be_changed_or_deleted(app, signed_in):
         with pytest.raises(sqlalchemy.exc.DatabaseError, match="append-only"):
             db.session.execute(sqlalchemy.text(statement))
         db.session.rollback()
+
+
+def test_a_patient_sees_only_their_own_timeline(
+    client, make_patient, patient_actions, time_machine
+):
+    pat, _ = make_patient()
+    sam, _ = make_patient(name="Sam Other")
+    check_in_on(time_machine, patient_actions, pat, DAY1, {"bruising": 2})
+    check_in_on(time_machine, patient_actions, sam, DAY1, {"headache": 1})
+    timeline = client.get("/timeline").text
+    assert 'id="chart-headache"' in timeline
+    assert 'id="chart-bruising"' not in timeline
+
+
+def test_a_symptom_without_an_expected_duration_is_charted_without_a_band_and_says_so(
+    client, make_patient, patient_actions, time_machine
+):
+    patient, _ = make_patient()
+    check_in_on(time_machine, patient_actions, patient, DAY1, {"eyelid_drooping": 2})
+    figure = client.get("/timeline").text.split('id="chart-eyelid_drooping"')[1]
+    figure = figure.split("</figure>")[0]
+    assert '<rect class="band"' not in figure and "Expected duration</li>" not in figure
+    assert "No usual duration: this is not an expected side effect" in figure
+    assert figure.count('<circle class="dot"') == 2  # one in the chart, one in the legend
