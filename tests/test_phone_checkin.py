@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from tests import test_patient_pages
 from tests.conftest import csrf_token
 from tests.test_patient_pages import DAY1, checked_severity, follow
 from tracker.catalogue import AREA_NAMES
@@ -23,14 +24,8 @@ from tracker.services.patients.links import issue_link
 
 DAY2 = DAY1 + timedelta(days=1)
 
-
-@pytest.fixture
-def signed_in(make_patient, patient_actions, time_machine):
-    """Pat, treated yesterday, has opened this morning's link."""
-    time_machine.move_to(DAY1, tick=False)
-    patient, treatment = make_patient()
-    assert patient_actions.sign_in(patient).status_code == 302
-    return patient, treatment
+signed_in = test_patient_pages.signed_in
+"""Pat, treated yesterday, has opened this morning's link (the patient pages' fixture)."""
 
 
 def stored() -> dict[int, dict[str, int]]:
