@@ -24,6 +24,7 @@ from sqlalchemy import select
 from tests import builders, pg
 from tests.builders import TREATED_AT
 from tracker import create_app
+from tracker.catalogue import DEFAULT_CATALOGUE, URGENT
 from tracker.extensions import db
 from tracker.models import Patient, SecondFactor, User
 from tracker.services.clinics.clinics import create_clinic, create_user
@@ -191,6 +192,9 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
+DEFAULT_URGENT_CODES = {d.code for d in DEFAULT_CATALOGUE if d.action == URGENT}
+
+
 class PatientActions:
     """Drive the patient's pages like a browser: open a link, press its button."""
 
@@ -209,11 +213,18 @@ class PatientActions:
         return self.client.get("/checkin")
 
     def submit_checkin(self, severities: dict[str, object] | None = None, **fields):
-        """Post the check-in form with a valid CSRF token; symptoms not named stay "None"."""
+        """Post the check-in form with a valid CSRF token; symptoms not named stay "None".
+
+        An urgent symptom of the default catalogue with a severity of 1 or more is ticked in
+        the urgent list instead (the form records it as severe)."""
         page = self.checkin_page()
         data = {"csrf_token": csrf_token(page.text), **fields}
         for code, severity in (severities or {}).items():
-            data[f"severity_{code}"] = severity
+            if code in DEFAULT_URGENT_CODES and isinstance(severity, int):
+                if severity >= 1:
+                    data.setdefault("urgent", []).append(code)
+            else:
+                data[f"severity_{code}"] = severity
         return self.client.post("/checkin", data=data)
 
 

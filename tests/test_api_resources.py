@@ -66,12 +66,14 @@ def test_symptoms_lists_the_clinics_catalogue(api):
         "code",
         "name",
         "action",
+        "area",
         "expected_hours",
         "expected_text",
         "advice",
         "translations",
     }
     assert bruising["action"] == "expected" and bruising["expected_hours"] == 72
+    assert bruising["area"] == "sites"
     assert bruising["translations"] == {
         "cy": {
             "name": "Cleisio",

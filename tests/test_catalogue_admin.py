@@ -31,6 +31,7 @@ def current_values(symptom: Symptom) -> dict[str, str]:
     return {
         "name": symptom.name,
         "action": symptom.action,
+        "area": symptom.area,
         "expected_hours": "" if hours is None else f"{hours:g}",
         "expected_text": symptom.expected_text,
         "advice": symptom.advice,

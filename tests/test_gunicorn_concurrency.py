@@ -29,7 +29,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests import builders, own_database
-from tests.conftest import ON_POSTGRESQL
+from tests.conftest import DEFAULT_URGENT_CODES, ON_POSTGRESQL
 from tracker.extensions import db
 from tracker.models import CheckIn, Flag, Symptom, SymptomReport
 from tracker.services.clinics.clinics import create_clinic
@@ -171,7 +171,7 @@ class Browser:
         }
         body = None
         if form is not None:
-            body = urlencode(form)
+            body = urlencode(form, doseq=True)
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
@@ -197,7 +197,9 @@ class Browser:
 
     def check_in(self, severities: dict[str, int]) -> int:
         form = {"csrf_token": self.form_token("/checkin")}
-        form.update({f"severity_{code}": str(value) for code, value in severities.items()})
+        urgent = [code for code in severities if code in DEFAULT_URGENT_CODES]  # ticked only
+        form.update({f"severity_{c}": str(n) for c, n in severities.items() if c not in urgent})
+        form.update({"urgent": urgent} if urgent else {})
         status, text = self.request("POST", "/checkin", form)
         assert status == 302, (status, text[:500])
         return status

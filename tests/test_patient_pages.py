@@ -113,10 +113,14 @@ def test_urgent_symptom_shows_emergency_advice_first_and_alerts_the_clinic(
     answer = follow(client, response)
     assert answer.status_code == 200
     assert "Get medical help now" in answer.text
-    assert "Call 999" in answer.text
+    assert 'Call <a class="tel" href="tel:999">999</a>' in answer.text
     assert "Your clinic has been alerted" in answer.text
-    assert answer.text.index("Call 999") < answer.text.index("Thank you")
-    assert answer.text.index("Call 999") < answer.text.index("Headache")
+    assert answer.text.index('Call <a class="tel" href="tel:999">999</a>') < answer.text.index(
+        "Thank you"
+    )
+    assert answer.text.index('Call <a class="tel" href="tel:999">999</a>') < answer.text.index(
+        "Headache"
+    )
     assert flags_of(treatment) == [("urgent", "difficulty_breathing")]
 
 
@@ -127,7 +131,7 @@ def test_urgent_symptom_with_nobody_to_alert_does_not_claim_the_clinic_was_alert
     _, treatment = signed_in
     answer = follow(client, patient_actions.submit_checkin({"difficulty_swallowing": 2}))
     assert flags_of(treatment) == [("urgent", "difficulty_swallowing")]
-    assert "Call 999" in answer.text
+    assert 'Call <a class="tel" href="tel:999">999</a>' in answer.text
     assert "has been alerted" not in answer.text
     assert "Then tell your clinic" in answer.text
     assert "Your clinic has been told" not in answer.text
@@ -144,7 +148,9 @@ def test_urgent_symptom_reported_again_while_its_flag_is_open_says_since_when(
         time_machine, patient_actions, patient, DAY1 + timedelta(days=1), {"vision_problems": 1}
     )
     answer = follow(client, again)
-    assert answer.text.index("Call 999") < answer.text.index("Thank you")
+    assert answer.text.index('Call <a class="tel" href="tel:999">999</a>') < answer.text.index(
+        "Thank you"
+    )
     assert "has been alerted" not in answer.text  # this check-in queued no alert
     assert "Your clinic already knows about this (since Tue 03 Mar, 10:00)" in answer.text
 
@@ -186,7 +192,9 @@ def test_urgent_symptom_reported_again_after_its_flag_was_resolved_says_the_clin
     (reopened,) = db.session.scalars(select(Flag).where(Flag.status == "open")).all()
     assert reopened.reason == "urgent"
     assert [m.to_address for m in urgent_alerts_for(reopened)] == ["alerts@riverside.test"]
-    assert answer.text.index("Call 999") < answer.text.index("Your clinic has been alerted")
+    assert answer.text.index('Call <a class="tel" href="tel:999">999</a>') < answer.text.index(
+        "Your clinic has been alerted"
+    )
     assert "already knows" not in answer.text
 
 
@@ -198,7 +206,10 @@ def test_urgent_symptom_reported_again_with_nobody_to_alert_claims_no_alert_it_d
     answer = follow(client, again)
     (reopened,) = db.session.scalars(select(Flag).where(Flag.status == "open")).all()
     assert urgent_alerts_for(reopened) == []
-    assert "Get medical help now" in answer.text and "Call 999" in answer.text
+    assert (
+        "Get medical help now" in answer.text
+        and 'Call <a class="tel" href="tel:999">999</a>' in answer.text
+    )
     assert "has been alerted" not in answer.text
     assert "Then tell your clinic" in answer.text
 
@@ -211,8 +222,8 @@ def test_emergency_number_is_the_configured_one(database_uri, make_patient, time
         actions = PatientActions(abroad.test_client())
         assert actions.sign_in(patient).status_code == 302
         answer = follow(actions.client, actions.submit_checkin({"vision_problems": 2}))
-        assert "Call 112" in answer.text
-        assert "Call 999" not in answer.text
+        assert 'Call <a class="tel" href="tel:112">112</a>' in answer.text
+        assert 'Call <a class="tel" href="tel:999">999</a>' not in answer.text
     finally:
         with abroad.app_context():
             db.engine.dispose()
@@ -221,7 +232,7 @@ def test_emergency_number_is_the_configured_one(database_uri, make_patient, time
 def test_emergency_number_changed_in_app_config_is_shown(app, client, signed_in, patient_actions):
     app.config["EMERGENCY_NUMBER"] = "000"
     answer = follow(client, patient_actions.submit_checkin({"muscle_weakness": 3}))
-    assert "Call 000" in answer.text
+    assert 'Call <a class="tel" href="tel:000">000</a>' in answer.text
 
 
 def test_review_symptom_is_flagged_for_the_clinic_without_emergency_advice(
@@ -445,7 +456,9 @@ def test_the_form_keeps_what_the_patient_entered_when_it_shows_an_error(signed_i
 def test_a_fresh_form_has_none_chosen_for_every_symptom(signed_in, patient_actions):
     page = patient_actions.checkin_page()
     assert checked_severity(page.text, "bruising") == "0"
-    assert checked_severity(page.text, "difficulty_breathing") == "0"
+    assert checked_severity(page.text, "eyelid_drooping") == "0"
+    assert 'name="urgent"' in page.text
+    assert 'name="urgent" type="checkbox" value="difficulty_breathing" checked' not in page.text
 
 
 # --- time zones ----------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ def test_patient_reports_urgent_symptom_end_to_end(
     response = patient_actions.submit_checkin({"difficulty_swallowing": 2, "bruising": 1})
     assert response.status_code == 302, response.text
     answer = client.get(response.headers["Location"])
-    assert "Call 999" in answer.text
+    assert 'Call <a class="tel" href="tel:999">999</a>' in answer.text
     assert CheckIn.query.count() == 1
     assert [f.reason for f in Flag.query.all()] == ["urgent"]
     assert client.get("/timeline").status_code == 200

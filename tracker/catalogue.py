@@ -17,6 +17,19 @@ REVIEW = "review"
 URGENT = "urgent"
 ACTIONS = (EXPECTED, REVIEW, URGENT)
 
+SITES = "sites"
+HEAD = "head"
+EYES = "eyes"
+BODY = "body"
+AREAS = (SITES, HEAD, EYES, BODY)
+"""Where on the body a symptom is felt; the check-in groups its questions by these."""
+AREA_NAMES = {
+    SITES: "At the injection sites",
+    HEAD: "Head and face",
+    EYES: "Eyes",
+    BODY: "Whole body",
+}
+
 SPREAD_ADVICE = (
     "This can be a sign that the toxin has spread beyond the injection sites. "
     "It needs medical help now."
@@ -33,6 +46,7 @@ class DefaultSymptom:
     expected_hours: int | None
     expected_text: str
     advice: str
+    area: str = BODY
 
 
 DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
@@ -44,6 +58,7 @@ DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
         "Bruising usually fades within a few days.",
         "A cold compress for 10 minutes at a time helps. Avoid rubbing the area. "
         "Tell us if it is still there after three days.",
+        area=SITES,
     ),
     DefaultSymptom(
         "headache",
@@ -52,6 +67,7 @@ DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
         48,
         "A headache usually lasts 24 to 48 hours.",
         "Rest, drink water, and take a simple painkiller such as paracetamol if you need one.",
+        area=HEAD,
     ),
     DefaultSymptom(
         "redness",
@@ -60,6 +76,7 @@ DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
         48,
         "Redness usually settles within hours to two days.",
         "Keep the area clean, avoid make-up, heat and exercise for the first day.",
+        area=SITES,
     ),
     DefaultSymptom(
         "swelling",
@@ -68,6 +85,7 @@ DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
         48,
         "Small swellings usually settle within hours to two days.",
         "A cold compress helps. Do not massage the area.",
+        area=SITES,
     ),
     DefaultSymptom(
         "pain",
@@ -76,6 +94,7 @@ DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
         48,
         "Tenderness usually settles within two days.",
         "A simple painkiller such as paracetamol can help. Do not massage the area.",
+        area=SITES,
     ),
     DefaultSymptom(
         "itching",
@@ -85,6 +104,7 @@ DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
         "Mild itching at the injection sites usually settles within a few days.",
         "Avoid scratching. If the itching is widespread, with hives or wheezing, "
         "that is an allergic reaction: report it as one.",
+        area=SITES,
     ),
     DefaultSymptom(
         "nausea",
@@ -93,6 +113,7 @@ DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
         72,
         "Nausea usually passes within one to three days.",
         "Eat small, plain meals and sip water.",
+        area=BODY,
     ),
     DefaultSymptom(
         "sweating",
@@ -101,6 +122,7 @@ DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
         72,
         "Some extra sweating elsewhere on the body can follow treatment for sweating.",
         "Wear loose, breathable clothing. Tell us if it does not settle.",
+        area=BODY,
     ),
     DefaultSymptom(
         "eyelid_drooping",
@@ -109,6 +131,7 @@ DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
         None,
         "Eyelid drooping can start 3 to 14 days after treatment and may last some weeks.",
         "Your clinic will review this and contact you. It usually wears off.",
+        area=EYES,
     ),
     DefaultSymptom(
         "brow_drooping",
@@ -117,6 +140,7 @@ DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
         None,
         "A heavy or drooping brow can follow forehead treatment and usually wears off.",
         "Your clinic will review this and contact you.",
+        area=HEAD,
     ),
     DefaultSymptom(
         "dry_eye",
@@ -126,6 +150,7 @@ DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
         "Dry or irritated eyes can follow treatment near the eyes.",
         "Lubricating eye drops can help. Eye pain or any change in vision is urgent: "
         "report it as vision problems.",
+        area=EYES,
     ),
     DefaultSymptom(
         "difficulty_swallowing",
@@ -134,6 +159,7 @@ DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
         None,
         "Difficulty swallowing is not an expected side effect.",
         SPREAD_ADVICE,
+        area=BODY,
     ),
     DefaultSymptom(
         "difficulty_breathing",
@@ -142,6 +168,7 @@ DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
         None,
         "Difficulty breathing is not an expected side effect.",
         SPREAD_ADVICE,
+        area=BODY,
     ),
     DefaultSymptom(
         "difficulty_speaking",
@@ -150,6 +177,7 @@ DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
         None,
         "Difficulty speaking is not an expected side effect.",
         SPREAD_ADVICE,
+        area=HEAD,
     ),
     DefaultSymptom(
         "vision_problems",
@@ -158,6 +186,7 @@ DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
         None,
         "Double or blurred vision is not an expected side effect.",
         SPREAD_ADVICE,
+        area=EYES,
     ),
     DefaultSymptom(
         "muscle_weakness",
@@ -166,6 +195,7 @@ DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
         None,
         "Weakness away from the injection sites is not an expected side effect.",
         SPREAD_ADVICE,
+        area=BODY,
     ),
     DefaultSymptom(
         "allergic_reaction",
@@ -174,6 +204,7 @@ DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
         None,
         "These are signs of an allergic reaction.",
         "An allergic reaction can get worse quickly and needs medical help now.",
+        area=BODY,
     ),
 )
 

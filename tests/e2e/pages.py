@@ -64,9 +64,20 @@ def start_check_in(page: Page, link: str) -> None:
 
 
 def report(page: Page, severities: dict[str, str]) -> None:
-    """Choose a severity for each named symptom (taps on its scale) and send the check-in."""
+    """Answer for each named symptom and send the check-in: an urgent one is ticked in "Right
+    now, do you have any of these?" (its severity is not asked), any other gets its severity
+    tapped on its scale, after opening its body area's group if that is closed."""
+    urgent = page.get_by_role("group", name="Right now, do you have any of these?")
     for symptom, severity in severities.items():
+        tick = urgent.get_by_label(symptom, exact=True)
+        if tick.count():
+            tick.tap()
+            expect(tick).to_be_checked()
+            continue
         scale = page.get_by_role("group", name=symptom, exact=True)
+        if not scale.is_visible():  # in a closed group: not in the accessibility tree yet
+            legend = page.locator("legend").get_by_text(symptom, exact=True)
+            page.locator("details.area", has=legend).locator("summary").tap()
         scale.get_by_text(severity, exact=True).tap()  # the label: the radio itself is hidden
         expect(scale.get_by_label(severity, exact=True)).to_be_checked()
     page.get_by_role("button", name="Send my check-in").tap()

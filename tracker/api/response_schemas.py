@@ -11,6 +11,7 @@ from pydantic import Field
 
 from .fields import (
     Action,
+    Area,
     FlagReason,
     FlagStatus,
     Indication,
@@ -59,6 +60,10 @@ class SymptomOut(Out):
     code: str = Field(examples=["bruising"])
     name: str
     action: Action
+    area: Area = Field(
+        description="Where it is felt: `sites` (at the injection sites), `head` (head and face), "
+        "`eyes`, `body` (whole body). The patient's check-in groups its questions by it."
+    )
     expected_hours: float | None = Field(
         description="How long it usually lasts; null for review and urgent symptoms."
     )

@@ -10,7 +10,7 @@ from typing import TypeVar
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..catalogue import LANGUAGE_NAMES, TRANSLATED_LANGUAGES
+from ..catalogue import AREA_NAMES, LANGUAGE_NAMES, TRANSLATED_LANGUAGES
 from ..errors import render_error
 from ..extensions import db
 from ..invalid import InvalidInput
@@ -59,6 +59,7 @@ def catalogue():
         tz=current_user.clinic.timezone,
         languages=TRANSLATED_LANGUAGES,
         language_names=LANGUAGE_NAMES,
+        area_names=AREA_NAMES,
         outdated_by_language={
             language: [s for s in symptoms if language in catalogue_admin.outdated_translations(s)]
             for language in TRANSLATED_LANGUAGES

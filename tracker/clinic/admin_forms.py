@@ -22,7 +22,14 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from ..catalogue import ACTIONS, LANGUAGE_NAMES, TRANSLATED_LANGUAGES, SymptomText
+from ..catalogue import (
+    ACTIONS,
+    AREA_NAMES,
+    AREAS,
+    LANGUAGE_NAMES,
+    TRANSLATED_LANGUAGES,
+    SymptomText,
+)
 from ..emails import EMAIL_MAX_CHARS
 from ..forms import Form
 from ..infrastructure.database import MAX_ID
@@ -57,6 +64,10 @@ class SymptomForm(Form):
     action = SelectField(
         "What the app does when it is reported",
         choices=[SelectChoice(a, ACTION_LABELS[a]) for a in ACTIONS],
+    )
+    area = SelectField(
+        "Where it is felt (groups the patient's check-in)",
+        choices=[SelectChoice(a, AREA_NAMES[a]) for a in AREAS],
     )
     expected_hours = FloatField("Expected duration (hours)", validators=[Optional()])
     expected_text = TextAreaField(
@@ -102,12 +113,14 @@ class SymptomForm(Form):
                 for language in TRANSLATED_LANGUAGES
                 if self[translated_field(language, "confirmed")].data
             ),
+            area=self.area.data,
         )
 
 
 CHANGE_LABELS = {
     "name": "Name",
     "action": "Action",
+    "area": "Body area",
     "expected_hours": "Expected hours",
     "expected_text": "What to expect",
     "advice": "Advice",

@@ -10,7 +10,7 @@ from sqlalchemy import CheckConstraint, Float, ForeignKey, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, attribute_keyed_dict, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..catalogue import ACTIONS, ENGLISH, TRANSLATED_LANGUAGES, SymptomText
+from ..catalogue import ACTIONS, BODY, ENGLISH, TRANSLATED_LANGUAGES, SymptomText
 from ..extensions import db
 from ..timeutil import utcnow
 from .types import UTCDateTime
@@ -89,6 +89,8 @@ class Symptom(db.Model):
     expected_text: Mapped[str] = mapped_column(Text, default="")
     advice: Mapped[str] = mapped_column(Text, default="")
     position: Mapped[int] = mapped_column(default=0)
+    area: Mapped[str] = mapped_column(String(20), default=BODY, server_default=BODY)
+    """Where it is felt (catalogue.AREAS): the check-in groups its questions by area."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     clinic: Mapped[Clinic] = relationship(back_populates="symptoms")

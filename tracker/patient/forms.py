@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from werkzeug.datastructures import MultiDict
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
     RadioField,
+    SelectMultipleField,
     SubmitField,
     TextAreaField,
     TimeField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..catalogue import DEFAULT_SCHEDULE, SEVERITY_LABELS
+from ..catalogue import AREAS, DEFAULT_SCHEDULE, SEVERITY_LABELS, URGENT
 from ..forms import Form
 from ..models import Symptom
 from ..services.patients.checkins import NOTE_MAX_CHARS, SymptomEntry
@@ -24,6 +27,10 @@ from ..timeutil import local_to_utc
 
 SEVERITY_PREFIX = "severity_"
 ONSET_PREFIX = "onset_"
+URGENT_FIELD = "urgent"
+URGENT_SEVERITY = 3
+"""The severity recorded for an urgent symptom the patient ticks ("severe"); see `CheckInForm`."""
+URGENT_ERROR = "Choose only from the list, or nothing if you have none of these."
 SEVERITY_ERROR = "Choose one: " + ", ".join(label.lower() for label in SEVERITY_LABELS) + "."
 NOTE_ERROR = f"Keep the note to {NOTE_MAX_CHARS:,} characters or fewer."
 
@@ -40,8 +47,22 @@ class NoSymptomsForm(Form):
     submit = SubmitField("No symptoms today")
 
 
+class SameAsLastForm(Form):
+    """ "Same as yesterday": only a CSRF token; the server copies the last check-in itself."""
+
+    submit = SubmitField("Same as yesterday")
+
+
 class CheckInForm(Form):
-    """Today's check-in: a severity for every catalogue symptom, an onset if new, and a note."""
+    """Today's check-in: first "Right now, do you have any of these?" (the urgent symptoms, one
+    tick each), then a severity (and an onset if new) for every other catalogue symptom, a note.
+
+    An urgent symptom is only ticked, not graded: someone who cannot swallow or breathe should
+    be reading the warning and calling 999, not choosing between "moderate" and "severe". A tick
+    is recorded as severe (`URGENT_SEVERITY`), the honest reading of "needs help now": an urgent
+    symptom is flagged urgent at any severity anyway, and severe is what the severe-sustained
+    and worsening rules look for should it persist or a later check-in grade it differently.
+    """
 
     note = TextAreaField(
         "Anything else you want the clinic to know?",
@@ -53,10 +74,19 @@ class CheckInForm(Form):
 
     @classmethod
     def for_catalogue(cls, symptoms: Iterable[Symptom], **kwargs) -> CheckInForm:
-        """A form class with one severity and one onset field per symptom, instantiated."""
+        """A form class with the urgent list, a severity and an onset field per other symptom."""
         symptoms = list(symptoms)
-        fields = {"symptoms": symptoms}
+        fields: dict = {"symptoms": symptoms}
+        fields[URGENT_FIELD] = SelectMultipleField(
+            "Right now, do you have any of these?",
+            choices=[SelectChoice(s.code, s.name) for s in symptoms if s.action == URGENT],
+            widget=ListWidget(prefix_label=False),
+            option_widget=CheckboxInput(),
+            validate_choice=True,
+        )
         for symptom in symptoms:
+            if symptom.action == URGENT:
+                continue
             fields[SEVERITY_PREFIX + symptom.code] = RadioField(
                 symptom.name,
                 choices=[SelectChoice(n, label) for n, label in enumerate(SEVERITY_LABELS)],
@@ -71,28 +101,100 @@ class CheckInForm(Form):
         form_class = type("CatalogueCheckInForm", (cls,), fields)
         return form_class(**kwargs)
 
+    @property
+    def urgent_symptoms(self) -> list[Symptom]:
+        return [s for s in self.symptoms if s.action == URGENT]
+
+    @property
+    def graded_symptoms(self) -> list[Symptom]:
+        return [s for s in self.symptoms if s.action != URGENT]
+
     def severity_field(self, symptom: Symptom) -> RadioField:
         return self[SEVERITY_PREFIX + symptom.code]
 
     def onset_field(self, symptom: Symptom) -> DateTimeLocalField:
         return self[ONSET_PREFIX + symptom.code]
 
-    def unknown_codes(self, submitted: Iterable[str]) -> list[str]:
-        """Symptom codes in the submitted field names that are not in this clinic's catalogue."""
-        known = {s.code for s in self.symptoms}
-        return sorted(
-            name.removeprefix(SEVERITY_PREFIX)
-            for name in submitted
-            if name.startswith(SEVERITY_PREFIX) and name.removeprefix(SEVERITY_PREFIX) not in known
+    def prefill(self, severities: Mapping[str, int]) -> None:
+        """Start each graded symptom at its last severity (`severities` by code)."""
+        for symptom in self.graded_symptoms:
+            if symptom.code in severities:
+                self.severity_field(symptom).data = severities[symptom.code]
+
+    def by_area(self, exclude: Iterable[str] = ()) -> list[tuple[str, list[Symptom]]]:
+        """The graded symptoms not in `exclude` (codes), grouped by body area, areas in order."""
+        skip = set(exclude)
+        groups = [
+            (area, [s for s in self.graded_symptoms if s.area == area and s.code not in skip])
+            for area in AREAS
+        ]
+        return [(area, symptoms) for area, symptoms in groups if symptoms]
+
+    def holds_answer(self, symptoms: Iterable[Symptom]) -> bool:
+        """Whether any of `symptoms` has an answer other than "None", or an error."""
+        return any(
+            self.severity_field(s).data
+            or self.severity_field(s).errors
+            or self.onset_field(s).errors
+            for s in symptoms
         )
+
+    def unknown_codes(self, submitted: Iterable[str]) -> list[str]:
+        """Symptom codes in the submitted field names this form has no field for (not in the
+        clinic's catalogue, or urgent: those are answered in the urgent list only)."""
+        return sorted(
+            name.removeprefix(prefix)
+            for name in submitted
+            for prefix in (SEVERITY_PREFIX, ONSET_PREFIX)
+            if name.startswith(prefix) and name not in self._fields
+        )
+
+    def duplicated(self, submitted: MultiDict) -> list[str]:
+        """What was answered twice: a field sent with two values, or an urgent symptom twice.
+
+        A form error, not a guess at which answer was meant."""
+        names = []
+        for name in self._fields:
+            values = submitted.getlist(name)
+            if name == URGENT_FIELD:
+                names += [
+                    self.summary_label(name, code)
+                    for code in sorted(set(values))
+                    if values.count(code) > 1
+                ]
+            elif len(values) > 1:
+                names.append(self.summary_label(name))
+        return names
+
+    def summary_label(self, name: str, code: str | None = None) -> str:
+        """The words naming a field in the error summary: "Bruising: when did it start?"."""
+        if code is not None or name == URGENT_FIELD:
+            symptom = next((s for s in self.symptoms if s.code == code), None)
+            return symptom.name if symptom else self[name].label.text
+        if name.startswith(ONSET_PREFIX):
+            symptom = next(s for s in self.symptoms if s.code == name.removeprefix(ONSET_PREFIX))
+            return f"{symptom.name}: {self[name].label.text.lower()}"
+        return self[name].label.text
+
+    def error_anchor(self, name: str) -> str:
+        """The id of the element the error summary links to for field `name`."""
+        field = self[name]
+        if isinstance(field, (RadioField, SelectMultipleField)):
+            return f"{field.id}-0"
+        return field.id
 
     def entries(self, tz_name: str) -> list[SymptomEntry]:
         """The symptoms reported (severity 1 or more), onsets read in `tz_name` and put in UTC.
 
         Raises `InvalidInput` for an onset the clocks skipped or repeated that day.
         """
+        ticked = set(self[URGENT_FIELD].data or [])
         entries = []
         for symptom in self.symptoms:
+            if symptom.action == URGENT:
+                if symptom.code in ticked:
+                    entries.append(SymptomEntry(symptom.code, URGENT_SEVERITY))
+                continue
             severity = self.severity_field(symptom).data or 0
             if severity >= 1:
                 onset: datetime | None = self.onset_field(symptom).data
@@ -105,12 +207,13 @@ class CheckInForm(Form):
     def field_for(self, service_key: str):
         """The form field a check-in service error key belongs to.
 
-        "symptoms.<code>" is the severity field, "symptoms.<code>.onset_at" the onset field.
+        "symptoms.<code>" is the severity field (the urgent list for an urgent symptom),
+        "symptoms.<code>.onset_at" the onset field.
         """
         if service_key.startswith("symptoms."):
             code, _, part = service_key.removeprefix("symptoms.").partition(".")
             prefix = ONSET_PREFIX if part == "onset_at" else SEVERITY_PREFIX
-            return self._fields.get(prefix + code)
+            return self._fields.get(prefix + code, self._fields.get(URGENT_FIELD))
         return self._fields.get(service_key)
 
 

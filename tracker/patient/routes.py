@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from flask import abort, g, redirect, render_template, request, url_for
+import re
 
+from flask import abort, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from ..catalogue import AREA_NAMES
 from ..extensions import db
 from ..forms import Form
 from ..infrastructure.database import restart_write
 from ..invalid import InvalidInput
-from ..models import PatientLink
+from ..models import CheckIn, PatientLink, SymptomReport, Treatment
 from ..services.clinics.catalogue_admin import clinic_symptoms
 from ..services.flags.timeline import build_timeline, treatment_day
 from ..services.patients import fresh_links, history
-from ..services.patients.checkins import record_checkin
+from ..services.patients.checkins import SymptomEntry, record_checkin
 from ..services.patients.followup import followed_up_treatment
 from ..services.patients.fresh_links import FreshLink, daily_cap, offers_fresh_link
 from ..services.patients.links import LinkState, check_link, use_link
-from ..timeutil import utcnow
+from ..timeutil import local_date, utcnow
 from . import bp
-from .forms import CheckInForm, NoSymptomsForm, OpenLinkForm
+from .forms import CheckInForm, NoSymptomsForm, OpenLinkForm, SameAsLastForm
 from .session import (
     WAY_BACK,
     audit_patient,
@@ -58,19 +63,25 @@ def _link_problem(
     ), status
 
 
+@bp.app_template_filter("tel")
+def tel_href(number: str) -> str:
+    """A phone number as a `tel:` URL: digits and a leading + only ("029 2000 0000")."""
+    return "tel:" + re.sub(r"(?!^\+)\D", "", number.strip())
+
+
 @bp.get("/p/<token>")
 def open_link(token: str):
     """Show the start button; fetching this page does not use the link up."""
     found = check_link(token)
     if found.state is not LinkState.VALID:
         return _link_problem(found.state, found.link)
-    return render_template("patient/open_link.html", form=OpenLinkForm())
+    return render_template(
+        "patient/open_link.html", form=OpenLinkForm(), none_form=NoSymptomsForm()
+    )
 
 
-@bp.post("/p/<token>")
-def start_session(token: str):
-    """Use the link up and start the patient's session."""
-    form = OpenLinkForm()
+def _use_link_and_sign_in(token: str, form) -> PatientLink | tuple:
+    """Use the link up and start the patient's session; or the page saying why not."""
     if not form.validate_on_submit():
         abort(400)
     found = use_link(token)
@@ -79,8 +90,31 @@ def start_session(token: str):
     start_patient_session(found.link.patient)
     g.patient = found.link.patient
     audit_patient("patient.link.use", target=f"link:{found.link.id}")
+    return found.link
+
+
+@bp.post("/p/<token>")
+def start_session(token: str):
+    """Use the link up and start the patient's session."""
+    link = _use_link_and_sign_in(token, OpenLinkForm())
+    if not isinstance(link, PatientLink):
+        return link
     db.session.commit()
     return redirect(url_for("patient.checkin"))
+
+
+@bp.post("/p/<token>/none")
+def start_with_no_symptoms(token: str):
+    """ "No symptoms today" from the link's first page: use the link, start the session and
+    record a check-in with nothing to report, in one tap (as the invite email promises)."""
+    link = _use_link_and_sign_in(token, NoSymptomsForm())
+    if not isinstance(link, PatientLink):
+        return link
+    treatment = followed_up_treatment(g.patient.id, utcnow())
+    if treatment is None:
+        db.session.commit()
+        return render_template("patient/no_treatment.html")
+    return _recorded(treatment, [])
 
 
 @bp.post("/p/<token>/fresh")
@@ -122,37 +156,79 @@ def checkin():
     if treatment is None:
         return render_template("patient/no_treatment.html")
     form = CheckInForm.for_catalogue(clinic_symptoms(g.patient.clinic_id))
+    last = last_checkin(treatment)
+    last_severities = _severities(last)
     status = 200
     if request.method == "POST":
         unknown = form.unknown_codes(request.form.keys())
-        if form.validate_on_submit() and not unknown:
+        twice = form.duplicated(request.form)
+        if form.validate_on_submit() and not unknown and not twice:
             try:
-                result = record_checkin(
-                    treatment, form.entries(g.patient.timezone), note=form.note.data
-                )
+                entries = form.entries(g.patient.timezone)
+                return _recorded(treatment, entries, note=form.note.data)
             except InvalidInput as invalid:
                 form.show_refusal(invalid)
-            else:
-                audit_patient("patient.checkin.create", target=f"checkin:{result.checkin.id}")
-                db.session.commit()
-                return redirect(url_for("patient.answer", checkin_id=result.checkin.id))
         if unknown:
             form.form_errors.append(f"Unknown symptom: {', '.join(unknown)}. Nothing was saved.")
+        if twice:
+            form.form_errors.append(
+                f"Answered twice: {', '.join(twice)}. Give one answer each. Nothing was saved."
+            )
         restart_write()
         status = 422
+    else:
+        form.prefill(last_severities)
     previous = build_timeline(treatment, form.symptoms, g.patient.timezone, utcnow())
+    last_time = [s for s in form.graded_symptoms if last_severities.get(s.code, 0) >= 1]
     # The form shows what was reported before (health data), also when shown again after a refusal.
     audit_patient("patient.checkin_form.view", target=f"treatment:{treatment.id}")
     html = render_template(
         "patient/checkin.html",
         form=form,
         none_form=NoSymptomsForm(),
+        same_form=SameAsLastForm() if last_severities else None,
+        last_time=last_time,
+        AREA_NAMES=AREA_NAMES,
+        others=form.by_area(exclude=[s.code for s in last_time]),
+        today_checkin=last if last and _is_today(last) else None,
         treatment=treatment,
         timeline=previous,
         day=treatment_day(treatment, utcnow(), g.patient.timezone),
     )
     db.session.commit()  # after rendering: committing first would expire the rows shown
     return html, status
+
+
+def last_checkin(treatment: Treatment) -> CheckIn | None:
+    """The treatment's latest check-in (by when it was reported), with its reports."""
+    return db.session.scalar(
+        select(CheckIn)
+        .where(CheckIn.treatment_id == treatment.id)
+        .options(selectinload(CheckIn.reports).selectinload(SymptomReport.symptom))
+        .order_by(CheckIn.reported_at.desc(), CheckIn.id.desc())
+        .limit(1)
+    )
+
+
+def _severities(checkin: CheckIn | None) -> dict[str, int]:
+    """The symptoms a check-in reported (severity 1 or more) by code."""
+    if checkin is None:
+        return {}
+    return {r.symptom.code: r.severity for r in checkin.reports if r.severity >= 1}
+
+
+def _is_today(checkin: CheckIn) -> bool:
+    """Whether `checkin` was reported today, on the patient's own calendar."""
+    tz = g.patient.timezone
+    return local_date(checkin.reported_at, tz) == local_date(utcnow(), tz)
+
+
+def _recorded(treatment: Treatment, entries: list[SymptomEntry], note: str | None = None):
+    """Record a check-in, audit it, commit, and show its answer page."""
+    result = record_checkin(treatment, entries, note=note)
+    audit_patient("patient.checkin.create", target=f"checkin:{result.checkin.id}")
+    db.session.commit()
+    return redirect(url_for("patient.answer", checkin_id=result.checkin.id))
 
 
 @bp.post("/checkin/none")
@@ -162,10 +238,24 @@ def no_symptoms():
     treatment = followed_up_treatment(g.patient.id, utcnow())
     if treatment is None or not NoSymptomsForm().validate_on_submit():
         abort(400)
-    result = record_checkin(treatment, [])
-    audit_patient("patient.checkin.create", target=f"checkin:{result.checkin.id}")
-    db.session.commit()
-    return redirect(url_for("patient.answer", checkin_id=result.checkin.id))
+    return _recorded(treatment, [])
+
+
+@bp.post("/checkin/same")
+@patient_required
+def same_as_last():
+    """ "Same as yesterday": a check-in with exactly the last check-in's severities, in one tap.
+
+    The severities are read here from the last check-in, never from the request (which is only
+    its CSRF token); without a last check-in that reported something there is nothing to copy.
+    """
+    treatment = followed_up_treatment(g.patient.id, utcnow())
+    if treatment is None or not SameAsLastForm().validate_on_submit():
+        abort(400)
+    severities = _severities(last_checkin(treatment))
+    if not severities:
+        abort(400)
+    return _recorded(treatment, [SymptomEntry(code, n) for code, n in severities.items()])
 
 
 @bp.get("/checkins/<int:checkin_id>")

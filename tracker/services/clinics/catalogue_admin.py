@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ...catalogue import ACTIONS, EXPECTED, TRANSLATED_LANGUAGES, SymptomText
+from ...catalogue import ACTIONS, AREAS, EXPECTED, TRANSLATED_LANGUAGES, SymptomText
 from ...extensions import db
 from ...infrastructure.database import lock_for_update
 from ...invalid import InvalidInput
@@ -60,6 +60,8 @@ class SymptomEdit:
     """By language (all empty: no translation); None leaves the translations as they are."""
     confirmed: frozenset[str] = frozenset()
     """The languages whose translation the admin checked still says what the English says."""
+    area: str | None = None
+    """Where it is felt (catalogue.AREAS); None leaves it as it is."""
 
     @classmethod
     def of(cls, symptom: Symptom) -> SymptomEdit:
@@ -71,6 +73,7 @@ class SymptomEdit:
             symptom.expected_text,
             symptom.advice,
             {language: stored_translation(symptom, language) for language in TRANSLATED_LANGUAGES},
+            area=symptom.area,
         )
 
     def values(self) -> dict[str, str | float | None]:
@@ -82,6 +85,8 @@ class SymptomEdit:
             "expected_text": self.expected_text,
             "advice": self.advice,
         }
+        if self.area is not None:
+            values["area"] = self.area
         for language, text in (self.translations or {}).items():
             for field in TEXT_FIELDS:
                 values[translated_field(language, field)] = getattr(text, field)
@@ -154,6 +159,7 @@ def normalise(edit: SymptomEdit) -> SymptomEdit:
             None if translations is None else {k: _clean(t) for k, t in translations.items()}
         ),
         confirmed=edit.confirmed,
+        area=edit.area,
     )
 
 
@@ -175,6 +181,8 @@ def problems(edit: SymptomEdit) -> dict[str, str]:
         errors["name"] = "Give the symptom a name."
     elif len(edit.name) > NAME_MAX_CHARS:
         errors["name"] = f"Keep the name to {NAME_MAX_CHARS} characters or fewer."
+    if edit.area is not None and edit.area not in AREAS:
+        errors["area"] = f"Choose one of: {', '.join(AREAS)}."
     if edit.action not in ACTIONS:
         errors["action"] = f"Choose one of: {', '.join(ACTIONS)}."
     elif edit.action == EXPECTED:
@@ -216,13 +224,15 @@ def update_symptom(
     current = SymptomEdit.of(symptom)
     if edit.translations is None:
         edit = replace(edit, translations=current.translations)
+    if edit.area is None:
+        edit = replace(edit, area=current.area)
     before, after = current.values(), edit.values()
     changes = {f: [before[f], after[f]] for f in after if before[f] != after[f]}
     changes |= _outdated_changes(symptom, edit, changes)
     if not changes:
         return None
     now = now or utcnow()
-    for field in ("name", "action", "expected_hours", "expected_text", "advice"):
+    for field in ("name", "action", "expected_hours", "expected_text", "advice", "area"):
         setattr(symptom, field, after[field])
     for language, text in (edit.translations or {}).items():
         _store_translation(symptom, language, text, changes, now)

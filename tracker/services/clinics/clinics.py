@@ -36,6 +36,7 @@ def create_clinic(name: str, timezone: str = "Europe/London") -> Clinic:
             expected_hours=d.expected_hours,
             expected_text=d.expected_text,
             advice=d.advice,
+            area=d.area,
             position=position,
             translations={
                 language: SymptomTranslation(language=language, **asdict(texts[d.code]))
