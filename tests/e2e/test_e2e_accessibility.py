@@ -41,7 +41,11 @@ CODE_LABEL = "6-digit code from your authenticator app, or a recovery code"
 
 def axe_report(page: Page) -> list[str]:
     """axe-core's violations (AXE_TAGS) on the whole page, one readable line
-    per violation: rule, impact, what it means, and the elements (CSS selectors) at fault."""
+    per violation: rule, impact, what it means, and the elements (CSS selectors) at fault.
+
+    It waits for the page's "load" event first: run on a page whose stylesheets are still
+    arriving, axe judges the unstyled page (tiny links and buttons fail target-size)."""
+    page.wait_for_load_state("load")
     results = Axe().run(page, options={"runOnly": {"type": "tag", "values": AXE_TAGS}})
     return [
         f"{v['id']} ({v['impact']}): {v['help']} at "
