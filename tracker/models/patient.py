@@ -7,6 +7,7 @@ from datetime import datetime, time
 from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, String, Time
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..catalogue import ENGLISH, LANGUAGES
 from ..extensions import db
 from ..timeutil import utcnow
 from .clinic import Clinic, User
@@ -19,6 +20,7 @@ class Patient(db.Model):
     """A patient of one clinic, reminded at their local time in their own timezone."""
 
     __tablename__ = "patients"
+    __table_args__ = (CheckConstraint(f"language IN {LANGUAGES}", name="language_known"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
@@ -28,6 +30,9 @@ class Patient(db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
     reminder_time: Mapped[time] = mapped_column(Time, default=time(9, 0))
     reminders_enabled: Mapped[bool] = mapped_column(default=True)
+    # The language of the patient's pages and emails (catalogue.LANGUAGES): set by the clinic,
+    # switchable by the patient.
+    language: Mapped[str] = mapped_column(String(8), default=ENGLISH, server_default=ENGLISH)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set by erasure: contact data is gone, the clinical record is kept but restricted.
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
