@@ -96,7 +96,7 @@ def test_the_urgent_alert_links_to_the_flag_in_clinic_time_and_names_no_patient(
     assert "URGENT" in alert.subject and "Difficulty swallowing" in alert.subject
     for body in (alert.body_text, alert.body_html):
         assert f"http://aftercare.test/clinic/flags/{flag.id}" in body
-        assert "15:00" in body and "BST" in body
+        assert "15:00" in body and "UK time" in body
         assert treatment.patient.name not in body and treatment.patient.email not in body
 
 

@@ -406,12 +406,12 @@ def test_a_blank_time_means_now(client, case, nurse):
         (
             {"bruising": 4},
             {"reported_at": "2026-03-29T01:30"},
-            "01:30 on 29 March 2026 does not exist in Europe/London: the clocks went forward.",
+            "01:30 on 29 March 2026 does not exist in UK time: the clocks went forward.",
         ),
         (
             {"bruising": 4},
             {"reported_at": "2026-10-25T01:30"},
-            "01:30 on 25 October 2026 happens twice in Europe/London: the clocks went back",
+            "01:30 on 25 October 2026 happens twice in UK time: the clocks went back",
         ),
     ],
     ids=[

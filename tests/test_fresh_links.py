@@ -87,7 +87,7 @@ def test_asking_queues_a_fresh_link_to_the_address_on_file_without_showing_it(ap
     assert message.subject == "Your new check-in link from Riverside Clinic"
     fresh = re.search(r"http://aftercare\.test/p/(\S+)", message.body_text).group(1)
     assert check_link(fresh).state is LinkState.VALID
-    assert "works until Sun 08 Mar 2026 at 12:00 GMT" in message.body_text  # 72 h from now
+    assert "works until Sun 08 Mar 2026 at 12:00 UK time" in message.body_text  # 72 h from now
     (event,) = audited("patient.link.fresh_sent")
     assert event.patient_id == patient.id and "example.com" not in (event.target or "")
 

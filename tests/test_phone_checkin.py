@@ -19,8 +19,8 @@ from tracker.catalogue import AREA_NAMES
 from tracker.extensions import db
 from tracker.models import AuditEvent, CheckIn
 from tracker.patient.forms import URGENT_SEVERITY
-from tracker.patient.routes import tel_href
 from tracker.services.patients.links import issue_link
+from tracker.templating import tel_href
 
 DAY2 = DAY1 + timedelta(days=1)
 
@@ -267,7 +267,7 @@ SYDNEY_TREATED_AT = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
         (
             datetime(2026, 3, 4, 13, 30, tzinfo=UTC),
             datetime(2026, 3, 5, 12, 30, tzinfo=UTC),
-            "You already checked in today at\n        00:30.",
+            "You already checked in today at 00:30.",
         ),
     ],
 )

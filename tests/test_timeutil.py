@@ -47,11 +47,11 @@ def test_an_ordinary_wall_time_is_the_instant_it_names(wall, tz, expected):
 
 
 LONDON_GAP = (
-    "01:30 on 29 March 2026 does not exist in Europe/London: the clocks went forward. "
+    "01:30 on 29 March 2026 does not exist in UK time: the clocks went forward. "
     "Choose another time."
 )
 LONDON_FOLD = (
-    "01:30 on 25 October 2026 happens twice in Europe/London: the clocks went back, so it could "
+    "01:30 on 25 October 2026 happens twice in UK time: the clocks went back, so it could "
     "be either. Choose a time just before or after the change."
 )
 REFUSED = {

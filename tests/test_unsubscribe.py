@@ -149,7 +149,7 @@ def test_a_patient_turns_reminders_back_on_and_changes_the_time(patient_actions,
 
     page = client.get("/reminders")
     assert page.status_code == 200
-    assert "Europe/London" in page.text
+    assert "at the time you choose, in UK time." in page.text  # a place, not "Europe/London"
     response = client.post(
         "/reminders",
         data={

@@ -61,6 +61,7 @@ def register_extensions(app: Flask) -> None:
     from .auth.login import init_app as init_login
     from .extensions import csrf, db, migrate
     from .forms import refuse_nul_in_query_string
+    from .i18n import init_app as init_i18n
     from .infrastructure.database import IdConverter, begin_request_transaction, configure_sqlite
 
     app.url_map.converters["int"] = IdConverter  # before any route is added
@@ -68,6 +69,7 @@ def register_extensions(app: Flask) -> None:
     init_login(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
+    init_i18n(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import time
 
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+
 from .catalogue_cy import WELSH
 
 EXPECTED = "expected"
@@ -24,10 +27,10 @@ BODY = "body"
 AREAS = (SITES, HEAD, EYES, BODY)
 """Where on the body a symptom is felt; the check-in groups its questions by these."""
 AREA_NAMES = {
-    SITES: "At the injection sites",
-    HEAD: "Head and face",
-    EYES: "Eyes",
-    BODY: "Whole body",
+    SITES: _l("At the injection sites"),
+    HEAD: _l("Head and face"),
+    EYES: _l("Eyes"),
+    BODY: _l("Whole body"),
 }
 
 SPREAD_ADVICE = (
@@ -245,16 +248,17 @@ class FollowUpSchedule:
         """Why `value` can't be a reminder time, or None if it can."""
         if self.earliest_reminder_time <= value <= self.latest_reminder_time:
             return None
-        return (
-            f"Choose a time between {self.earliest_reminder_time:%H:%M} and "
-            f"{self.latest_reminder_time:%H:%M}."
+        return gettext(
+            "Choose a time between %(earliest)s and %(latest)s.",
+            earliest=f"{self.earliest_reminder_time:%H:%M}",
+            latest=f"{self.latest_reminder_time:%H:%M}",
         )
 
 
 DEFAULT_SCHEDULE = FollowUpSchedule()
 
-SEVERITY_LABELS = ("None", "Mild", "Moderate", "Severe", "Very severe")
-"""PRO-CTCAE's five-point severity scale, stored as 0 to 4."""
+SEVERITY_LABELS = (_l("None"), _l("Mild"), _l("Moderate"), _l("Severe"), _l("Very severe"))
+"""PRO-CTCAE's five-point severity scale, stored as 0 to 4 (its words in the page's language)."""
 MAX_SEVERITY = len(SEVERITY_LABELS) - 1
 
 # --- languages -----------------------------------------------------------------------------
@@ -266,6 +270,8 @@ are translations of each entry, kept per clinic like the entry itself."""
 TRANSLATED_LANGUAGES = tuple(language for language in LANGUAGES if language != ENGLISH)
 LANGUAGE_NAMES = {ENGLISH: "English", "cy": "Welsh"}
 """Each language's name in English, for the staff pages."""
+LANGUAGE_OWN_NAMES = {ENGLISH: "English", "cy": "Cymraeg"}
+"""Each language's name in itself, as the patient's language switch shows it (never translated)."""
 
 
 @dataclass(frozen=True)

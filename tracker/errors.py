@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import Flask, render_template
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -12,19 +14,22 @@ from .invalid import InvalidInput
 from .services.patients.erased import PatientErased
 
 MESSAGES = {
-    400: ("Something was wrong with that request", "Go back and try again."),
-    401: ("Please sign in", "Open the link in your latest email from the clinic."),
-    403: ("Not allowed", "You do not have access to this page."),
-    404: ("Not found", "This page does not exist, or you do not have access to it."),
-    405: ("Not allowed", "That action is not available here."),
-    409: ("Already changed", "Someone else changed this first. Reload and try again."),
+    400: (_l("Something was wrong with that request"), _l("Go back and try again.")),
+    401: (_l("Please sign in"), _l("Open the link in your latest email from the clinic.")),
+    403: (_l("Not allowed"), _l("You do not have access to this page.")),
+    404: (_l("Not found"), _l("This page does not exist, or you do not have access to it.")),
+    405: (_l("Not allowed"), _l("That action is not available here.")),
+    409: (_l("Already changed"), _l("Someone else changed this first. Reload and try again.")),
     413: (
-        "That was too much to send",
-        "Nothing was saved. Keep notes short (2,000 characters at most) and try again.",
+        _l("That was too much to send"),
+        _l("Nothing was saved. Keep notes short (2,000 characters at most) and try again."),
     ),
-    422: ("Please check what you entered", "Go back, correct it and try again."),
-    429: ("Too many attempts", "Please wait a few minutes and try again."),
-    500: ("Something went wrong on our side", "Nothing you entered was lost. Try again soon."),
+    422: (_l("Please check what you entered"), _l("Go back, correct it and try again.")),
+    429: (_l("Too many attempts"), _l("Please wait a few minutes and try again.")),
+    500: (
+        _l("Something went wrong on our side"),
+        _l("Nothing you entered was lost. Try again soon."),
+    ),
 }
 
 
@@ -45,8 +50,10 @@ def register(app: Flask) -> None:
         app.logger.warning("CSRF refused: %s", error.description)
         return render_error(
             400,
-            "This form had expired or did not come from this site, so nothing was saved. "
-            "Go back, reload the page and send it again.",
+            gettext(
+                "This form had expired or did not come from this site, so nothing was saved. "
+                "Go back, reload the page and send it again."
+            ),
         )
 
     @app.errorhandler(HTTPException)
@@ -57,7 +64,8 @@ def register(app: Flask) -> None:
     def refused_input(error: InvalidInput):
         # A refusal no view showed next to its fields (a view should): still a 422, not a 500.
         app.logger.warning("Input refused outside a form: %s", ", ".join(error.fields))
-        return render_error(422, f"{error} Go back, correct it and try again.")
+        hint = gettext("%(problem)s Go back, correct it and try again.", problem=error)
+        return render_error(422, hint)
 
     @app.errorhandler(PatientErased)
     def erased_patient(error: PatientErased):

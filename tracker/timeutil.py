@@ -12,6 +12,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
+from babel.dates import format_date
+from flask_babel import gettext
+
+from .i18n import N_, current_locale, place_time
 from .invalid import InvalidInput
 
 EARLIEST_AT = datetime(2000, 1, 1, tzinfo=UTC)
@@ -19,8 +23,8 @@ EARLIEST_AT = datetime(2000, 1, 1, tzinfo=UTC)
 2002), and near year 1 a time cannot even be moved into a timezone east of UTC."""
 LATEST_AT = datetime(9999, 12, 30, tzinfo=UTC)
 """The latest: a day short of the calendar's end, so that it can be shown in any timezone."""
-TOO_EARLY = "Check the year: give a date from 2000 onwards."
-TOO_LATE = "Check the year: that date is too far ahead."
+TOO_EARLY = N_("Check the year: give a date from 2000 onwards.")
+TOO_LATE = N_("Check the year: that date is too far ahead.")
 CLOCK_SKEW = timedelta(minutes=5)
 """How far ahead of the server's clock a given time may be (a device's clock a little fast)
 before it is refused as in the future: the product allows up to 5 minutes of clock skew."""
@@ -47,9 +51,9 @@ def time_problem(value: datetime) -> str | None:
     """
     aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     if aware < EARLIEST_AT:
-        return TOO_EARLY
+        return gettext(TOO_EARLY)
     if aware > LATEST_AT:
-        return TOO_LATE
+        return gettext(TOO_LATE)
     return None
 
 
@@ -81,12 +85,24 @@ def local_to_utc(value: datetime, tz_name: str, *, field: str) -> datetime:
     # repeated it.
     before, after = first.utcoffset(), second.utcoffset()
     if before is not None and after is not None and before != after:
-        when = f"{value:%H:%M} on {value.day} {value:%B %Y}"
+        words = {
+            "time": f"{value:%H:%M}",
+            "date": format_date(value.date(), "d MMMM yyyy", locale=current_locale()),
+            "place": place_time(tz_name),
+        }
         if before < after:
-            message = f"{when} does not exist in {tz_name}: the clocks went forward."
-            raise InvalidInput.on(field, f"{message} Choose another time.")
-        message = f"{when} happens twice in {tz_name}: the clocks went back, so it could be either."
-        raise InvalidInput.on(field, f"{message} Choose a time just before or after the change.")
+            message = gettext(
+                "%(time)s on %(date)s does not exist in %(place)s: the clocks went forward."
+                " Choose another time.",
+                **words,
+            )
+        else:
+            message = gettext(
+                "%(time)s on %(date)s happens twice in %(place)s: the clocks went back, so it"
+                " could be either. Choose a time just before or after the change.",
+                **words,
+            )
+        raise InvalidInput.on(field, message)
     return first.astimezone(UTC)
 
 

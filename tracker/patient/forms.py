@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from flask_babel import LazyString, gettext
+from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 from wtforms import (
     BooleanField,
@@ -19,10 +21,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..catalogue import AREAS, DEFAULT_SCHEDULE, SEVERITY_LABELS, URGENT
+from ..catalogue import AREAS, DEFAULT_SCHEDULE, ENGLISH, SEVERITY_LABELS, URGENT
 from ..forms import Form
 from ..models import Symptom
-from ..services.patients.checkins import NOTE_MAX_CHARS, SymptomEntry
+from ..services.patients.checkins import NOTE_MAX_CHARS, SymptomEntry, note_too_long
 from ..timeutil import local_to_utc
 
 SEVERITY_PREFIX = "severity_"
@@ -30,27 +32,34 @@ ONSET_PREFIX = "onset_"
 URGENT_FIELD = "urgent"
 URGENT_SEVERITY = 3
 """The severity recorded for an urgent symptom the patient ticks ("severe"); see `CheckInForm`."""
-URGENT_ERROR = "Choose only from the list, or nothing if you have none of these."
-SEVERITY_ERROR = "Choose one: " + ", ".join(label.lower() for label in SEVERITY_LABELS) + "."
-NOTE_ERROR = f"Keep the note to {NOTE_MAX_CHARS:,} characters or fewer."
+URGENT_ERROR = _l("Choose only from the list, or nothing if you have none of these.")
+
+
+def _severity_error() -> str:
+    labels = ", ".join(str(label).lower() for label in SEVERITY_LABELS)
+    return gettext("Choose one: %(labels)s.", labels=labels)
+
+
+SEVERITY_ERROR = LazyString(_severity_error)
+NOTE_ERROR = LazyString(note_too_long)
 
 
 class OpenLinkForm(Form):
     """The one button that uses a personal link up (a POST, so mail scanners do not)."""
 
-    submit = SubmitField("Start my check-in")
+    submit = SubmitField(_l("Start my check-in"))
 
 
 class NoSymptomsForm(Form):
     """ "No symptoms today" in one tap."""
 
-    submit = SubmitField("No symptoms today")
+    submit = SubmitField(_l("No symptoms today"))
 
 
 class SameAsLastForm(Form):
     """ "Same as yesterday": only a CSRF token; the server copies the last check-in itself."""
 
-    submit = SubmitField("Same as yesterday")
+    submit = SubmitField(_l("Same as yesterday"))
 
 
 class CheckInForm(Form):
@@ -65,21 +74,27 @@ class CheckInForm(Form):
     """
 
     note = TextAreaField(
-        "Anything else you want the clinic to know?",
+        _l("Anything else you want the clinic to know?"),
         validators=[Optional(), Length(max=NOTE_MAX_CHARS, message=NOTE_ERROR)],
     )
-    submit = SubmitField("Send my check-in")
+    submit = SubmitField(_l("Send my check-in"))
 
     symptoms: list[Symptom] = []
+    language: str = ENGLISH
 
     @classmethod
-    def for_catalogue(cls, symptoms: Iterable[Symptom], **kwargs) -> CheckInForm:
-        """A form class with the urgent list, a severity and an onset field per other symptom."""
+    def for_catalogue(
+        cls, symptoms: Iterable[Symptom], language: str = ENGLISH, **kwargs
+    ) -> CheckInForm:
+        """A form class with the urgent list, a severity and an onset field per other symptom,
+        the symptoms named in `language`."""
         symptoms = list(symptoms)
-        fields: dict = {"symptoms": symptoms}
+        fields: dict = {"symptoms": symptoms, "language": language}
         fields[URGENT_FIELD] = SelectMultipleField(
-            "Right now, do you have any of these?",
-            choices=[SelectChoice(s.code, s.name) for s in symptoms if s.action == URGENT],
+            _l("Right now, do you have any of these?"),
+            choices=[
+                SelectChoice(s.code, s.text(language).name) for s in symptoms if s.action == URGENT
+            ],
             widget=ListWidget(prefix_label=False),
             option_widget=CheckboxInput(),
             validate_choice=True,
@@ -88,7 +103,7 @@ class CheckInForm(Form):
             if symptom.action == URGENT:
                 continue
             fields[SEVERITY_PREFIX + symptom.code] = RadioField(
-                symptom.name,
+                symptom.text(language).name,
                 choices=[SelectChoice(n, label) for n, label in enumerate(SEVERITY_LABELS)],
                 coerce=int,
                 default=0,
@@ -96,7 +111,7 @@ class CheckInForm(Form):
                 invalid_choice_message=SEVERITY_ERROR,
             )
             fields[ONSET_PREFIX + symptom.code] = DateTimeLocalField(
-                "When did it start?", format="%Y-%m-%dT%H:%M", validators=[Optional()]
+                _l("When did it start?"), format="%Y-%m-%dT%H:%M", validators=[Optional()]
             )
         form_class = type("CatalogueCheckInForm", (cls,), fields)
         return form_class(**kwargs)
@@ -170,10 +185,10 @@ class CheckInForm(Form):
         """The words naming a field in the error summary: "Bruising: when did it start?"."""
         if code is not None or name == URGENT_FIELD:
             symptom = next((s for s in self.symptoms if s.code == code), None)
-            return symptom.name if symptom else self[name].label.text
+            return symptom.text(self.language).name if symptom else self[name].label.text
         if name.startswith(ONSET_PREFIX):
             symptom = next(s for s in self.symptoms if s.code == name.removeprefix(ONSET_PREFIX))
-            return f"{symptom.name}: {self[name].label.text.lower()}"
+            return f"{symptom.text(self.language).name}: {self[name].label.text.lower()}"
         return self[name].label.text
 
     def error_anchor(self, name: str) -> str:
@@ -227,17 +242,17 @@ class StopRemindersForm(Form):
     class Meta:
         csrf = False
 
-    submit = SubmitField("Stop reminders")
+    submit = SubmitField(_l("Stop reminders"))
 
 
 class ReminderSettingsForm(Form):
     """The patient's own reminder choices: on or off, and the time of day in their timezone."""
 
-    reminders_enabled = BooleanField("Email me a reminder on the days I have not checked in")
+    reminders_enabled = BooleanField(_l("Email me a reminder on the days I have not checked in"))
     reminder_time = TimeField(
-        "Remind me at", validators=[InputRequired(message="Give a time, e.g. 09:00.")]
+        _l("Remind me at"), validators=[InputRequired(message=_l("Give a time, e.g. 09:00."))]
     )
-    submit = SubmitField("Save")
+    submit = SubmitField(_l("Save"))
 
     def validate_reminder_time(self, field: TimeField) -> None:
         if field.data is None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from ..extensions import csrf, db
+from ..i18n import show_page_to
 from ..services.messaging.reminder_settings import (
     change_reminders,
     patient_for_stop_token,
@@ -18,8 +20,10 @@ from .session import audit_patient, patient_required
 @bp.get("/stop/<token>")
 def stop_page(token: str):
     """Ask to confirm: fetching the link (as mail scanners do) changes nothing."""
-    if patient_for_stop_token(token) is None:
+    patient = patient_for_stop_token(token)
+    if patient is None:
         abort(404)
+    show_page_to(patient)
     return render_template("patient/stop_reminders.html", form=StopRemindersForm(), done=False)
 
 
@@ -30,6 +34,7 @@ def stop(token: str):
     patient = patient_for_stop_token(token)
     if patient is None:
         abort(404)
+    show_page_to(patient)
     stop_reminders(patient, ip_address=request.remote_addr)
     db.session.commit()
     return render_template("patient/stop_reminders.html", form=None, done=True)
@@ -48,7 +53,8 @@ def reminder_settings():
             ip_address=request.remote_addr,
         )
         db.session.commit()
-        flash("Saved your reminder settings." if changed else "Nothing to change.")
+        saved = gettext("Saved your reminder settings.")
+        flash(saved if changed else gettext("Nothing to change."))
         return redirect(url_for("patient.reminder_settings"))
     audit_patient("patient.reminders.view", target=f"patient:{g.patient.id}")  # or shown again
     page = render_template("patient/reminders.html", form=form)

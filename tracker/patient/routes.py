@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 from flask import abort, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ..catalogue import AREA_NAMES
 from ..extensions import db
 from ..forms import Form
+from ..i18n import current_locale, show_page_to
 from ..infrastructure.database import restart_write
 from ..invalid import InvalidInput
 from ..models import CheckIn, PatientLink, SymptomReport, Treatment
@@ -53,6 +52,8 @@ def _link_problem(
     state: LinkState, link: PatientLink | None = None, fresh: FreshLink | None = None
 ):
     status = FRESH_LINK_STATUS.get(fresh, LINK_PROBLEM_STATUS[state])
+    if link is not None:
+        show_page_to(link.patient)
     offer = state in FRESH_LINK_STATES and link is not None and offers_fresh_link(link)
     return render_template(
         "patient/link_problem.html",
@@ -63,18 +64,13 @@ def _link_problem(
     ), status
 
 
-@bp.app_template_filter("tel")
-def tel_href(number: str) -> str:
-    """A phone number as a `tel:` URL: digits and a leading + only ("029 2000 0000")."""
-    return "tel:" + re.sub(r"(?!^\+)\D", "", number.strip())
-
-
 @bp.get("/p/<token>")
 def open_link(token: str):
     """Show the start button; fetching this page does not use the link up."""
     found = check_link(token)
     if found.state is not LinkState.VALID:
         return _link_problem(found.state, found.link)
+    show_page_to(found.link.patient)
     return render_template(
         "patient/open_link.html", form=OpenLinkForm(), none_form=NoSymptomsForm()
     )
@@ -145,7 +141,7 @@ def sign_out():
         audit_patient("patient.session.end")
         end_patient_session()
         db.session.commit()
-    return render_template("patient/signed_out.html", way_back=WAY_BACK)
+    return render_template("patient/signed_out.html", way_back=gettext(WAY_BACK))
 
 
 @bp.route("/checkin", methods=["GET", "POST"])
@@ -155,7 +151,7 @@ def checkin():
     treatment = followed_up_treatment(g.patient.id, utcnow())
     if treatment is None:
         return render_template("patient/no_treatment.html")
-    form = CheckInForm.for_catalogue(clinic_symptoms(g.patient.clinic_id))
+    form = CheckInForm.for_catalogue(clinic_symptoms(g.patient.clinic_id), current_locale())
     last = last_checkin(treatment)
     last_severities = _severities(last)
     status = 200
@@ -169,10 +165,15 @@ def checkin():
             except InvalidInput as invalid:
                 form.show_refusal(invalid)
         if unknown:
-            form.form_errors.append(f"Unknown symptom: {', '.join(unknown)}. Nothing was saved.")
+            form.form_errors.append(
+                gettext("Unknown symptom: %(codes)s. Nothing was saved.", codes=", ".join(unknown))
+            )
         if twice:
             form.form_errors.append(
-                f"Answered twice: {', '.join(twice)}. Give one answer each. Nothing was saved."
+                gettext(
+                    "Answered twice: %(names)s. Give one answer each. Nothing was saved.",
+                    names=", ".join(twice),
+                )
             )
         restart_write()
         status = 422
@@ -188,7 +189,6 @@ def checkin():
         none_form=NoSymptomsForm(),
         same_form=SameAsLastForm() if last_severities else None,
         last_time=last_time,
-        AREA_NAMES=AREA_NAMES,
         others=form.by_area(exclude=[s.code for s in last_time]),
         today_checkin=last if last and _is_today(last) else None,
         treatment=treatment,

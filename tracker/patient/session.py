@@ -9,10 +9,12 @@ from functools import wraps
 from typing import Any
 
 from flask import g, request, session
+from flask_babel import gettext
 
 from ..auth.login import SESSION_KEY as STAFF_SESSION_KEY
 from ..errors import render_error
 from ..extensions import db
+from ..i18n import N_, show_page_to
 from ..infrastructure.database import begin_write
 from ..models import Patient
 from ..services.governance import audit
@@ -21,7 +23,7 @@ from ..services.patients.patient_sessions import Ended
 from ..services.staff import staff_sessions
 
 SESSION_KEY = sessions.COOKIE_KEY
-WAY_BACK = (
+WAY_BACK = N_(
     "Open the link in your latest email from the clinic to continue. If that link has "
     "been used or has expired, its page lets you ask for a fresh one by email."
 )
@@ -64,6 +66,8 @@ def start_patient_session(patient: Patient) -> None:
 def end_patient_session() -> bool:
     """Sign this browser's patient out on the server, keeping the cookie's CSRF token."""
     ended = sessions.end_session(session.pop(SESSION_KEY, None), Ended.SIGNED_OUT)
+    if g.get("patient") is not None:
+        show_page_to(g.patient)  # the signed-out page is still in their language
     g.patient = None
     return ended
 
@@ -78,13 +82,18 @@ def ended_session_hint() -> str:
     reason = g.get("patient_session_ended")
     if reason is Ended.IDLE:
         minutes = int(sessions.idle_timeout().total_seconds() // 60)
-        why = f"For your privacy, you were signed out after {minutes} minutes without activity."
+        why = gettext(
+            "For your privacy, you were signed out after %(num)d minutes without activity.",
+            num=minutes,
+        )
     elif reason is Ended.EXPIRED:
         hours = int(sessions.absolute_timeout().total_seconds() // 3600)
-        why = f"For your privacy, a check-in session lasts {hours} hours at most."
+        why = gettext(
+            "For your privacy, a check-in session lasts %(num)d hours at most.", num=hours
+        )
     else:
-        why = "Your check-in session has ended."
-    return f"{why} {WAY_BACK}"
+        why = gettext("Your check-in session has ended.")
+    return f"{why} {gettext(WAY_BACK)}"
 
 
 def patient_required(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext
 
 from ...extensions import db
+from ...i18n import N_, current_locale, speaking_to
 from ...infrastructure.database import insert_ignoring_conflicts
 from ...models import PENDING, OutboxMessage, Patient, PatientLink, Treatment
 from ...timeutil import utcnow
@@ -40,6 +42,7 @@ def render_email(template: str, subject: str, **context) -> Email:
     """Render templates/email/<template>.txt and .html (HTML escaped, text not)."""
     env = current_app.jinja_env
     context.setdefault("emergency_number", current_app.config["EMERGENCY_NUMBER"])
+    context.setdefault("page_language", current_locale())
     text = env.get_template(f"email/{template}.txt").render(context)
     html = env.get_template(f"email/{template}.html").render(context)
     return Email(subject=subject, text=text, html=html)
@@ -114,21 +117,25 @@ def _queue_link_email(
     now: datetime,
     **context,
 ) -> OutboxMessage | None:
-    """Issue a fresh personal link and queue an email carrying it (none to an erased patient)."""
+    """Issue a fresh personal link and queue an email carrying it (none to an erased patient).
+
+    The email, `subject` included (a message id, with `%(clinic)s` for the clinic's name), is
+    written in the patient's language."""
     if patient.erased_at is not None:
         return None
     token = issue_link(patient, now)
     expires_at = now + timedelta(hours=current_app.config["PATIENT_LINK_HOURS"])
-    email = render_email(
-        template,
-        subject,
-        patient=patient,
-        clinic=patient.clinic,
-        link=link_url(token),
-        link_expires_at=expires_at,
-        stop_link=stop_url(patient.id),
-        **context,
-    )
+    with speaking_to(patient):
+        email = render_email(
+            template,
+            gettext(subject, clinic=patient.clinic.name),
+            patient=patient,
+            clinic=patient.clinic,
+            link=link_url(token),
+            link_expires_at=expires_at,
+            stop_link=stop_url(patient.id),
+            **context,
+        )
     return outbox.enqueue(
         clinic_id=patient.clinic_id,
         patient_id=patient.id,
@@ -160,7 +167,7 @@ def queue_invite(
         patient,
         kind=INVITE,
         template="invite",
-        subject=f"Your aftercare check-ins with {patient.clinic.name}",
+        subject=N_("Your aftercare check-ins with %(clinic)s"),
         dedupe_key=key,
         now=now,
         treatment=treatment,
@@ -180,7 +187,7 @@ def queue_fresh_link(link: PatientLink, now: datetime | None = None) -> OutboxMe
         link.patient,
         kind=FRESH_LINK,
         template="fresh_link",
-        subject=f"Your new check-in link from {link.patient.clinic.name}",
+        subject=N_("Your new check-in link from %(clinic)s"),
         dedupe_key=f"{FRESH_LINK}:{link.patient_id}:{window}",
         now=now,
     )

@@ -22,10 +22,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import select
 
 from ...catalogue import DEFAULT_SCHEDULE, FollowUpSchedule
 from ...extensions import db
+from ...i18n import speaking_to
 from ...infrastructure.database import begin_write
 from ...models import CheckIn, Clinic, OutboxMessage, Patient, Treatment
 from ...timeutil import day_number, local, local_date
@@ -187,21 +189,26 @@ def _queue(due: list[Due], now: datetime) -> list[str]:
 
 def _message(due: Due, link: str, link_expires_at: datetime) -> Outgoing:
     patient, clinic = due.patient, due.clinic
-    if due.kind == REVIEW:
-        subject = f"Time for your review appointment at {clinic.name}"
-    else:
-        subject = f"How are you today? Your day {due.day} check-in with {clinic.name}"
-    email = render_email(
-        due.kind,
-        subject,
-        patient=patient,
-        clinic=clinic,
-        treatment=due.treatment,
-        day=due.day,
-        link=link,
-        link_expires_at=link_expires_at,
-        stop_link=stop_url(patient.id),
-    )
+    with speaking_to(patient):
+        if due.kind == REVIEW:
+            subject = gettext("Time for your review appointment at %(clinic)s", clinic=clinic.name)
+        else:
+            subject = gettext(
+                "How are you today? Your day %(day)s check-in with %(clinic)s",
+                day=due.day,
+                clinic=clinic.name,
+            )
+        email = render_email(
+            due.kind,
+            subject,
+            patient=patient,
+            clinic=clinic,
+            treatment=due.treatment,
+            day=due.day,
+            link=link,
+            link_expires_at=link_expires_at,
+            stop_link=stop_url(patient.id),
+        )
     return Outgoing(
         clinic_id=clinic.id,
         patient_id=patient.id,

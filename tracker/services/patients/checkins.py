@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from ...catalogue import MAX_SEVERITY
@@ -19,6 +20,11 @@ from ..flags.flagging import raise_checkin_flags
 from .erased import refuse_if_erased
 
 NOTE_MAX_CHARS = 2000
+
+
+def note_too_long() -> str:
+    """Why a check-in's note was refused, in the reader's language."""
+    return gettext("Keep the note to %(num)s characters or fewer.", num=f"{NOTE_MAX_CHARS:,}")
 
 
 @dataclass(frozen=True)
@@ -49,37 +55,37 @@ def _validate(
 ) -> None:
     errors: dict[str, str] = {}
     if reported_at.tzinfo is None:
-        errors["reported_at"] = "Give the time with its timezone offset."
+        errors["reported_at"] = gettext("Give the time with its timezone offset.")
     elif problem := time_problem(reported_at):
         errors["reported_at"] = problem
     elif reported_at > now + CLOCK_SKEW:
-        errors["reported_at"] = "A check-in cannot be in the future."
+        errors["reported_at"] = gettext("A check-in cannot be in the future.")
     elif reported_at < treatment.treated_at:
-        errors["reported_at"] = "A check-in cannot be before the treatment."
+        errors["reported_at"] = gettext("A check-in cannot be before the treatment.")
     seen: set[str] = set()
     for entry in entries:
         key = f"symptoms.{entry.code}"
         if entry.code not in catalogue:
-            errors[key] = f"Unknown symptom {entry.code!r}."
+            errors[key] = gettext("Unknown symptom %(code)r.", code=entry.code)
         elif entry.code in seen:
-            errors[key] = "This symptom is listed twice."
+            errors[key] = gettext("This symptom is listed twice.")
         elif isinstance(entry.severity, bool) or not isinstance(entry.severity, int):
-            errors[key] = "Severity must be a whole number from 0 to 4."
+            errors[key] = gettext("Severity must be a whole number from 0 to 4.")
         elif not 0 <= entry.severity <= MAX_SEVERITY:
-            errors[key] = "Severity must be from 0 (none) to 4 (very severe)."
+            errors[key] = gettext("Severity must be from 0 (none) to 4 (very severe).")
         elif entry.onset_at is not None:
             onset_key = f"{key}.onset_at"
             if entry.onset_at.tzinfo is None:
-                errors[onset_key] = "Give the start time with its timezone offset."
+                errors[onset_key] = gettext("Give the start time with its timezone offset.")
             elif problem := time_problem(entry.onset_at):
                 errors[onset_key] = problem
             elif "reported_at" not in errors and entry.onset_at > reported_at:
-                errors[onset_key] = "A symptom cannot start after the check-in."
+                errors[onset_key] = gettext("A symptom cannot start after the check-in.")
             elif entry.onset_at < treatment.treated_at:
-                errors[onset_key] = "A symptom counted here starts after the treatment."
+                errors[onset_key] = gettext("A symptom counted here starts after the treatment.")
         seen.add(entry.code)
     if note is not None and len(note) > NOTE_MAX_CHARS:
-        errors["note"] = f"Keep the note to {NOTE_MAX_CHARS:,} characters or fewer."
+        errors["note"] = note_too_long()
     if errors:
         raise InvalidInput(errors)
 
