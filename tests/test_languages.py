@@ -11,11 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from tests.api_helpers import Api, assert_error, mint_token
+from tests.conftest import csrf_token
 from tests.test_catalogue_cy import SCRIPTS, database_at
 from tracker.catalogue import LANGUAGES
 from tracker.extensions import db
+from tracker.invalid import InvalidInput
 from tracker.models import AuditEvent, Patient
 from tracker.services.governance.data_rights import erase_patient
+from tracker.services.patients.patients import PatientDetails, create_patient
 
 LANGUAGE_REVISION = "0011"
 BEFORE_LANGUAGE = SCRIPTS.get_revision(LANGUAGE_REVISION).down_revision
@@ -182,3 +185,83 @@ def test_the_openapi_document_describes_the_language_and_the_patch(api):
         assert schemas[language["$ref"].rsplit("/", 1)[-1]]["enum"] == list(LANGUAGES)
     assert "language" in schemas["PatientOut"]["required"]
     assert {"404", "409", "422"} <= set(operation["responses"])
+
+
+# --- the clinic's pages -----------------------------------------------------------------------
+
+NEW_PATIENT_FORM = {
+    "name": "Maria Lopez",
+    "email": "maria@example.com",
+    "timezone": "Europe/London",
+    "reminder_time": "09:00",
+    "reminders_enabled": "y",
+}
+
+
+def submit(client, url: str, data: dict):
+    """GET the form at `url`, then POST `data` to it with the page's CSRF token."""
+    page = client.get(url)
+    assert page.status_code == 200, page.status_code
+    return client.post(url, data={"csrf_token": csrf_token(page.text), **data})
+
+
+def test_the_new_patient_form_offers_the_languages_english_first(client, nurse):
+    page = client.get("/clinic/patients/new").text
+    assert "Language of pages and emails" in page
+    assert '<option selected value="en">English</option>' in page
+    assert '<option value="cy">Cymraeg (Welsh)</option>' in page
+
+
+def test_staff_add_a_welsh_speaking_patient_and_their_page_says_so(client, nurse):
+    response = submit(client, "/clinic/patients/new", NEW_PATIENT_FORM | {"language": "cy"})
+    assert response.status_code == 302
+    patient = db.session.scalars(select(Patient)).one()
+    assert patient.language == "cy"
+    page = client.get(f"/clinic/patients/{patient.id}").text
+    assert "<dt>Language</dt><dd>Welsh</dd>" in page
+
+
+def test_a_patient_added_without_a_language_reads_english(client, nurse):
+    assert submit(client, "/clinic/patients/new", NEW_PATIENT_FORM).status_code == 302
+    patient = db.session.scalars(select(Patient)).one()
+    assert patient.language == "en"
+    assert "<dt>Language</dt><dd>English</dd>" in client.get(f"/clinic/patients/{patient.id}").text
+
+
+@pytest.mark.parametrize("language", ["fr", "CY", " cy", "Welsh"])
+def test_a_tampered_language_is_a_form_error_and_nothing_is_saved(client, nurse, language):
+    response = submit(client, "/clinic/patients/new", NEW_PATIENT_FORM | {"language": language})
+    assert response.status_code == 422
+    assert "Not a valid choice" in response.text
+    assert db.session.scalar(select(Patient)) is None
+    assert audit_rows("patient.create") == []
+
+
+def test_staff_change_a_patients_language_and_it_is_audited(client, nurse, make_patient):
+    patient, _ = make_patient()
+    url = f"/clinic/patients/{patient.id}/edit"
+    assert '<option selected value="en">English</option>' in client.get(url).text
+    details = {
+        "name": patient.name,
+        "email": patient.email,
+        "timezone": patient.timezone,
+        "reminder_time": "09:00",
+        "reminders_enabled": "y",
+    }
+    assert submit(client, url, details | {"language": "cy"}).status_code == 302
+    db.session.expire_all()
+    assert patient.language == "cy"
+    (update,) = audit_rows("patient.update")
+    assert update.target == "fields:language"
+    assert '<option selected value="cy">Cymraeg (Welsh)</option>' in client.get(url).text
+    refused = submit(client, url, details | {"language": "fr"})
+    assert refused.status_code == 422 and "Not a valid choice" in refused.text
+    db.session.expire_all()
+    assert patient.language == "cy"
+
+
+def test_the_service_refuses_a_language_we_do_not_ship(clinic):
+    details = PatientDetails("Pat", "pat@example.com", "Europe/London", language="fr")
+    with pytest.raises(InvalidInput) as refused:
+        create_patient(clinic.id, details)
+    assert set(refused.value.fields) == {"language"}
