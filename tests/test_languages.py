@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from fhir.resources.R4B.bundle import Bundle
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -13,11 +14,11 @@ from sqlalchemy.exc import IntegrityError
 from tests.api_helpers import Api, assert_error, mint_token
 from tests.conftest import csrf_token
 from tests.test_catalogue_cy import SCRIPTS, database_at
-from tracker.catalogue import LANGUAGES
+from tracker.catalogue import LANGUAGE_NAMES, LANGUAGES
 from tracker.extensions import db
 from tracker.invalid import InvalidInput
 from tracker.models import AuditEvent, Patient
-from tracker.services.governance.data_rights import erase_patient
+from tracker.services.governance.data_rights import erase_patient, export_record
 from tracker.services.patients.patients import PatientDetails, create_patient
 
 LANGUAGE_REVISION = "0011"
@@ -265,3 +266,31 @@ def test_the_service_refuses_a_language_we_do_not_ship(clinic):
     with pytest.raises(InvalidInput) as refused:
         create_patient(clinic.id, details)
     assert set(refused.value.fields) == {"language"}
+
+
+# --- the patient's data: their export and the FHIR Patient ------------------------------------
+
+
+def test_the_data_rights_export_holds_the_language(make_patient):
+    patient, _ = make_patient()
+    patient.language = "cy"
+    db.session.commit()
+    assert export_record(patient)["patient"]["language"] == "cy"
+
+
+@pytest.mark.parametrize(("language", "name"), list(LANGUAGE_NAMES.items()))
+def test_the_fhir_patient_states_their_preferred_language(api, make_patient, language, name):
+    patient, treatment = make_patient()
+    patient.language = language
+    db.session.commit()
+    bundle = api.get(f"/api/v1/treatments/{treatment.id}/fhir").get_json()
+    Bundle.model_validate(bundle)
+    (resource,) = [
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"
+    ]
+    assert resource["communication"] == [
+        {
+            "language": {"coding": [{"system": "urn:ietf:bcp:47", "code": language}], "text": name},
+            "preferred": True,
+        }
+    ]
