@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from tests.api_helpers import Api, assert_error, mint_token
 from tests.conftest import csrf_token
 from tests.test_catalogue_cy import SCRIPTS, database_at
+from tests.test_cli import DEMO_NOW, tracker
 from tracker.catalogue import LANGUAGE_NAMES, LANGUAGES
 from tracker.extensions import db
 from tracker.invalid import InvalidInput
@@ -294,3 +295,17 @@ def test_the_fhir_patient_states_their_preferred_language(api, make_patient, lan
             "preferred": True,
         }
     ]
+
+
+# --- the demo ---------------------------------------------------------------------------------
+
+
+def test_the_demo_has_one_welsh_speaking_patient_and_says_so(runner, time_machine):
+    time_machine.move_to(DEMO_NOW, tick=False)
+    result = tracker(runner, "demo")
+    assert result.exit_code == 0, result.output
+    welsh = db.session.scalars(select(Patient).where(Patient.language == "cy")).all()
+    assert len(welsh) == 1
+    (line,) = [line for line in result.output.splitlines() if welsh[0].name in line]
+    assert "reads Welsh" in line
+    assert result.output.count("reads Welsh") == 1
