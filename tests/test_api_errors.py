@@ -118,6 +118,7 @@ CONTRACT = {
     ("get", "/api/v1/symptoms"),
     ("post", "/api/v1/patients"),
     ("get", "/api/v1/patients/{patient_id}"),
+    ("patch", "/api/v1/patients/{patient_id}"),
     ("get", "/api/v1/patients/{patient_id}/checkins"),
     ("post", "/api/v1/patients/{patient_id}/treatments"),
     ("get", "/api/v1/treatments/{treatment_id}"),

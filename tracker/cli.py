@@ -107,7 +107,7 @@ def demo_command() -> None:
     for email, _name, role, _registration in demo_service.DEMO_STAFF:
         click.echo(f"  {role:<10} {email}")
     click.echo("  (admins set up a second factor, an authenticator app, at their first sign-in)")
-    descriptions = {d.email: d.shows for d in demo_service.DEMO_PATIENTS}
+    descriptions = {d.email: d.description for d in demo_service.DEMO_PATIENTS}
     click.echo("Patient check-in links (each works once, for 72 hours):")
     for patient, url in links:
         click.echo(f"  {patient.name} ({descriptions.get(patient.email, '')}):\n    {url}")

@@ -106,6 +106,7 @@ def patient_out(patient: Patient) -> schemas.PatientOut:
         timezone=patient.timezone,
         reminder_time=patient.reminder_time.strftime("%H:%M"),
         reminders_enabled=patient.reminders_enabled,
+        language=patient.language,
         created_at=patient.created_at,
         treatments=[schemas.TreatmentBrief.model_validate(t) for t in patient.treatments],
     )

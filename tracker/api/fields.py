@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from ..catalogue import ACTIONS, AREAS, TRANSLATED_LANGUAGES
+from ..catalogue import ACTIONS, AREAS, LANGUAGES, TRANSLATED_LANGUAGES
 from ..emails import EMAIL_MAX_CHARS, EMAIL_TOO_LONG, email_too_long
 from ..inputs import NUL_ERROR, contains_nul
 from ..models import CLINICIAN_OUTCOMES, INDICATIONS, OUTCOMES, STATUSES
@@ -73,4 +73,5 @@ FlagStatus = StrEnum("FlagStatus", {name: name for name in STATUSES})
 FlagReason = StrEnum("FlagReason", {reason.value: reason.value for reason in Reason})
 Action = StrEnum("Action", {name: name for name in ACTIONS})
 Area = StrEnum("Area", {name: name for name in AREAS})
+Language = StrEnum("Language", {code: code for code in LANGUAGES})
 TranslatedLanguage = StrEnum("TranslatedLanguage", {code: code for code in TRANSLATED_LANGUAGES})

@@ -5,12 +5,21 @@ They refuse unknown fields and parse strictly (a number is not a string, a time 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..infrastructure.database import MAX_ID
-from .fields import ClinicianOutcome, Email, FlagReason, FlagStatus, In, Indication, Timestamp
+from .fields import (
+    ClinicianOutcome,
+    Email,
+    FlagReason,
+    FlagStatus,
+    In,
+    Indication,
+    Language,
+    Timestamp,
+)
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
@@ -36,15 +45,31 @@ class TokenIn(In):
 # --- patients ------------------------------------------------------------------------------
 
 
-class PatientIn(In):
-    name: str = Field(min_length=1, max_length=200)
-    email: Email
-    timezone: str = Field(min_length=1, max_length=64, description="IANA name, e.g. Europe/London.")
-    phone: str | None = Field(default=None, max_length=40)
-    reminder_time: str | None = Field(
-        default=None,
+PatientName = Annotated[str, Field(min_length=1, max_length=200)]
+Timezone = Annotated[
+    str, Field(min_length=1, max_length=64, description="IANA name, e.g. Europe/London.")
+]
+Phone = Annotated[str | None, Field(max_length=40)]
+ReminderTime = Annotated[
+    str,
+    Field(
         pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
-        description="Local time of the daily reminder, HH:MM (default 09:00).",
+        description="Local time of the daily reminder, HH:MM.",
+    ),
+]
+LANGUAGE_DESCRIPTION = "The language of the patient's pages and emails: `en` English, `cy` Welsh."
+
+
+class PatientIn(In):
+    name: PatientName
+    email: Email
+    timezone: Timezone
+    phone: Phone = None
+    reminder_time: ReminderTime | None = Field(
+        default=None, description="Local time of the daily reminder, HH:MM (default 09:00)."
+    )
+    language: Language = Field(
+        default=Language.en, description=LANGUAGE_DESCRIPTION + " Default `en`."
     )
 
     model_config = ConfigDict(
@@ -56,10 +81,36 @@ class PatientIn(In):
                     "timezone": "Europe/London",
                     "phone": "+44 20 7946 0000",
                     "reminder_time": "09:00",
+                    "language": "en",
                 }
             ]
         }
     )
+
+
+PATIENT_CHANGE_EXAMPLE = {"language": "cy"}
+
+
+def _fields_sent_change(schema: dict[str, Any]) -> None:
+    """A field left out keeps its value, so none has a default (`null` only clears `phone`)."""
+    for field in schema.get("properties", {}).values():
+        field.pop("default", None)
+    schema["examples"] = [PATIENT_CHANGE_EXAMPLE]
+
+
+class PatientChangeIn(In):
+    """Only the fields sent change; `null` clears the phone and is refused for the others."""
+
+    # The defaults only mark a field as not sent (`model_fields_set`); they are never validated.
+    name: PatientName = None
+    email: Email = None
+    timezone: Timezone = None
+    phone: Phone = None
+    reminder_time: ReminderTime = None
+    reminders_enabled: bool = None
+    language: Language = Field(default=None, description=LANGUAGE_DESCRIPTION)
+
+    model_config = ConfigDict(json_schema_extra=_fields_sent_change)
 
 
 # --- treatments ----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from .fields import (
     FlagReason,
     FlagStatus,
     Indication,
+    Language,
     Out,
     Outcome,
     OutTimestamp,
@@ -101,6 +102,7 @@ class PatientOut(Out):
     timezone: str
     reminder_time: str = Field(examples=["09:00"])
     reminders_enabled: bool
+    language: Language = Field(description="The language of the patient's pages and emails.")
     created_at: OutTimestamp
     treatments: list[TreatmentBrief]
 

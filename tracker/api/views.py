@@ -6,6 +6,7 @@ the same service as the web page, writes the same audit row, and commits once.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import time
 
 from flask import Response, request, url_for
@@ -89,14 +90,15 @@ def symptoms():
     example=schemas.PatientIn.model_config["json_schema_extra"]["examples"][0],
 )
 def create_patient(body: schemas.PatientIn):
-    """Add a patient to the clinic. Record a treatment next: that sends the invite."""
-    hours, minutes = (body.reminder_time or "09:00").split(":")
+    """Add a patient to the clinic. Record a treatment next: that sends the invite. `language`
+    (default `en`) is the language of the patient's pages and emails."""
     details = PatientDetails(
         name=body.name,
         email=body.email,
         timezone=body.timezone,
         phone=body.phone,
-        reminder_time=time(int(hours), int(minutes)),
+        reminder_time=_reminder_time(body.reminder_time or "09:00"),
+        language=body.language.value,
     )
     patient = patients_service.create_patient(current_user().clinic_id, details)
     audit_api("patient.create", patient.id, target=f"patient:{patient.id}")
@@ -110,6 +112,43 @@ def create_patient(body: schemas.PatientIn):
 def get_patient(patient: Patient):
     """The patient's details and treatments."""
     audit_api("patient.view", patient.id)
+    result = patient_out(patient)
+    db.session.commit()
+    return result
+
+
+def _reminder_time(text: str) -> time:
+    """ "07:30" (already checked against `ReminderTime`'s pattern) as a time."""
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def _changed_details(patient: Patient, body: schemas.PatientChangeIn) -> PatientDetails:
+    """The patient's details as they are, with the fields the body sent in their place."""
+    sent = {name: getattr(body, name) for name in body.model_fields_set}
+    if "reminder_time" in sent:
+        sent["reminder_time"] = _reminder_time(sent["reminder_time"])
+    if "language" in sent:
+        sent["language"] = sent["language"].value
+    return replace(patients_service.current_details(patient), **sent)
+
+
+@bp.patch("/patients/<int:patient_id>")
+@operation(
+    "Change a patient's details",
+    tag="patients",
+    body=schemas.PatientChangeIn,
+    responses={200: schemas.PatientOut},
+    errors=(409,),
+    example=schemas.PATIENT_CHANGE_EXAMPLE,
+)
+def update_patient(patient: Patient, body: schemas.PatientChangeIn):
+    """Change what the clinic's edit page changes: the fields sent change, the others keep
+    their values (`{"language": "cy"}` switches the patient's pages and emails to Welsh).
+    Links already sent to an old address still work until they expire. An erased patient's
+    record is closed to changes (409 `patient_erased`). Audited with the fields that changed."""
+    changed = patients_service.update_patient(patient, _changed_details(patient, body))
+    audit_api("patient.update", patient.id, target="fields:" + ",".join(changed))
     result = patient_out(patient)
     db.session.commit()
     return result

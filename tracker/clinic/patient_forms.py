@@ -19,6 +19,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from ..catalogue import ENGLISH, LANGUAGE_NAMES, LANGUAGES
 from ..forms import Form
 from ..models import INDICATIONS, User
 from ..services.patients.patients import PatientDetails
@@ -36,6 +37,18 @@ INDICATION_LABELS = {
     "migraine": "Migraine",
     "other": "Other",
 }
+
+# Each language as its readers name it, with the English name for staff who do not read it.
+OWN_LANGUAGE_NAMES = {"cy": "Cymraeg"}
+LANGUAGE_CHOICES = [
+    SelectChoice(
+        code,
+        f"{OWN_LANGUAGE_NAMES[code]} ({LANGUAGE_NAMES[code]})"
+        if code in OWN_LANGUAGE_NAMES
+        else LANGUAGE_NAMES[code],
+    )
+    for code in LANGUAGES
+]
 
 
 def area_field_name(area: str) -> str:
@@ -65,6 +78,12 @@ class PatientForm(Form):
         "Daily reminder time (the patient's time)", format="%H:%M", default=time(9, 0)
     )
     reminders_enabled = BooleanField("Send check-in reminders", default=True)
+    language = SelectField(
+        "Language of pages and emails",
+        choices=LANGUAGE_CHOICES,
+        default=ENGLISH,
+        validate_choice=True,
+    )
     submit = SubmitField("Save patient")
 
     def __init__(self, *args, **kwargs):
@@ -80,6 +99,7 @@ class PatientForm(Form):
             timezone=self.timezone.data or "",
             reminder_time=self.reminder_time.data,
             reminders_enabled=bool(self.reminders_enabled.data),
+            language=self.language.data or "",
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from ..catalogue import LANGUAGE_NAMES
 from ..extensions import db
 from ..infrastructure.database import restart_write
 from ..invalid import InvalidInput
@@ -106,7 +107,9 @@ def patient_detail(patient_id: int):
     patient = clinic_get_or_404(Patient, patient_id)
     record = patients_service.patient_record(patient)
     audit_staff("patient.view", patient.id)
-    html = render_template("clinic/patient_detail.html", record=record)
+    html = render_template(
+        "clinic/patient_detail.html", record=record, language_names=LANGUAGE_NAMES
+    )
     db.session.commit()
     return html
 

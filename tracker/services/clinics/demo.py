@@ -7,6 +7,7 @@ from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 
+from ...catalogue import ENGLISH, LANGUAGE_NAMES
 from ...extensions import db
 from ...infrastructure.database import begin_write
 from ...models import Clinic, Patient, Treatment, User
@@ -33,6 +34,14 @@ class DemoPatient:
     treated_days_ago: float
     checkins: tuple[tuple[float, dict[str, int]], ...]
     shows: str
+    language: str = ENGLISH  # of their pages and emails
+
+    @property
+    def description(self) -> str:
+        """What `tracker demo` prints beside their link: what they show, in which language."""
+        if self.language == ENGLISH:
+            return self.shows
+        return f"{self.shows}; reads {LANGUAGE_NAMES[self.language]}"
 
 
 DEMO_PATIENTS = (
@@ -80,6 +89,7 @@ DEMO_PATIENTS = (
         3,
         ((20, {"headache": 4, "nausea": 2}),),
         "severe: very severe headache",
+        language="cy",
     ),
     DemoPatient(
         "Eve Kowalski",
@@ -126,6 +136,7 @@ def _add_patient(clinic: Clinic, practitioner: User, demo: DemoPatient, now: dat
         email=demo.email,
         timezone=demo.timezone,
         reminder_time=time(9, 0),
+        language=demo.language,
     )
     db.session.add(patient)
     db.session.flush()

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from ... import rules
+from ...catalogue import LANGUAGE_NAMES
 from ...models import OUTCOMES, RESOLVED, SYSTEM_OUTCOMES, CheckIn, Flag, Treatment
 from ...rules import Reason
 from ...timeutil import utcnow
@@ -22,6 +23,7 @@ from ..patients.treatments import TreatmentRecord, treatment_record
 TERMINOLOGY = "http://terminology.hl7.org/CodeSystem"
 SEVERITY_CODES = {1: "mild", 2: "moderate", 3: "severe", 4: "severe"}
 SERIOUS_OUTCOMES = {"emergency_care"}
+LANGUAGE_TAGS = "urn:ietf:bcp:47"  # FHIR's system for language codes (BCP 47 tags: en, cy)
 
 
 def _when(value: datetime) -> str:
@@ -59,6 +61,15 @@ def _patient(treatment: Treatment, refs: _Refs) -> dict[str, Any]:
         "identifier": [{"system": refs.system("patient-id"), "value": str(patient.id)}],
         "name": [{"text": patient.name}],
         "telecom": telecom,
+        "communication": [
+            {
+                "language": {
+                    "coding": [_coding(LANGUAGE_TAGS, patient.language)],
+                    "text": LANGUAGE_NAMES[patient.language],
+                },
+                "preferred": True,
+            }
+        ],
     }
 
 

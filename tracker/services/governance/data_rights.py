@@ -79,6 +79,7 @@ def export_record(patient: Patient, now: datetime | None = None) -> dict[str, An
             "email": patient.email,
             "phone": patient.phone,
             "timezone": patient.timezone,
+            "language": patient.language,
             "created_at": _iso(patient.created_at),
             "erased_at": _iso(patient.erased_at),
         },

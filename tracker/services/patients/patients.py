@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, time
 
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from ...catalogue import DEFAULT_SCHEDULE
+from ...catalogue import DEFAULT_SCHEDULE, ENGLISH, LANGUAGES
 from ...emails import normalise_email
 from ...extensions import db
 from ...invalid import InvalidInput
@@ -34,6 +34,12 @@ class PatientDetails:
     phone: str | None = None
     reminder_time: time = time(9, 0)
     reminders_enabled: bool = True
+    language: str = ENGLISH  # of the patient's pages and emails, one of `catalogue.LANGUAGES`
+
+
+def current_details(patient: Patient) -> PatientDetails:
+    """The details the clinic recorded, as they are now (the start of a change)."""
+    return PatientDetails(**{f.name: getattr(patient, f.name) for f in fields(PatientDetails)})
 
 
 def _clean(details: PatientDetails) -> PatientDetails:
@@ -58,6 +64,8 @@ def _clean(details: PatientDetails) -> PatientDetails:
         errors["reminder_time"] = "Give the reminder time as HH:MM, e.g. 09:00."
     elif problem := DEFAULT_SCHEDULE.reminder_time_problem(details.reminder_time):
         errors["reminder_time"] = problem
+    if details.language not in LANGUAGES:
+        errors["language"] = "Choose the language of the patient's pages and emails from the list."
     if errors:
         raise InvalidInput(errors)
     return PatientDetails(
@@ -67,6 +75,7 @@ def _clean(details: PatientDetails) -> PatientDetails:
         phone=phone,
         reminder_time=details.reminder_time.replace(second=0, microsecond=0),
         reminders_enabled=bool(details.reminders_enabled),
+        language=details.language,
     )
 
 
