@@ -25,13 +25,13 @@ from tracker.models import (
     Treatment,
 )
 from tracker.patient.forms import SEVERITY_ERROR as LAZY_SEVERITY_ERROR
-
-SEVERITY_ERROR = str(LAZY_SEVERITY_ERROR)  # in English, as the test client reads it
 from tracker.services.clinics.clinics import create_clinic
 from tracker.services.flags.flagging import sweep
 from tracker.services.messaging.alerts import URGENT_ALERT
 from tracker.services.patients.checkins import SymptomEntry, record_checkin
 from tracker.services.patients.links import issue_link, revoke_links
+
+SEVERITY_ERROR = str(LAZY_SEVERITY_ERROR)  # in English, as the test client reads it
 
 DAY1 = TREATED_AT + timedelta(days=1)
 """The morning after the treatment: the first reminder day."""
