@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test bench install install-dev migrate demo lint format clean
+.PHONY: run test bench install install-dev migrate demo lint format clean translations
 
 run: export TRACKER_BASE_URL ?= http://$(HOST):$(PORT)
 run: migrate
@@ -49,3 +49,8 @@ format: install-dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# The message template from the code; merge it into each catalogue (tracker/translations/).
+translations: install-dev
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ --no-location -o instance/messages.pot .
+	$(BIN)/pybabel update -i instance/messages.pot -d tracker/translations --no-fuzzy-matching

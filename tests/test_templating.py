@@ -33,3 +33,11 @@ def test_utc_time_is_shown_in_the_viewers_timezone():
     moment = datetime(2026, 3, 29, 8, 30, tzinfo=UTC)
     assert format_local(moment, "Europe/London", "%H:%M") == "09:30"
     assert format_local(moment, "Australia/Sydney", "%d %H:%M") == "29 19:30"
+
+
+def test_every_strftime_code_is_written_and_words_come_from_the_language():
+    moment = datetime(2026, 11, 24, 9, 5, 7, tzinfo=UTC)
+    assert format_local(moment, "Europe/London", "%H:%M:%S %j") == "09:05:07 328"
+    assert format_local(moment, "Europe/London", "%a %d %b %Y at %H:%M %Z") == (
+        "Tue 24 Nov 2026 at 09:05 UK time"
+    )

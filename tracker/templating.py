@@ -25,6 +25,7 @@ STRFTIME_TO_CLDR = {
     "%Y": "yyyy",
     "%H": "HH",
     "%M": "mm",
+    "%S": "ss",
 }
 """The strftime codes the templates use, as Babel (CLDR) date patterns; `%Z` is the place."""
 STRFTIME_CODE = re.compile(r"%-?[a-zA-Z]")
@@ -60,8 +61,10 @@ def format_local(value: datetime | None, tz_name: str, pattern: str = "moment") 
             parts.append(text)
         if code == "%Z":
             parts.append(place_time(tz_name))
-        elif code:
+        elif code in STRFTIME_TO_CLDR:
             parts.append(format_datetime(moment, STRFTIME_TO_CLDR[code], locale=locale))
+        elif code:
+            parts.append(moment.strftime(code))  # a number, the same in every language
     return "".join(parts)
 
 
