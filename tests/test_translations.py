@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,26 @@ WELSH_PO = ROOT / "tracker/translations/cy/LC_MESSAGES/messages.po"
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdr]")
 EXTRACT = ["pybabel", "extract", "-F", "babel.cfg", "-k", "_l", "-k", "N_", "--no-location"]
 """The extraction `make translations` runs (keywords: the lazy `_l` and the marker `N_`)."""
+TEMPLATES = ROOT / "templates"
+STAFF_EMAILS = {"_staff_layout.html", "digest.html", "digest.txt"} | {
+    "urgent_alert.html",
+    "urgent_alert.txt",
+}
+"""The emails to clinics, which stay English like the staff pages; every other email is a
+patient's."""
+PATIENT_TEMPLATES = sorted(
+    [
+        *TEMPLATES.glob("patient/*.html"),
+        *(p for p in TEMPLATES.glob("email/*") if p.name not in STAFF_EMAILS),
+        *(TEMPLATES / name for name in ("base.html", "_macros.html", "_chart.html")),
+        TEMPLATES / "errors/error.html",
+    ]
+)
+WORD = re.compile(r"[A-Za-z]{2,}")
+NAMES = {"Aftercare"}
+"""Words that are the same in every language."""
+READ_ALOUD = {"aria-label", "title", "alt", "placeholder"}
+"""Attributes whose text a person reads or hears, like the text between tags."""
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +113,60 @@ def test_a_welsh_patients_invite_is_in_welsh_with_the_time_as_a_place(make_patie
     assert "Helo Pat Example," in message.body_text
     assert "amser y DU" in message.body_text and "UK time" not in message.body_text
     assert '<html lang="cy">' in message.body_html
+
+
+def markup_outside_messages(environment, source: str) -> str:
+    """The template's own markup: every `{{ ... }}` and `{% trans %}...{% endtrans %}` replaced
+    by a placeholder character, and the other tags (`{% if %}`, ...) dropped."""
+    out, in_message, after_tag_start = [], False, False
+    for _line, kind, value in environment.lex(source):
+        if kind == "block_begin":
+            after_tag_start = True
+        elif after_tag_start and kind == "name":
+            in_message = value == "trans" or (in_message and value != "endtrans")
+            out.append("\x01" if value == "trans" else "")
+            after_tag_start = False
+        elif not in_message and kind == "data":
+            out.append(value)
+        elif not in_message and kind == "variable_begin":
+            out.append("\x01")
+    return "".join(out)
+
+
+class EnglishFinder(HTMLParser):
+    """The words a reader meets (text, and attributes read aloud) in markup."""
+
+    def __init__(self):
+        super().__init__()
+        self.found: list[str] = []
+
+    def _check(self, text: str) -> None:
+        if [word for word in WORD.findall(text) if word not in NAMES]:
+            self.found.append(" ".join(text.replace("\x01", "{}").split()))
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in READ_ALOUD and value:
+                self._check(value)
+
+    def handle_data(self, data):
+        self._check(data)
+
+
+def english_outside_messages(environment, source: str) -> list[str]:
+    finder = EnglishFinder()
+    finder.feed(markup_outside_messages(environment, source))
+    return finder.found
+
+
+def test_the_check_finds_english_outside_a_message(app):
+    source = (
+        '<p>{{ _("Fine") }} Hello <b>{{ name }}</b></p><a aria-label="Go {{ x }}">{{ y }}</a>'
+        "{% trans %}Also fine{% endtrans %}{% if x %}<i>Aftercare</i>{% endif %}"
+    )
+    assert english_outside_messages(app.jinja_env, source) == ["{} Hello", "Go {}"]
+
+
+@pytest.mark.parametrize("template", PATIENT_TEMPLATES, ids=lambda p: str(p.relative_to(TEMPLATES)))
+def test_no_patient_template_has_english_outside_a_message(app, template):
+    assert english_outside_messages(app.jinja_env, template.read_text()) == []

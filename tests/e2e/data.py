@@ -16,6 +16,7 @@ from sqlalchemy import select
 from tests import builders
 from tests.e2e.harness import CLINIC, Stack
 from tracker import create_app
+from tracker.catalogue import ENGLISH
 from tracker.extensions import db
 from tracker.models import LoginAttempt, Patient, Treatment
 from tracker.services.clinics.clinics import create_clinic, create_user, find_clinic
@@ -64,14 +65,18 @@ class Treated:
     email: str
 
 
-def treated_patient(app: Flask, name: str, clinic_name: str = CLINIC) -> Treated:
-    """A new patient with a treatment of this morning, as the clinic records one."""
+def treated_patient(
+    app: Flask, name: str, clinic_name: str = CLINIC, language: str = ENGLISH
+) -> Treated:
+    """A new patient (reading `language`) with a treatment of this morning, as the clinic
+    records one."""
     email = unique_email(name)
     with on(app):
         clinic = find_clinic(clinic_name)
-        patient = create_patient(
-            clinic.id, PatientDetails(name=name, email=email, timezone="Europe/London")
+        details = PatientDetails(
+            name=name, email=email, timezone="Europe/London", language=language
         )
+        patient = create_patient(clinic.id, details)
         recorded = record_treatment(
             patient,
             TreatmentDetails(

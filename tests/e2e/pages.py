@@ -17,9 +17,10 @@ from tests.e2e.harness import Stack
 from tests.test_gunicorn_concurrency import Browser
 
 try:
+    from axe_playwright_python.sync_playwright import Axe
     from playwright.sync_api import Page, Response, expect
 except ImportError:  # every journey then skips, saying why (conftest): nothing here runs
-    Page = Response = expect = None
+    Axe = Page = Response = expect = None
 
 
 SCREENSHOTS = Path(
@@ -34,6 +35,31 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=path, full_page=True)
     return path
+
+
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa", "best-practice"]
+"""WCAG 2.0/2.1/2.2 A and AA, and axe's best practices (landmarks, heading order, one h1,
+empty table headers), which the WCAG tags alone do not check."""
+
+
+def axe_report(page: Page) -> list[str]:
+    """axe-core's violations (AXE_TAGS) on the whole page, one readable line
+    per violation: rule, impact, what it means, and the elements (CSS selectors) at fault.
+
+    It waits for the page's "load" event first: run on a page whose stylesheets are still
+    arriving, axe judges the unstyled page (tiny links and buttons fail target-size)."""
+    page.wait_for_load_state("load")
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": AXE_TAGS}})
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        + ", ".join(" ".join(node["target"]) for node in v["nodes"])
+        for v in results.response["violations"]
+    ]
+
+
+def assert_accessible(page: Page) -> None:
+    violations = axe_report(page)
+    assert violations == [], f"{page.url}:\n  " + "\n  ".join(violations)
 
 
 def enter_password(page: Page, stack: Stack, email: str) -> tuple[Response, Response]:
@@ -55,19 +81,43 @@ def staff_sign_in(page: Page, stack: Stack) -> tuple[Response, Response]:
     return responses
 
 
-def start_check_in(page: Page, link: str) -> None:
+def add_patient(page: Page, name: str, email: str, language: str | None = None) -> None:
+    """The signed-in clinician adds a patient in London (reading `language`, if given)."""
+    page.get_by_role("link", name="Patients").click()
+    page.get_by_role("link", name="Add a patient").click()
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Timezone").select_option("Europe/London")
+    if language is not None:
+        page.get_by_label("Language of pages and emails").select_option(language)
+    page.get_by_role("button", name="Save patient").click()
+
+
+@dataclass(frozen=True)
+class CheckInWords:
+    """What the link page and the check-in form say, in the patient's language: what a
+    journey looks for and presses."""
+
+    link_page: str = "Your daily check-in"
+    start: str = "Start my check-in"
+    form: str = "How are you today?"
+    urgent_question: str = "Right now, do you have any of these?"
+    send: str = "Send my check-in"
+
+
+def start_check_in(page: Page, link: str, words: CheckInWords = CheckInWords()) -> None:
     """The patient opens their personal link and presses the start button."""
     page.goto(link)
-    expect(page.get_by_role("heading", name="Your daily check-in")).to_be_visible()
-    page.get_by_role("button", name="Start my check-in").tap()
-    expect(page.get_by_role("heading", name="How are you today?")).to_be_visible()
+    expect(page.get_by_role("heading", name=words.link_page)).to_be_visible()
+    page.get_by_role("button", name=words.start).tap()
+    expect(page.get_by_role("heading", name=words.form)).to_be_visible()
 
 
-def report(page: Page, severities: dict[str, str]) -> None:
+def report(page: Page, severities: dict[str, str], words: CheckInWords = CheckInWords()) -> None:
     """Answer for each named symptom and send the check-in: an urgent one is ticked in "Right
     now, do you have any of these?" (its severity is not asked), any other gets its severity
     tapped on its scale, after opening its body area's group if that is closed."""
-    urgent = page.get_by_role("group", name="Right now, do you have any of these?")
+    urgent = page.get_by_role("group", name=words.urgent_question)
     for symptom, severity in severities.items():
         tick = urgent.get_by_label(symptom, exact=True)
         if tick.count():
@@ -80,7 +130,7 @@ def report(page: Page, severities: dict[str, str]) -> None:
             page.locator("details.area", has=legend).locator("summary").tap()
         scale.get_by_text(severity, exact=True).tap()  # the label: the radio itself is hidden
         expect(scale.get_by_label(severity, exact=True)).to_be_checked()
-    page.get_by_role("button", name="Send my check-in").tap()
+    page.get_by_role("button", name=words.send).tap()
 
 
 @dataclass

@@ -15,14 +15,13 @@ from datetime import timedelta
 
 import pyotp
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from sqlalchemy import select
 from werkzeug.exceptions import NotFound
 
 from tests import builders
 from tests.e2e import data
 from tests.e2e.conftest import DESKTOP, PHONE, TIMEOUT_MS
-from tests.e2e.pages import Page, enter_password, expect, start_check_in
+from tests.e2e.pages import Page, assert_accessible, enter_password, expect, start_check_in
 from tests.test_course_chart import contrast
 from tracker.extensions import db
 from tracker.models import OutboxMessage, Patient, Treatment, User
@@ -33,30 +32,7 @@ from tracker.services.patients.links import issue_link
 from tracker.services.patients.patients import PatientDetails, create_patient
 from tracker.timeutil import utcnow
 
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa", "best-practice"]
-"""WCAG 2.0/2.1/2.2 A and AA, and axe's best practices (landmarks, heading order, one h1,
-empty table headers), which the WCAG tags alone do not check."""
 CODE_LABEL = "6-digit code from your authenticator app, or a recovery code"
-
-
-def axe_report(page: Page) -> list[str]:
-    """axe-core's violations (AXE_TAGS) on the whole page, one readable line
-    per violation: rule, impact, what it means, and the elements (CSS selectors) at fault.
-
-    It waits for the page's "load" event first: run on a page whose stylesheets are still
-    arriving, axe judges the unstyled page (tiny links and buttons fail target-size)."""
-    page.wait_for_load_state("load")
-    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": AXE_TAGS}})
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at "
-        + ", ".join(" ".join(node["target"]) for node in v["nodes"])
-        for v in results.response["violations"]
-    ]
-
-
-def assert_accessible(page: Page) -> None:
-    violations = axe_report(page)
-    assert violations == [], f"{page.url}:\n  " + "\n  ".join(violations)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from tests.e2e import data
-from tests.e2e.pages import expect, links_in, report, staff_sign_in, start_check_in
+from tests.e2e.pages import add_patient, expect, links_in, report, staff_sign_in, start_check_in
 
 
 def token_of(link: str) -> str:
@@ -20,12 +20,7 @@ def token_of(link: str) -> str:
 def test_a_patient_checks_in_on_their_phone_from_the_invite_email(stack, desktop, phone):
     name, email = "Priya Patel", data.unique_email("Priya Patel")
     staff_sign_in(desktop, stack)
-    desktop.get_by_role("link", name="Patients").click()
-    desktop.get_by_role("link", name="Add a patient").click()
-    desktop.get_by_label("Name", exact=True).fill(name)
-    desktop.get_by_label("Email", exact=True).fill(email)
-    desktop.get_by_label("Timezone").select_option("Europe/London")
-    desktop.get_by_role("button", name="Save patient").click()
+    add_patient(desktop, name, email)
     flash = desktop.locator(".flash")
     expect(flash).to_have_text(f"{name} added. Record their treatment to send the invite.")
     desktop.get_by_role("link", name="Record a treatment").click()

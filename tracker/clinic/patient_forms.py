@@ -19,7 +19,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from ..catalogue import ENGLISH, LANGUAGE_NAMES, LANGUAGES
+from ..catalogue import ENGLISH, LANGUAGE_NAMES, LANGUAGE_OWN_NAMES, LANGUAGES
 from ..forms import Form
 from ..models import INDICATIONS, User
 from ..services.patients.patients import PatientDetails
@@ -39,13 +39,12 @@ INDICATION_LABELS = {
 }
 
 # Each language as its readers name it, with the English name for staff who do not read it.
-OWN_LANGUAGE_NAMES = {"cy": "Cymraeg"}
 LANGUAGE_CHOICES = [
     SelectChoice(
         code,
-        f"{OWN_LANGUAGE_NAMES[code]} ({LANGUAGE_NAMES[code]})"
-        if code in OWN_LANGUAGE_NAMES
-        else LANGUAGE_NAMES[code],
+        LANGUAGE_NAMES[code]
+        if LANGUAGE_OWN_NAMES[code] == LANGUAGE_NAMES[code]
+        else f"{LANGUAGE_OWN_NAMES[code]} ({LANGUAGE_NAMES[code]})",
     )
     for code in LANGUAGES
 ]
