@@ -100,7 +100,10 @@ def checkin(
 
 
 def unjudged_checkin(treatment: Treatment, at: datetime, symptoms: Mapping[str, int]) -> CheckIn:
-    """A check-in stored as rows, bypassing the service: no flag is opened until the sweep runs."""
+    """A check-in stored as rows, bypassing the service: no flag is opened until the sweep runs,
+    which judges the treatment at its next run (as after the upgrade that added
+    `followup_due_at`, or a `tracker rebuild-state`)."""
+    judge_at_next_sweep(treatment, at)
     row = CheckIn(treatment_id=treatment.id, reported_at=at)
     db.session.add(row)
     db.session.flush()
@@ -116,6 +119,12 @@ def unjudged_checkin(treatment: Treatment, at: datetime, symptoms: Mapping[str, 
         )
     db.session.flush()
     return row
+
+
+def judge_at_next_sweep(treatment: Treatment, at: datetime) -> None:
+    """Make the treatment due for the sweep by `at`, for rows stored without the services."""
+    if treatment.followup_due_at is None or treatment.followup_due_at > at:
+        treatment.followup_due_at = at
 
 
 def flag(
@@ -143,6 +152,7 @@ def flag(
         opened_at=opened_at,
     )
     db.session.add(row)
+    judge_at_next_sweep(treatment, opened_at)
     db.session.flush()
     return row
 

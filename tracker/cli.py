@@ -14,7 +14,7 @@ from .invalid import InvalidInput
 from .models import Patient
 from .services.clinics import demo as demo_service
 from .services.clinics.clinics import create_clinic, create_user, find_clinic
-from .services.flags.flagging import sweep
+from .services.flags.flagging import rebuild_followup_state, sweep
 from .services.messaging.delivery import default_transport, deliver_due
 from .services.messaging.digest import send_due_digests
 from .services.messaging.reminders import send_due_reminders
@@ -134,6 +134,14 @@ def sweep_command(now: datetime | None) -> None:
     result = sweep(now or utcnow())
     db.session.commit()
     click.echo(f"Swept {result.treatments} treatments, opened {result.flags_opened} flags.")
+
+
+@tracker_cli.command("rebuild-state")
+@click.option("--now", type=ISODateTime(), default=None, help="Rebuild as of this time.")
+def rebuild_state_command(now: datetime | None) -> None:
+    """Recompute when the sweep must next judge each treatment, from the check-ins and flags."""
+    followed = rebuild_followup_state(now or utcnow())
+    click.echo(f"Rebuilt the follow-up state of {followed} treatments.")
 
 
 @tracker_cli.command("remind")

@@ -211,6 +211,16 @@ def overdue_finding(episode: Episode, rule: SymptomRule, now: datetime) -> Findi
     return Finding.of(Reason.OVERDUE, episode, episode.started_at + expected)
 
 
+def open_severe_run(episode: Episode) -> datetime | None:
+    """When the reports at the episode's end started being severe or worse (3+), if they are."""
+    run_start: datetime | None = None
+    for point in reversed(episode.points):
+        if point.severity < SEVERE:
+            break
+        run_start = point.reported_at
+    return run_start
+
+
 def severe_finding(episode: Episode, now: datetime, policy: FlagPolicy) -> Finding | None:
     """Severity 4 at once; severity 3 or more for longer than the policy's sustained hours."""
     sustained = timedelta(hours=policy.severe_sustained_hours)
@@ -302,6 +312,75 @@ def evaluate(
         if silence:
             findings.append(silence)
     return findings
+
+
+# --- when to judge a treatment again ---------------------------------------------------------
+
+INSTANT = timedelta(microseconds=1)
+"""The smallest step of a stored time: a rule that needs "strictly longer than" holds from the
+first instant after the boundary."""
+
+
+def moments_findings_can_appear(
+    treated_at: datetime,
+    checkins: Iterable[Observation],
+    catalogue: Mapping[str, SymptomRule],
+    policy: FlagPolicy = DEFAULT_POLICY,
+) -> list[datetime]:
+    """Every moment at which time passing alone (no new check-in) can make `evaluate` find
+    something it did not find just before, for the history as it stands:
+
+    - an ongoing `expected` episode starts lasting longer than expected (`overdue_finding`);
+    - an ongoing run of severe reports starts lasting longer than sustained (`severe_finding`);
+    - the silence since the last check-in (or the treatment) reaches the no-response hours
+      (`no_response_finding`).
+
+    Urgent, review and worsening findings, and an ended episode's, change only with check-ins.
+    """
+    history = sorted(checkins, key=lambda c: c.reported_at)
+    moments = []
+    sustained = timedelta(hours=policy.severe_sustained_hours)
+    reported_codes = {r.code for c in history for r in c.reports if r.severity >= 1}
+    for code in sorted(reported_codes & catalogue.keys()):
+        rule = catalogue[code]
+        for episode in episodes_of(code, history):
+            if not episode.is_ongoing:
+                continue
+            if rule.action == EXPECTED and rule.expected_hours is not None:
+                moments.append(episode.started_at + timedelta(hours=rule.expected_hours) + INSTANT)
+            if run_start := open_severe_run(episode):
+                moments.append(run_start + sustained + INSTANT)
+    silence_started_at = max([treated_at, *(c.reported_at for c in history)])
+    moments.append(silence_started_at + timedelta(hours=policy.no_response_hours))
+    return moments
+
+
+def next_moment(moments: Iterable[datetime], after: datetime, until: datetime) -> datetime | None:
+    """The first of `moments` later than `after` and no later than `until`, or None."""
+    return min((m for m in moments if after < m <= until), default=None)
+
+
+def next_judgement(
+    treated_at: datetime,
+    checkins: Sequence[Observation],
+    catalogue: Mapping[str, SymptomRule],
+    past_flags: Sequence[PastFlag],
+    as_of: datetime,
+    until: datetime,
+    policy: FlagPolicy = DEFAULT_POLICY,
+    *,
+    tz_name: str = "UTC",
+) -> datetime | None:
+    """When the sweep must next judge a treatment, as of `as_of`: at once (`as_of`) if the rules
+    find something now that no flag covers; else the first moment after `as_of`, up to the end
+    of its follow-up (`until`), at which time alone can change what they find; else never
+    (None). Until then, judging it would find exactly what it finds now, all flagged already.
+    """
+    findings = evaluate(treated_at, checkins, catalogue, as_of, policy=policy, tz_name=tz_name)
+    if unflagged(findings, past_flags):
+        return as_of
+    moments = moments_findings_can_appear(treated_at, checkins, catalogue, policy)
+    return next_moment(moments, as_of, until)
 
 
 # --- matching findings to the flags already raised ------------------------------------------

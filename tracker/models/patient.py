@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, String, Time
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..catalogue import ENGLISH, LANGUAGES
+from .. import rules
+from ..catalogue import DEFAULT_SCHEDULE, ENGLISH, LANGUAGES
 from ..extensions import db
 from ..timeutil import utcnow
 from .clinic import Clinic, User
@@ -43,6 +44,14 @@ class Patient(db.Model):
     )
 
 
+def _first_judgement(context) -> datetime | None:
+    """When the sweep must first judge a new treatment (however it is inserted): as the rules
+    see a treatment with no check-in and no flag yet (when its silence would be too long)."""
+    treated_at = context.get_current_parameters()["treated_at"]
+    window_end = treated_at + timedelta(days=DEFAULT_SCHEDULE.window_days)
+    return rules.next_judgement(treated_at, (), {}, (), treated_at, window_end)
+
+
 class Treatment(db.Model):
     """One injection session: what was given, where, by whom; check-ins and flags hang off it."""
 
@@ -50,6 +59,7 @@ class Treatment(db.Model):
     __table_args__ = (
         CheckConstraint(f"indication IN {INDICATIONS}", name="indication_known"),
         Index("ix_treatments_clinic_treated", "clinic_id", "treated_at"),
+        Index("ix_treatments_followup_due", "followup_due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -66,6 +76,9 @@ class Treatment(db.Model):
     units_by_area: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
     units_total: Mapped[float] = mapped_column(Float, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the sweep must next judge it (None: never, unless something changes it); kept by
+    # services/flags/flagging.py.
+    followup_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=_first_judgement)
 
     patient: Mapped[Patient] = relationship(back_populates="treatments")
     practitioner: Mapped[User | None] = relationship(foreign_keys=[practitioner_id])

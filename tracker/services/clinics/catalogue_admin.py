@@ -24,6 +24,7 @@ from ...infrastructure.database import lock_for_update
 from ...invalid import InvalidInput
 from ...models import CatalogueChange, Symptom, SymptomTranslation, User
 from ...timeutil import utcnow
+from ..flags.flagging import judge_clinic_again
 from ..governance import audit
 
 NAME_MAX_CHARS = 120
@@ -234,6 +235,8 @@ def update_symptom(
     now = now or utcnow()
     for field in ("name", "action", "expected_hours", "expected_text", "advice", "area"):
         setattr(symptom, field, after[field])
+    if {"action", "expected_hours"} & changes.keys():
+        judge_clinic_again(symptom.clinic_id, now)  # the rules it feeds find otherwise now
     for language, text in (edit.translations or {}).items():
         _store_translation(symptom, language, text, changes, now)
     symptom.updated_at = now

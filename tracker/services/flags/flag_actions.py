@@ -27,6 +27,7 @@ from ...models import (
 from ...rules import Reason
 from ...timeutil import utcnow
 from ..governance import audit
+from .flagging import refresh_followup_state
 
 NOTE_MAX_CHARS = 2000
 
@@ -98,6 +99,7 @@ def resolve(
     if text:
         add_note(flag, actor, text, now=now)
     end_assignment_if_resolved(flag.treatment_id)
+    refresh_followup_state([flag.treatment_id], now)  # a finding it held back may be due now
 
 
 def end_assignment_if_resolved(treatment_id: int) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Row, Select, or_, select, update
 
 from ... import rules
 from ...catalogue import DEFAULT_SCHEDULE
@@ -18,7 +18,7 @@ from ...timeutil import utcnow
 from ..messaging.alerts import queue_urgent_alerts
 from ..patients.followup import superseded_at
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 200
 """Treatments evaluated per batch by the sweep: memory stays flat however many there are."""
 
 
@@ -172,64 +172,207 @@ def raise_checkin_flags(treatment: Treatment, as_of: datetime, now: datetime) ->
     return _insert_flags(rows)
 
 
+def followup_end(treated_at: datetime, superseded_at: datetime | None) -> datetime:
+    """The last moment the sweep judges a treatment at: the end of its follow-up window, or
+    when the patient's next treatment superseded it, whichever is first."""
+    window_end = treated_at + timedelta(days=DEFAULT_SCHEDULE.window_days)
+    return min(window_end, superseded_at) if superseded_at else window_end
+
+
+def _treatments_to_judge() -> Select:
+    """What the sweep and the follow-up state need of each treatment, for a `where` to pick."""
+    return (
+        select(
+            Treatment.id,
+            Treatment.clinic_id,
+            Treatment.treated_at,
+            Patient.timezone,
+            superseded_at().label("superseded_at"),
+        )
+        .join(Patient, Treatment.patient_id == Patient.id)
+        .where(Patient.erased_at.is_(None))
+    )
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What the rules make of one treatment as of a moment: the flags to open, and when to
+    judge it again (`Treatment.followup_due_at`)."""
+
+    treatment_id: int
+    new_flags: list[dict]
+    due_at: datetime | None
+
+
+def judge(rows: Sequence[Row], now: datetime, *, open_flags: bool) -> list[Judgement]:
+    """Judge each treatment of `rows` (from `_treatments_to_judge`) as of `now`, or as of its
+    supersession if earlier, with every rule, in a few queries for all of them.
+
+    With `open_flags`, the findings no flag covers become flags (the sweep) and the next
+    judgement is the first moment time alone can change them; without, nothing is flagged and
+    the next judgement is at once if there is something to flag (the follow-up state kept by
+    check-ins, resolutions and `tracker rebuild-state`).
+    """
+    catalogues = load_catalogues(t.clinic_id for t in rows)
+    all_codes = {k: v for c in catalogues.values() for k, v in c.codes.items()}
+    treatment_ids = [t.id for t in rows]
+    histories = load_histories(treatment_ids, all_codes)
+    past = load_past_flags(treatment_ids, all_codes, histories)
+    judgements = []
+    for t in rows:
+        catalogue = catalogues.get(t.clinic_id, Catalogue({}, {}, {}))
+        until = followup_end(t.treated_at, t.superseded_at)
+        judged_at = min(now, until)
+        history = histories[t.id]
+        if not open_flags:
+            due = rules.next_judgement(
+                t.treated_at,
+                history,
+                catalogue.rules,
+                past[t.id],
+                judged_at,
+                until,
+                tz_name=t.timezone,
+            )
+            judgements.append(Judgement(t.id, [], due))
+            continue
+        findings = rules.evaluate(
+            t.treated_at, history, catalogue.rules, judged_at, tz_name=t.timezone
+        )
+        new = rules.unflagged(findings, past[t.id])
+        moments = rules.moments_findings_can_appear(t.treated_at, history, catalogue.rules)
+        judgements.append(
+            Judgement(
+                t.id,
+                [_flag_row(t.clinic_id, t.id, f, catalogue, now) for f in new],
+                rules.next_moment(moments, judged_at, until),
+            )
+        )
+    return judgements
+
+
+def store_due(judgements: Iterable[Judgement]) -> None:
+    """Write each judged treatment's next judgement (one statement for them all)."""
+    values = [{"id": j.treatment_id, "followup_due_at": j.due_at} for j in judgements]
+    if values:
+        db.session.execute(update(Treatment), values)
+
+
+def judge_clinic_again(clinic_id: int, now: datetime) -> None:
+    """Make every treatment the clinic follows up due at once: its catalogue changed what the
+    rules find (a symptom's action or expected duration), so the next sweep judges them all."""
+    window_start = now - timedelta(days=DEFAULT_SCHEDULE.window_days)
+    db.session.execute(
+        update(Treatment)
+        .where(Treatment.clinic_id == clinic_id, Treatment.treated_at >= window_start)
+        .values(followup_due_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def refresh_followup_state(treatment_ids: Sequence[int], now: datetime) -> None:
+    """Recompute when the sweep must next judge these treatments, after what changed them (a
+    check-in, a flag resolved), in the caller's transaction."""
+    rows = db.session.execute(_treatments_to_judge().where(Treatment.id.in_(treatment_ids))).all()
+    store_due(judge(rows, now, open_flags=False))
+
+
+def rebuild_followup_state(now: datetime, batch_size: int = BATCH_SIZE) -> int:
+    """Recompute every treatment's next judgement from its check-ins and flags, as of `now`
+    (`tracker rebuild-state`: after a migration, a restore or a repair), committing per batch;
+    the number of treatments still followed up. What the check-ins, resolutions and sweeps
+    keep as they go must equal it (tests/test_followup_state.py)."""
+    window_start = now - timedelta(days=DEFAULT_SCHEDULE.window_days)
+    begin_write()
+    _never_due(now)
+    db.session.commit()
+    followed = 0
+    for batch in _batches(Treatment.treated_at >= window_start, batch_size=batch_size):
+        store_due(judge(batch, now, open_flags=False))
+        followed += len(batch)
+    return followed
+
+
+def _batches(*where: ColumnElement[bool], batch_size: int) -> Iterator[Sequence[Row]]:
+    """The treatments of `where` (as `_treatments_to_judge` reads them) in batches by id, each
+    read in a write transaction of its own that is committed once the caller has handled it:
+    a job holds SQLite's write lock one batch at a time."""
+    last_id = 0
+    while True:
+        begin_write()  # take SQLite's write lock before reading: a reader cannot always upgrade
+        batch = db.session.execute(
+            _treatments_to_judge()
+            .where(*where, Treatment.id > last_id)
+            .order_by(Treatment.id)
+            .limit(batch_size)
+        ).all()
+        if not batch:
+            db.session.commit()
+            return
+        yield batch
+        db.session.commit()
+        last_id = batch[-1].id
+
+
 @dataclass
 class SweepResult:
     """What one sweep did."""
 
     treatments: int = 0
     flags_opened: int = 0
+    batches: int = 0
+
+    def summary(self) -> str:
+        return f"judged {self.treatments} treatments due, opened {self.flags_opened} flags"
 
 
-def sweep(now: datetime | None = None) -> SweepResult:
-    """Apply every rule to every treatment in its follow-up window, as of `now`, except those of
-    erased patients (their record is closed: no flag is added to it).
+def forget_ended_followups(now: datetime) -> int:
+    """Clear the next judgement of the treatments the sweep no longer judges (their window
+    ended, or the patient was erased), so that what is due stays a short indexed read."""
+    return _never_due(now, Treatment.followup_due_at <= now)
 
-    A treatment superseded by the patient's next one is judged only as of that moment: its
-    follow-up ended there, so later silence or a symptom's lasting is the newer one's to judge.
-    Set-based: a few queries per batch of treatments, never one per patient. Idempotent: the
-    flags already raised are matched to the findings (`rules.unflagged`), and the one-open-flag
-    index refuses a duplicate opened meanwhile, so a second run opens nothing new.
+
+def _never_due(now: datetime, *where: ColumnElement[bool]) -> int:
+    """Clear the next judgement of the treatments (of `where`) whose window ended by `now` or
+    whose patient was erased; how many."""
+    window_start = now - timedelta(days=DEFAULT_SCHEDULE.window_days)
+    erased = select(Patient.id).where(Patient.erased_at.is_not(None))
+    return db.session.execute(
+        update(Treatment)
+        .where(*where, or_(Treatment.treated_at < window_start, Treatment.patient_id.in_(erased)))
+        .values(followup_due_at=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def sweep(now: datetime | None = None, batch_size: int = BATCH_SIZE) -> SweepResult:
+    """Judge every treatment that is due (`Treatment.followup_due_at` by `now`) with every rule,
+    as of `now`, open the flags no flag covers, and store when each is next due.
+
+    Only what can have changed is read: the check-in service, flag resolutions and catalogue
+    edits keep `followup_due_at` current (see `rules.next_judgement`), so a treatment that is
+    not due would be found exactly as it was. A treatment superseded by the patient's next one
+    is judged only as of that moment (`followup_end`); erased patients' are never judged.
+
+    Commits after each batch of `batch_size` treatments, each batch its own short write
+    transaction, so check-ins go on meanwhile. Idempotent: the flags already raised are matched
+    to the findings (`rules.unflagged`), and the one-open-flag index refuses a duplicate
+    opened meanwhile, so a second run opens nothing new.
     """
-    begin_write()  # take SQLite's write lock before reading: a reader cannot always upgrade
     now = now or utcnow()
     window_start = now - timedelta(days=DEFAULT_SCHEDULE.window_days)
     result = SweepResult()
-    last_id = 0
-    while True:
-        batch = db.session.execute(
-            select(
-                Treatment.id,
-                Treatment.clinic_id,
-                Treatment.treated_at,
-                Patient.timezone,
-                superseded_at().label("superseded_at"),
-            )
-            .join(Patient, Treatment.patient_id == Patient.id)
-            .where(
-                Patient.erased_at.is_(None),
-                Treatment.treated_at >= window_start,
-                Treatment.treated_at <= now,
-                Treatment.id > last_id,
-            )
-            .order_by(Treatment.id)
-            .limit(BATCH_SIZE)
-        ).all()
-        if not batch:
-            return result
-        last_id = batch[-1].id
-        catalogues = load_catalogues(t.clinic_id for t in batch)
-        all_codes = {k: v for c in catalogues.values() for k, v in c.codes.items()}
-        treatment_ids = [t.id for t in batch]
-        histories = load_histories(treatment_ids, all_codes)
-        past = load_past_flags(treatment_ids, all_codes, histories)
-        rows = []
-        for t in batch:
-            catalogue = catalogues.get(t.clinic_id, Catalogue({}, {}, {}))
-            judged_at = min(now, t.superseded_at) if t.superseded_at else now
-            findings = rules.evaluate(
-                t.treated_at, histories[t.id], catalogue.rules, judged_at, tz_name=t.timezone
-            )
-            for finding in rules.unflagged(findings, past[t.id]):
-                rows.append(_flag_row(t.clinic_id, t.id, finding, catalogue, now))
+    begin_write()
+    forget_ended_followups(now)
+    db.session.commit()
+    for batch in _batches(
+        Treatment.followup_due_at <= now,
+        Treatment.treated_at >= window_start,
+        batch_size=batch_size,
+    ):
+        judgements = judge(batch, now, open_flags=True)
+        result.flags_opened += len(_insert_flags([f for j in judgements for f in j.new_flags]))
+        store_due(judgements)
         result.treatments += len(batch)
-        result.flags_opened += len(_insert_flags(rows))
+        result.batches += 1
+    return result

@@ -16,7 +16,8 @@ from ...extensions import db
 from ...invalid import InvalidInput
 from ...models import CheckIn, Flag, OutboxMessage, Patient, SymptomReport, Treatment
 from ...models.flag import RESOLVED
-from ...timeutil import is_timezone
+from ...timeutil import is_timezone, utcnow
+from ..flags.flagging import refresh_followup_state
 from .erased import refuse_if_erased
 
 NAME_MAX_CHARS = 200
@@ -99,6 +100,8 @@ def update_patient(patient: Patient, details: PatientDetails) -> list[str]:
     for name in changed:
         setattr(patient, name, getattr(clean, name))
     db.session.flush()
+    if "timezone" in changed:  # the no-response rule counts the patient's local days
+        refresh_followup_state([t.id for t in patient.treatments], utcnow())
     return changed
 
 
