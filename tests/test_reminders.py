@@ -6,18 +6,20 @@ or at chosen moments) and reads what landed in the outbox.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, date, datetime, time, timedelta
 from email import policy
 from email.parser import BytesParser
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, insert, select, update
 
 from tests import builders
 from tracker.catalogue import DEFAULT_SCHEDULE
 from tracker.extensions import db
-from tracker.models import OutboxMessage, PatientLink
+from tracker.models import CheckIn, OutboxMessage, Patient, PatientLink
+from tracker.services.messaging import reminders
 from tracker.services.messaging.delivery import build_email
 from tracker.services.messaging.reminders import REMINDER, REVIEW, send_due_reminders
 from tracker.services.patients.links import LinkState, check_link
@@ -330,3 +332,121 @@ def test_the_job_runs_as_many_statements_for_50_patients_as_for_5(make_patient):
     # candidates, queued keys, today's check-ins, links, outbox, the empty next batch; plus
     # BEGIN and COMMIT: a handful, not one per patient
     assert for_5 <= 8
+
+
+# --- committed batch by batch, rendered outside the write lock ----------------------------------
+
+
+def outbox_count_elsewhere() -> int:
+    """How many outbox rows another connection sees: only what has been committed."""
+    with db.engine.connect() as other:
+        return other.scalar(select(func.count(OutboxMessage.id)))
+
+
+def spy_on_rendering(monkeypatch, on_render) -> None:
+    """Call `on_render()` each time the job renders an email, then render it as usual."""
+    real = reminders.render_email
+
+    def render(*args, **kwargs):
+        on_render()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reminders, "render_email", render)
+
+
+def test_each_batch_is_committed_before_the_next_is_read(make_patient, monkeypatch):
+    day = date(2026, 5, 12)
+    add_patients(make_patient, 0, 5, treated_days_before(day, 3))
+    monkeypatch.setattr(reminders, "BATCH_SIZE", 2)
+    seen = []
+    spy_on_rendering(monkeypatch, lambda: seen.append(outbox_count_elsewhere()))
+
+    result = remind(at(day, time(9, 0)))
+
+    assert (result.reminders, result.batches) == (5, 3)
+    assert seen == [0, 0, 2, 2, 4]  # each batch's reminders were visible to others at once
+
+
+def test_a_crash_in_batch_two_keeps_batch_one_and_a_rerun_sends_the_rest_once(
+    make_patient, monkeypatch
+):
+    day = date(2026, 5, 12)
+    add_patients(make_patient, 0, 5, treated_days_before(day, 3))
+    monkeypatch.setattr(reminders, "BATCH_SIZE", 2)
+    renders = []
+
+    def crash_on_the_third():
+        renders.append(1)
+        if len(renders) == 3:
+            raise RuntimeError("the job died in batch 2")
+
+    spy_on_rendering(monkeypatch, crash_on_the_third)
+    with pytest.raises(RuntimeError):
+        send_due_reminders(at(day, time(9, 0)))
+    db.session.rollback()  # as the scheduler does after a failed run
+    assert len(messages()) == 2 and link_count() == 2
+
+    monkeypatch.undo()
+    assert remind(at(day, time(9, 15))).reminders == 3
+    assert remind(at(day, time(9, 30))).reminders == 0
+    keys = [m.dedupe_key for m in messages()]
+    assert len(keys) == len(set(keys)) == 5
+    assert link_count() == 5  # one link per reminder sent, none for what was not
+
+
+@pytest.mark.sqlite_only("SQLite's database-wide write lock")
+def test_no_write_lock_is_held_while_rendering(make_patient, monkeypatch):
+    day = date(2026, 5, 12)
+    add_patients(make_patient, 0, 3, treated_days_before(day, 3))
+    monkeypatch.setattr(reminders, "BATCH_SIZE", 2)
+    path = db.engine.url.database
+    took_the_lock = []
+
+    def another_writer_gets_in():
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # fails at once if the job held the write lock
+            other.execute("ROLLBACK")
+            took_the_lock.append(True)
+        finally:
+            other.close()
+
+    spy_on_rendering(monkeypatch, another_writer_gets_in)
+
+    assert remind(at(day, time(9, 0))).reminders == 3
+    assert took_the_lock == [True, True, True]
+
+
+def test_reminders_turned_off_while_the_batch_renders_are_not_sent(make_patient, monkeypatch):
+    day = date(2026, 5, 12)
+    patient, _ = make_patient(treated_at=treated_days_before(day, 3))
+
+    def patient_turns_them_off():
+        with db.engine.begin() as other:
+            other.execute(
+                update(Patient).where(Patient.id == patient.id).values(reminders_enabled=False)
+            )
+
+    spy_on_rendering(monkeypatch, patient_turns_them_off)
+
+    assert remind(at(day, time(9, 0))).reminders == 0
+    assert messages() == []
+
+
+def test_a_check_in_while_the_batch_renders_cancels_that_reminder(make_patient, monkeypatch):
+    day = date(2026, 5, 12)
+    _, treatment = make_patient(treated_at=treated_days_before(day, 3))
+    now = at(day, time(9, 0))
+
+    def patient_checks_in():
+        with db.engine.begin() as other:
+            other.execute(
+                insert(CheckIn).values(
+                    treatment_id=treatment.id, reported_at=now, source="patient", created_at=now
+                )
+            )
+
+    spy_on_rendering(monkeypatch, patient_checks_in)
+
+    assert remind(now).reminders == 0
+    assert messages() == []

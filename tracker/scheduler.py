@@ -63,8 +63,7 @@ def sweep(now: datetime) -> Any:
 
 
 def remind(now: datetime) -> Any:
-    """Queue the check-in and review reminders that are due."""
-    begin_write()
+    """Queue the check-in and review reminders that are due (commits per batch itself)."""
     return reminders.send_due_reminders(now)
 
 

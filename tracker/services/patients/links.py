@@ -73,13 +73,28 @@ def issue_link(patient: Patient, now: datetime | None = None) -> str:
 
 def issue_links(patient_ids: Iterable[int], now: datetime | None = None) -> dict[int, str]:
     """Fresh links for many patients in one statement (a job's batch); token by patient id."""
-    now = now or utcnow()
-    expires_at = now + timedelta(hours=current_app.config["PATIENT_LINK_HOURS"])
+    tokens = new_tokens(patient_ids)
+    store_links(tokens, now)
+    return tokens
+
+
+def new_tokens(patient_ids: Iterable[int]) -> dict[int, str]:
+    """Fresh link tokens for many patients, not yet stored (so not yet valid); by patient id.
+
+    A job signs them before it takes the write lock and stores (`store_links`) only those of
+    the emails it did queue: a token never stored opens nothing.
+    """
     serializer = _serializer()
-    tokens = {
+    return {
         patient_id: serializer.dumps({"p": patient_id, "n": secrets.token_urlsafe(16)})
         for patient_id in patient_ids
     }
+
+
+def store_links(tokens: dict[int, str], now: datetime | None = None) -> None:
+    """Store tokens made by `new_tokens` (patient id -> token) as valid links, one statement."""
+    now = now or utcnow()
+    expires_at = now + timedelta(hours=current_app.config["PATIENT_LINK_HOURS"])
     if tokens:
         db.session.execute(
             insert(PatientLink),
@@ -93,7 +108,6 @@ def issue_links(patient_ids: Iterable[int], now: datetime | None = None) -> dict
                 for patient_id, token in tokens.items()
             ],
         )
-    return tokens
 
 
 def link_url(token: str) -> str:
