@@ -49,6 +49,11 @@ class Flag(db.Model):
     (`symptom_id` is NULL for no response, hence the COALESCE). Whether a resolved flag covers
     a finding is decided by overlap in time (`rules.unflagged`), not by an episode's exact
     start, which a late check-in can move.
+
+    Two partial indexes hold only the active flags, whatever the number resolved: the case
+    queue groups a clinic's by treatment from `ix_flags_active_cases` alone (it covers every
+    column the grouping reads), and the flag list reads them oldest first from
+    `ix_flags_active_opened`.
     """
 
     __tablename__ = "flags"
@@ -65,6 +70,24 @@ class Flag(db.Model):
             postgresql_where=_NOT_RESOLVED,
         ),
         Index("ix_flags_clinic_status", "clinic_id", "status", "opened_at"),
+        Index(
+            "ix_flags_active_cases",
+            "clinic_id",
+            "treatment_id",
+            "reason",
+            "status",
+            "opened_at",
+            sqlite_where=_NOT_RESOLVED,
+            postgresql_where=_NOT_RESOLVED,
+        ),
+        Index(
+            "ix_flags_active_opened",
+            "clinic_id",
+            "opened_at",
+            "id",
+            sqlite_where=_NOT_RESOLVED,
+            postgresql_where=_NOT_RESOLVED,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
