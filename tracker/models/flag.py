@@ -50,10 +50,9 @@ class Flag(db.Model):
     a finding is decided by overlap in time (`rules.unflagged`), not by an episode's exact
     start, which a late check-in can move.
 
-    Two partial indexes hold only the active flags, whatever the number resolved: the case
-    queue groups a clinic's by treatment from `ix_flags_active_cases` alone (it covers every
-    column the grouping reads), and the flag list reads them oldest first from
-    `ix_flags_active_opened`.
+    A partial index holds only the active flags, whatever the number resolved: the case queue
+    groups a clinic's by treatment from `ix_flags_active_cases` alone (it covers every column
+    the grouping reads).
     """
 
     __tablename__ = "flags"
@@ -77,14 +76,6 @@ class Flag(db.Model):
             "reason",
             "status",
             "opened_at",
-            sqlite_where=_NOT_RESOLVED,
-            postgresql_where=_NOT_RESOLVED,
-        ),
-        Index(
-            "ix_flags_active_opened",
-            "clinic_id",
-            "opened_at",
-            "id",
             sqlite_where=_NOT_RESOLVED,
             postgresql_where=_NOT_RESOLVED,
         ),
