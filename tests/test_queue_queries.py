@@ -22,6 +22,7 @@ from tracker.extensions import db
 from tracker.models import User
 from tracker.services.clinics.clinics import create_user
 from tracker.services.flags.cases import CaseFilters, cases_query, in_queue_order
+from tracker.services.flags.queue import _histories, history_column, history_of
 from tracker.services.patients.checkins import SymptomEntry, record_checkin
 
 NOW = TREATED_AT + timedelta(days=5)
@@ -118,3 +119,22 @@ def test_the_queue_reads_active_flags_through_an_index_never_a_table_scan(app, c
 
     assert any("USING COVERING INDEX ix_flags_active_cases" in d for d in details), details
     assert not [d for d in details if re.match(r"SCAN (flags|treatments)\b(?!.*INDEX)", d)]
+
+
+def test_the_history_read_with_a_page_is_the_one_the_case_page_reads(app, make_patient):
+    _, treatment = make_patient("Hal History")
+    day = timedelta(days=1)
+    onset = TREATED_AT + timedelta(hours=3, microseconds=1234)
+    for at, entries in [
+        (TREATED_AT + day, [SymptomEntry("bruising", 2, onset), SymptomEntry("headache", 1)]),
+        (TREATED_AT + 2 * day + timedelta(microseconds=5), []),  # nothing present: ends both
+        (TREATED_AT + 3 * day, [SymptomEntry("bruising", 3)]),
+        (TREATED_AT + 3 * day, [SymptomEntry("redness", 1)]),  # at the same time, later id
+    ]:
+        record_checkin(treatment, entries, reported_at=at)
+    db.session.commit()
+
+    stored = db.session.scalar(select(history_column(treatment.id)))
+
+    assert history_of(stored) == _histories(treatment.clinic_id, [treatment.id])[treatment.id]
+    assert len(history_of(stored)) == 4
