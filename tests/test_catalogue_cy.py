@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from tests import builders, pg
 from tests.conftest import (
@@ -26,6 +26,7 @@ from tests.conftest import (
     TEST_DATABASE_URL,
 )
 from tests.own_database import app_on
+from tests.sql_helpers import executed_statements
 from tests.test_catalogue_admin import changes_of, edit
 from tracker.catalogue import (
     DEFAULT_CATALOGUE,
@@ -146,20 +147,9 @@ def test_text_defaults_to_english():
 # --- loading a catalogue with its translations -------------------------------------------------
 
 
-@contextlib.contextmanager
-def counted() -> Iterator[list[str]]:
+def counted():
     """The SELECT statements run inside the block."""
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args):
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+    return executed_statements(lambda statement: statement.lstrip().upper().startswith("SELECT"))
 
 
 def statements_to_read_in_welsh(clinic_id: int) -> int:

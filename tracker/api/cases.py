@@ -69,18 +69,13 @@ def case_list(query: schemas.CaseQuery):
         assigned_to_id=user.id if query.assigned == "me" else None,
     )
     after = decode_place(query.cursor) if query.cursor else None
-    grouped = cases.cases_after(user.clinic_id, filters, after, query.limit + 1)
-    more, grouped = len(grouped) > query.limit, grouped[: query.limit]
-    rows = cases.case_rows(user.clinic_id, [row.treatment_id for row in grouped], None)
-    last = grouped[-1] if grouped else None
+    stmt = cases.cases_after_query(user.clinic_id, filters, after, query.limit + 1)
+    loaded = cases.load_cases(stmt, None)
+    more, loaded = len(loaded) > query.limit, loaded[: query.limit]
     audit_api("cases.list", target=filters.describe())
     result = schemas.CasePage(
-        cases=[case_out(row.treatment, row.flags) for row in rows],
-        next_cursor=encode_place(
-            QueuePlace(last.top_priority, last.first_opened_at, last.treatment_id)
-        )
-        if more and last
-        else None,
+        cases=[case_out(case.row.treatment, case.row.flags) for case in loaded],
+        next_cursor=encode_place(loaded[-1].place) if more else None,
     )
     db.session.commit()
     return result

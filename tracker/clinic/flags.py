@@ -7,7 +7,7 @@ every page, export and completed action writes one audit row (ids only, never no
 
 from __future__ import annotations
 
-from flask import render_template, request
+from flask import g, render_template, request
 from flask_login import current_user, login_required
 
 from ..errors import render_error
@@ -43,6 +43,7 @@ def queue():
     if form.validate():
         filters = form.to_case_filters(current_user)
         page = cases.case_page(current_user.clinic_id, filters, page_number(), utcnow())
+        g.queue_case_count = page.pagination.counts.queue  # the navigation's, read with the page
         audit_staff("flags.list", target=filters.describe())
     html = render_template("clinic/queue.html", form=form, page=page, **page_helpers())
     db.session.commit()  # after rendering: committing first would expire the rows shown

@@ -30,9 +30,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, and_, event, or_, select
+from sqlalchemy import JSON, Select, and_, event, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from werkzeug.routing import IntegerConverter
 
 from ..extensions import db
@@ -129,6 +131,26 @@ def insert_ignoring_conflicts(model: type) -> Any:
     """
     module = postgresql if dialect_name() == "postgresql" else sqlite
     return module.insert(model).on_conflict_do_nothing()
+
+
+class json_rows(FunctionElement):
+    """An aggregate: the group's rows as a JSON array of arrays of the given columns, in no
+    particular order (`json_group_array` on SQLite, `json_agg` on PostgreSQL, which gives NULL
+    for no rows). Lets one statement carry a few related rows per result row."""
+
+    type = JSON()
+    name = "json_rows"
+    inherit_cache = True
+
+
+@compiles(json_rows, "sqlite")
+def _json_rows_sqlite(element, compiler, **kw) -> str:
+    return f"json_group_array(json_array({compiler.process(element.clauses, **kw)}))"
+
+
+@compiles(json_rows, "postgresql")
+def _json_rows_postgresql(element, compiler, **kw) -> str:
+    return f"json_agg(json_build_array({compiler.process(element.clauses, **kw)}))"
 
 
 class IdConverter(IntegerConverter):

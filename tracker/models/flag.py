@@ -49,6 +49,10 @@ class Flag(db.Model):
     (`symptom_id` is NULL for no response, hence the COALESCE). Whether a resolved flag covers
     a finding is decided by overlap in time (`rules.unflagged`), not by an episode's exact
     start, which a late check-in can move.
+
+    A partial index holds only the active flags, whatever the number resolved: the case queue
+    groups a clinic's by treatment from `ix_flags_active_cases` alone (it covers every column
+    the grouping reads).
     """
 
     __tablename__ = "flags"
@@ -65,6 +69,16 @@ class Flag(db.Model):
             postgresql_where=_NOT_RESOLVED,
         ),
         Index("ix_flags_clinic_status", "clinic_id", "status", "opened_at"),
+        Index(
+            "ix_flags_active_cases",
+            "clinic_id",
+            "treatment_id",
+            "reason",
+            "status",
+            "opened_at",
+            sqlite_where=_NOT_RESOLVED,
+            postgresql_where=_NOT_RESOLVED,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

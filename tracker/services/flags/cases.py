@@ -9,16 +9,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Select, case, func, literal, select, tuple_
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import Select, Subquery, and_, case, func, literal, literal_column, select, tuple_
+from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload
 
 from ...extensions import db
-from ...models import ACKNOWLEDGED, OPEN, CheckIn, Flag, FlagNote, Patient, SymptomReport, Treatment
+from ...models import (
+    ACKNOWLEDGED,
+    OPEN,
+    RESOLVED,
+    CheckIn,
+    Flag,
+    FlagNote,
+    Patient,
+    SymptomReport,
+    Treatment,
+    User,
+)
 from ...models.types import UTCDateTime
 from ..clinics.catalogue_admin import clinic_symptoms
-from .queue import ACTIVE, PER_PAGE, URGENCY, _histories, describe_duration
+from .queue import (
+    ACTIVE,
+    PER_PAGE,
+    URGENCY,
+    _histories,
+    describe_duration,
+    history_column,
+    history_of,
+)
 from .timeline import Timeline, build_timeline
 
 CASE_STATUSES = (OPEN, ACKNOWLEDGED)
@@ -57,6 +77,9 @@ def _is(condition) -> object:
 
 TOP_PRIORITY = func.min(URGENCY).label("top_priority")
 FIRST_OPENED = func.min(Flag.opened_at).label("first_opened_at")
+NOT_RESOLVED = Flag.status != literal_column(f"'{RESOLVED}'")
+"""Open or acknowledged (the only other statuses), written as the partial indexes' condition
+(a literal, not a parameter) so that both engines' planners see the index applies."""
 
 
 def cases_query(clinic_id: int, filters: CaseFilters) -> Select:
@@ -64,24 +87,36 @@ def cases_query(clinic_id: int, filters: CaseFilters) -> Select:
     stmt = (
         select(Flag.treatment_id, TOP_PRIORITY, FIRST_OPENED)
         .join(Treatment, Treatment.id == Flag.treatment_id)
-        .where(
-            Flag.clinic_id == clinic_id,
-            Treatment.clinic_id == clinic_id,
-            Flag.status.in_(ACTIVE),
-        )
+        .where(Flag.clinic_id == clinic_id, Treatment.clinic_id == clinic_id, NOT_RESOLVED)
         .group_by(Flag.treatment_id)
     )
-    if filters.practitioner_id:
-        stmt = stmt.where(Treatment.practitioner_id == filters.practitioner_id)
-    if filters.assigned_to_id:
-        stmt = stmt.where(Treatment.assigned_to_id == filters.assigned_to_id)
-    if filters.reason:
-        stmt = stmt.having(_is(Flag.reason == filters.reason) > 0)
-    if filters.status == OPEN:
-        stmt = stmt.having(_is(Flag.status == OPEN) > 0)
-    elif filters.status == ACKNOWLEDGED:
-        stmt = stmt.having(_is(Flag.status == OPEN) == 0)
+    for condition in _treatment_conditions(filters):
+        stmt = stmt.where(condition)
+    for condition in _flag_conditions(filters):
+        stmt = stmt.having(condition)
     return stmt
+
+
+def _treatment_conditions(filters: CaseFilters) -> list:
+    """The filters on the case's treatment."""
+    conditions = []
+    if filters.practitioner_id:
+        conditions.append(Treatment.practitioner_id == filters.practitioner_id)
+    if filters.assigned_to_id:
+        conditions.append(Treatment.assigned_to_id == filters.assigned_to_id)
+    return conditions
+
+
+def _flag_conditions(filters: CaseFilters) -> list:
+    """The filters on the case's active flags, as conditions on the group."""
+    conditions = []
+    if filters.reason:
+        conditions.append(_is(Flag.reason == filters.reason) > 0)
+    if filters.status == OPEN:
+        conditions.append(_is(Flag.status == OPEN) > 0)
+    elif filters.status == ACKNOWLEDGED:
+        conditions.append(_is(Flag.status == OPEN) == 0)
+    return conditions
 
 
 def in_queue_order(stmt: Select) -> Select:
@@ -89,10 +124,30 @@ def in_queue_order(stmt: Select) -> Select:
     return stmt.order_by(TOP_PRIORITY, FIRST_OPENED, Flag.treatment_id)
 
 
+@dataclass(frozen=True)
+class CaseCounts:
+    """How many cases the queue lists with the filters, and without (the navigation's)."""
+
+    matching: int
+    queue: int
+
+
+def case_counts(clinic_id: int, filters: CaseFilters) -> CaseCounts:
+    """Both counts in one statement: each case of the whole queue is counted, and counted again
+    if it meets the filters."""
+    on_treatment = [_is(condition) > 0 for condition in _treatment_conditions(filters)]
+    conditions = on_treatment + _flag_conditions(filters)  # all on the group (PostgreSQL)
+    matches = case((and_(*conditions), 1), else_=0) if conditions else literal(1)
+    grouped = cases_query(clinic_id, CaseFilters()).add_columns(matches.label("matches")).subquery()
+    row = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(grouped.c.matches), 0)).select_from(grouped)
+    ).one()
+    return CaseCounts(matching=row[1], queue=row[0])
+
+
 def case_count(clinic_id: int, filters: CaseFilters | None = None) -> int:
     """How many cases the queue lists (the navigation's count: no filters)."""
-    grouped = cases_query(clinic_id, filters or CaseFilters()).subquery()
-    return db.session.scalar(select(func.count()).select_from(grouped)) or 0
+    return case_counts(clinic_id, filters or CaseFilters()).matching
 
 
 @dataclass(frozen=True)
@@ -120,66 +175,104 @@ class CaseRow:
         return OPEN if any(f.status == OPEN for f in self.flags) else ACKNOWLEDGED
 
 
+def rows_query(cases: Subquery, with_history: bool) -> Select:
+    """Everything a page shows of the `cases` (rows of `cases_query`, already paged), in one
+    statement: each active flag with its symptom, treatment, patient, practitioner and assignee
+    (and, `with_history`, the treatment's check-ins), in queue order, then most urgent flag
+    first. Each row also carries its case's place in the queue."""
+    practitioner, assignee = aliased(User), aliased(User)
+    columns = [Flag, cases.c.top_priority, cases.c.first_opened_at]
+    if with_history:
+        columns.append(history_column(Flag.treatment_id).label("history"))
+    via_treatment = contains_eager(Flag.treatment)
+    return (
+        select(*columns)
+        .join(cases, cases.c.treatment_id == Flag.treatment_id)
+        .join(Flag.treatment)
+        .join(Treatment.patient)
+        .outerjoin(Flag.symptom)
+        .outerjoin(practitioner, practitioner.id == Treatment.practitioner_id)
+        .outerjoin(assignee, assignee.id == Treatment.assigned_to_id)
+        .where(NOT_RESOLVED)
+        .options(
+            contains_eager(Flag.symptom),
+            via_treatment.contains_eager(Treatment.patient),
+            via_treatment.contains_eager(Treatment.practitioner.of_type(practitioner)),
+            via_treatment.contains_eager(Treatment.assigned_to.of_type(assignee)),
+        )
+        .order_by(
+            cases.c.top_priority,
+            cases.c.first_opened_at,
+            cases.c.treatment_id,
+            URGENCY,
+            Flag.opened_at,
+            Flag.id,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class LoadedCase:
+    """A case as `load_cases` read it: its row, and its place in the queue."""
+
+    row: CaseRow
+    place: QueuePlace
+
+
+def load_cases(cases: Select, now: datetime | None) -> list[LoadedCase]:
+    """The cases `cases` selects (rows of `cases_query`, ordered and limited) in one statement.
+
+    With `now`, each flag also gets its duration in words, from the check-ins read with it.
+    """
+    loaded = []
+    result = db.session.execute(rows_query(cases.subquery(), with_history=now is not None))
+    for treatment_id, rows in groupby(result, key=lambda r: r.Flag.treatment_id):
+        rows = list(rows)
+        flags = [r.Flag for r in rows]
+        how_long = {}
+        if now is not None:
+            history = history_of(rows[0].history)
+            how_long = {f.id: describe_duration(f, history, now) for f in flags}
+        first = rows[0]
+        loaded.append(
+            LoadedCase(
+                CaseRow(flags[0].treatment, flags, how_long),
+                QueuePlace(first.top_priority, first.first_opened_at, treatment_id),
+            )
+        )
+    return loaded
+
+
+class CasePagination(Pagination):
+    """A page of the queue: its rows and counts read by `case_page` (no query of its own)."""
+
+    def __init__(self, rows: list[CaseRow], counts: CaseCounts, page: int, per_page: int):
+        self._rows, self.counts = rows, counts
+        super().__init__(page=page, per_page=per_page, error_out=False)
+
+    def _query_items(self) -> list[CaseRow]:
+        return self._rows
+
+    def _query_count(self) -> int:
+        return self.counts.matching
+
+
 @dataclass(frozen=True)
 class CasePage:
     """One page of the case queue."""
 
-    pagination: Pagination
+    pagination: CasePagination
     rows: list[CaseRow]
 
 
-def case_rows(clinic_id: int, ids: list[int], now: datetime | None) -> list[CaseRow]:
-    """The treatments `ids` (cases from `cases_query`) with their active flags, in that order.
-
-    With `now`, each flag also gets its duration in words (which reads the check-ins).
-    """
-    if not ids:
-        return []
-    treatments = {
-        t.id: t
-        for t in db.session.scalars(
-            select(Treatment)
-            .where(Treatment.id.in_(ids))
-            .options(
-                selectinload(Treatment.patient),
-                selectinload(Treatment.practitioner),
-                selectinload(Treatment.assigned_to),
-            )
-        )
-    }
-    flags: dict[int, list[Flag]] = {i: [] for i in ids}
-    for flag in db.session.scalars(
-        select(Flag)
-        .where(Flag.treatment_id.in_(ids), Flag.status.in_(ACTIVE))
-        .options(selectinload(Flag.symptom))
-        .order_by(URGENCY, Flag.opened_at, Flag.id)
-    ):
-        flags[flag.treatment_id].append(flag)
-    histories = _histories(clinic_id, ids) if now else {}
-    return [
-        CaseRow(
-            treatment=treatments[treatment_id],
-            flags=flags[treatment_id],
-            how_long={
-                f.id: describe_duration(f, histories[f.treatment_id], now)
-                for f in flags[treatment_id]
-            }
-            if now
-            else {},
-        )
-        for treatment_id in ids
-    ]
-
-
 def case_page(clinic_id: int, filters: CaseFilters, page: int, now: datetime) -> CasePage:
-    """One page (of `PER_PAGE`) of the case queue."""
-    pagination = db.paginate(  # its items: each case's treatment_id, the query's first column
-        in_queue_order(cases_query(clinic_id, filters)),
-        page=page,
-        per_page=PER_PAGE,
-        error_out=False,
-    )
-    return CasePage(pagination, case_rows(clinic_id, list(pagination.items), now))
+    """One page (of `PER_PAGE`) of the case queue: its rows in one statement, both counts (the
+    page's and the navigation's) in one more."""
+    cases = in_queue_order(cases_query(clinic_id, filters))
+    loaded = load_cases(cases.limit(PER_PAGE).offset((page - 1) * PER_PAGE), now)
+    rows = [case.row for case in loaded]
+    pagination = CasePagination(rows, case_counts(clinic_id, filters), page, PER_PAGE)
+    return CasePage(pagination, rows)
 
 
 @dataclass(frozen=True)
@@ -201,7 +294,9 @@ def queue_place(clinic_id: int, treatment_id: int) -> QueuePlace | None:
     return QueuePlace(row.top_priority, row.first_opened_at, row.treatment_id)
 
 
-def cases_after(clinic_id: int, filters: CaseFilters, after: QueuePlace | None, limit: int) -> list:
+def cases_after_query(
+    clinic_id: int, filters: CaseFilters, after: QueuePlace | None, limit: int
+) -> Select:
     """Up to `limit` rows of `cases_query` in queue order after the place `after` (keyset
     paging: a resolved case does not shift the next page)."""
     stmt = in_queue_order(cases_query(clinic_id, filters))
@@ -212,7 +307,12 @@ def cases_after(clinic_id: int, filters: CaseFilters, after: QueuePlace | None, 
             literal(after.treatment_id),
         )
         stmt = stmt.having(tuple_(TOP_PRIORITY, FIRST_OPENED, Flag.treatment_id) > place)
-    return list(db.session.execute(stmt.limit(limit)).all())
+    return stmt.limit(limit)
+
+
+def cases_after(clinic_id: int, filters: CaseFilters, after: QueuePlace | None, limit: int) -> list:
+    """The rows of `cases_after_query`."""
+    return list(db.session.execute(cases_after_query(clinic_id, filters, after, limit)).all())
 
 
 def next_case_id(clinic_id: int, after: QueuePlace | None) -> int | None:

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from itertools import groupby
 
-from sqlalchemy import Select, case, select
+from sqlalchemy import ScalarSelect, Select, and_, case, select
 from sqlalchemy.orm import selectinload
 
 from ... import rules
+from ...infrastructure.database import json_rows
 from ...models import (
     ACKNOWLEDGED,
     OPEN,
+    CheckIn,
     Flag,
+    Symptom,
+    SymptomReport,
     Treatment,
 )
 from ...timeutil import hours
@@ -82,6 +87,65 @@ def _histories(clinic_id: int, treatment_ids: Sequence[int]) -> dict[int, list[r
         return {}
     catalogue = load_catalogues([clinic_id])[clinic_id]
     return load_histories(sorted(set(treatment_ids)), catalogue.codes)
+
+
+def history_column(treatment_id) -> ScalarSelect:
+    """The check-ins of the treatment `treatment_id` (a column of the enclosing query) as one
+    JSON value, read by `history_of`: a page's rows carry their histories in the same statement.
+
+    One element per (check-in, symptom present): [check-in id, reported_at, code, severity,
+    onset_at], code NULL for a check-in with nothing present (it still ends episodes).
+    """
+    return (
+        select(
+            json_rows(
+                CheckIn.id,
+                CheckIn.reported_at,
+                Symptom.code,
+                SymptomReport.severity,
+                SymptomReport.onset_at,
+            )
+        )
+        .select_from(CheckIn)
+        .outerjoin(
+            SymptomReport,
+            and_(SymptomReport.checkin_id == CheckIn.id, SymptomReport.severity > 0),
+        )
+        .outerjoin(Symptom, Symptom.id == SymptomReport.symptom_id)
+        .where(CheckIn.treatment_id == treatment_id)
+        .scalar_subquery()
+    )
+
+
+def _utc(value: str | None) -> datetime | None:
+    """A time as the JSON aggregates write it (naive UTC text on SQLite, ISO with an offset on
+    PostgreSQL), aware in UTC."""
+    if value is None:
+        return None
+    at = datetime.fromisoformat(value)
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def history_of(value: list | None) -> list[rules.Observation]:
+    """The check-ins `history_column` read, as the rules see them, in time order."""
+    elements = sorted(
+        (
+            (_utc(at), checkin_id, code, severity, onset)
+            for checkin_id, at, code, severity, onset in value or ()
+        ),
+        key=lambda e: (e[0], e[1]),
+    )
+    return [
+        rules.Observation(
+            reported_at,
+            tuple(
+                rules.Report(code, severity, _utc(onset))
+                for *_, code, severity, onset in reports
+                if code is not None
+            ),
+        )
+        for (reported_at, _), reports in groupby(elements, key=lambda e: (e[0], e[1]))
+    ]
 
 
 def describe_duration(flag: Flag, history: Sequence[rules.Observation], now: datetime) -> str:
