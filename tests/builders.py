@@ -9,10 +9,11 @@ flushes and the caller commits, as with the services.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, time
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tracker.extensions import db
 from tracker.models import CheckIn, Clinic, Flag, Patient, Symptom, SymptomReport, Treatment, User
@@ -152,3 +153,19 @@ def symptom(clinic_id: int, code: str) -> Symptom:
     row = db.session.scalar(select(Symptom).filter_by(clinic_id=clinic_id, code=code))
     assert row is not None, f"clinic {clinic_id} has no symptom {code!r}"
     return row
+
+
+@contextmanager
+def sql_statements(prefix: str = "") -> Iterator[list[str]]:
+    """The SQL statements run on the app's engine inside the block (those starting `prefix`)."""
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if statement.lstrip().upper().startswith(prefix):
+            statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)

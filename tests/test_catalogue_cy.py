@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from tests import builders, pg
 from tests.conftest import (
@@ -146,20 +146,9 @@ def test_text_defaults_to_english():
 # --- loading a catalogue with its translations -------------------------------------------------
 
 
-@contextlib.contextmanager
-def counted() -> Iterator[list[str]]:
+def counted() -> contextlib.AbstractContextManager[list[str]]:
     """The SELECT statements run inside the block."""
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args):
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+    return builders.sql_statements("SELECT")
 
 
 def statements_to_read_in_welsh(clinic_id: int) -> int:
