@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import lru_cache
 
 from flask_babel import LazyString, gettext
 from flask_babel import lazy_gettext as _l
@@ -86,35 +87,17 @@ class CheckInForm(Form):
     def for_catalogue(
         cls, symptoms: Iterable[Symptom], language: str = ENGLISH, **kwargs
     ) -> CheckInForm:
-        """A form class with the urgent list, a severity and an onset field per other symptom,
-        the symptoms named in `language`."""
+        """A form with the urgent list, a severity and an onset field per other symptom, the
+        symptoms named in `language`.
+
+        Its class is built once per catalogue shape (`catalogue_shape`) and language, and
+        reused while the catalogue says the same: an edit changes the shape, so the next
+        request builds a new class."""
         symptoms = list(symptoms)
-        fields: dict = {"symptoms": symptoms, "language": language}
-        fields[URGENT_FIELD] = SelectMultipleField(
-            _l("Right now, do you have any of these?"),
-            choices=[
-                SelectChoice(s.code, s.text(language).name) for s in symptoms if s.action == URGENT
-            ],
-            widget=ListWidget(prefix_label=False),
-            option_widget=CheckboxInput(),
-            validate_choice=True,
-        )
-        for symptom in symptoms:
-            if symptom.action == URGENT:
-                continue
-            fields[SEVERITY_PREFIX + symptom.code] = RadioField(
-                symptom.text(language).name,
-                choices=[SelectChoice(n, label) for n, label in enumerate(SEVERITY_LABELS)],
-                coerce=int,
-                default=0,
-                invalid_value_message=SEVERITY_ERROR,
-                invalid_choice_message=SEVERITY_ERROR,
-            )
-            fields[ONSET_PREFIX + symptom.code] = DateTimeLocalField(
-                _l("When did it start?"), format="%Y-%m-%dT%H:%M", validators=[Optional()]
-            )
-        form_class = type("CatalogueCheckInForm", (cls,), fields)
-        return form_class(**kwargs)
+        form_class = _form_class(cls, language, catalogue_shape(symptoms, language))
+        form = form_class(**kwargs)
+        form.symptoms = symptoms
+        return form
 
     @property
     def urgent_symptoms(self) -> list[Symptom]:
@@ -230,6 +213,46 @@ class CheckInForm(Form):
             prefix = ONSET_PREFIX if part == "onset_at" else SEVERITY_PREFIX
             return self._fields.get(prefix + code, self._fields.get(URGENT_FIELD))
         return self._fields.get(service_key)
+
+
+CatalogueShape = tuple[tuple[str, bool, str], ...]
+"""What a check-in form's fields are made of: each symptom's code, whether it is urgent, and
+its name, in catalogue order."""
+FORM_CLASSES_KEPT = 64
+"""Check-in form classes kept (a few per clinic: one per language and catalogue version)."""
+
+
+def catalogue_shape(symptoms: Iterable[Symptom], language: str) -> CatalogueShape:
+    """Everything of the catalogue that the check-in form's fields depend on, in `language`."""
+    return tuple((s.code, s.action == URGENT, s.text(language).name) for s in symptoms)
+
+
+@lru_cache(maxsize=FORM_CLASSES_KEPT)
+def _form_class(base: type[CheckInForm], language: str, shape: CatalogueShape) -> type:
+    """The check-in form class for one catalogue shape and language (built once, then kept)."""
+    fields: dict = {"language": language}
+    fields[URGENT_FIELD] = SelectMultipleField(
+        _l("Right now, do you have any of these?"),
+        choices=[SelectChoice(code, name) for code, urgent, name in shape if urgent],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validate_choice=True,
+    )
+    for code, urgent, name in shape:
+        if urgent:
+            continue
+        fields[SEVERITY_PREFIX + code] = RadioField(
+            name,
+            choices=[SelectChoice(n, label) for n, label in enumerate(SEVERITY_LABELS)],
+            coerce=int,
+            default=0,
+            invalid_value_message=SEVERITY_ERROR,
+            invalid_choice_message=SEVERITY_ERROR,
+        )
+        fields[ONSET_PREFIX + code] = DateTimeLocalField(
+            _l("When did it start?"), format="%Y-%m-%dT%H:%M", validators=[Optional()]
+        )
+    return type("CatalogueCheckInForm", (base,), fields)
 
 
 class StopRemindersForm(Form):

@@ -7,6 +7,7 @@ from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from ..catalogue import ENGLISH
 from ..extensions import db
 from ..forms import Form
 from ..i18n import current_locale, show_page_to
@@ -151,9 +152,9 @@ def checkin():
     treatment = followed_up_treatment(g.patient.id, utcnow())
     if treatment is None:
         return render_template("patient/no_treatment.html")
-    form = CheckInForm.for_catalogue(clinic_symptoms(g.patient.clinic_id), current_locale())
-    last = last_checkin(treatment)
-    last_severities = _severities(last)
+    language = current_locale()
+    symptoms = clinic_symptoms(g.patient.clinic_id, with_translations=language != ENGLISH)
+    form = CheckInForm.for_catalogue(symptoms, language)
     status = 200
     if request.method == "POST":
         unknown = form.unknown_codes(request.form.keys())
@@ -177,7 +178,10 @@ def checkin():
             )
         restart_write()
         status = 422
-    else:
+    # Read only to show the form: a check-in that is saved never needs the last one.
+    last = last_checkin(treatment)
+    last_severities = _severities(last)
+    if request.method != "POST":
         form.prefill(last_severities)
     previous = build_timeline(treatment, form.symptoms, g.patient.timezone, utcnow())
     last_time = [s for s in form.graded_symptoms if last_severities.get(s.code, 0) >= 1]
@@ -226,9 +230,10 @@ def _is_today(checkin: CheckIn) -> bool:
 def _recorded(treatment: Treatment, entries: list[SymptomEntry], note: str | None = None):
     """Record a check-in, audit it, commit, and show its answer page."""
     result = record_checkin(treatment, entries, note=note)
-    audit_patient("patient.checkin.create", target=f"checkin:{result.checkin.id}")
+    checkin_id = result.checkin.id  # read before the commit expires it (no re-read after)
+    audit_patient("patient.checkin.create", target=f"checkin:{checkin_id}")
     db.session.commit()
-    return redirect(url_for("patient.answer", checkin_id=result.checkin.id))
+    return redirect(url_for("patient.answer", checkin_id=checkin_id))
 
 
 @bp.post("/checkin/none")
@@ -272,8 +277,7 @@ def answer(checkin_id: int):
         checkin.treatment, [r.symptom for r in reports], g.patient.timezone, utcnow()
     )
     audit_patient("patient.checkin.view", target=f"checkin:{checkin.id}")
-    db.session.commit()
-    return render_template(
+    html = render_template(
         "patient/answer.html",
         checkin=checkin,
         reports=sorted(reports, key=lambda r: r.symptom.position),
@@ -282,6 +286,8 @@ def answer(checkin_id: int):
         clinic_knows=clinic_knows,
         timeline=timeline,
     )
+    db.session.commit()  # after rendering: committing first would expire the rows shown
+    return html
 
 
 @bp.get("/timeline")

@@ -105,16 +105,13 @@ def outdated_translations(symptom: Symptom) -> list[str]:
     return sorted(language for language, row in symptom.translations.items() if row.outdated)
 
 
-def clinic_symptoms(clinic_id: int) -> list[Symptom]:
-    """The clinic's catalogue in its display order, with its translations."""
-    return list(
-        db.session.scalars(
-            select(Symptom)
-            .options(WITH_TRANSLATIONS)
-            .where(Symptom.clinic_id == clinic_id)
-            .order_by(Symptom.position, Symptom.id)
-        )
-    )
+def clinic_symptoms(clinic_id: int, with_translations: bool = True) -> list[Symptom]:
+    """The clinic's catalogue in its display order, with its translations unless told not to
+    (a page in English reads none of them)."""
+    query = select(Symptom).where(Symptom.clinic_id == clinic_id)
+    if with_translations:
+        query = query.options(WITH_TRANSLATIONS)
+    return list(db.session.scalars(query.order_by(Symptom.position, Symptom.id)))
 
 
 def clinic_symptom(clinic_id: int, symptom_id: int) -> Symptom | None:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import aliased
 
 from ...extensions import db
 from ...models import Treatment
+from ...models.types import UTCDateTime
 
 
 def superseded_at() -> ColumnElement[datetime | None]:
@@ -45,8 +46,19 @@ def is_followed_up(at: datetime) -> ColumnElement[bool]:
     return and_(Treatment.treated_at <= at, or_(until.is_(None), until > at))
 
 
+def _followed_up_statement() -> Select[tuple[Treatment]]:
+    """`followed_up_treatment`'s query, with the patient and the time as parameters."""
+    at = bindparam("at", type_=UTCDateTime())
+    return select(Treatment).where(
+        Treatment.patient_id == bindparam("patient_id"), is_followed_up(at)
+    )
+
+
+FOLLOWED_UP = _followed_up_statement()
+"""Built once: every patient page asks for it, and building the subquery costs more than
+running it."""
+
+
 def followed_up_treatment(patient_id: int, at: datetime) -> Treatment | None:
     """The patient's treatment being followed up at `at`, or None before their first one."""
-    return db.session.scalar(
-        select(Treatment).where(Treatment.patient_id == patient_id, is_followed_up(at))
-    )
+    return db.session.scalar(FOLLOWED_UP, {"patient_id": patient_id, "at": at})

@@ -9,19 +9,26 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from ...extensions import db
-from ...models import RESOLVED, CheckIn, Flag, SymptomReport, Treatment
+from ...models import RESOLVED, CheckIn, Flag, Symptom, SymptomReport, Treatment
 from ..messaging.alerts import urgent_alert_queued
 
 
 def patient_checkin(patient_id: int, checkin_id: int) -> CheckIn | None:
-    """One check-in after any of the patient's treatments, or None (also for anyone else's)."""
+    """One check-in after any of the patient's treatments, or None (also for anyone else's),
+    with its treatment and its reports' symptoms (and their translations), read at once."""
     return db.session.scalar(
         select(CheckIn)
         .join(Treatment)
         .where(CheckIn.id == checkin_id, Treatment.patient_id == patient_id)
+        .options(
+            contains_eager(CheckIn.treatment),
+            selectinload(CheckIn.reports)
+            .selectinload(SymptomReport.symptom)
+            .selectinload(Symptom.translations),
+        )
     )
 
 

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from ...extensions import db
 from ...models import Patient, PatientSession
@@ -75,7 +76,9 @@ def check_session(token: str, now: datetime | None = None) -> SessionCheck:
     """The patient of a live session, noting activity; or why it ended (ending it if due)."""
     now = now or utcnow()
     row = db.session.scalar(
-        select(PatientSession).where(PatientSession.token_hash == stored_hash(token))
+        select(PatientSession)
+        .where(PatientSession.token_hash == stored_hash(token))
+        .options(joinedload(PatientSession.patient))  # every patient page reads the patient
     )
     if row is None:
         return SessionCheck()
