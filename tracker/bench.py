@@ -12,9 +12,9 @@ baseline measured in the same run on the same data, and the ratio is what to com
 
 The jobs commit as they go, so each is timed once per state (the baselines, which only read, are
 medians of `--repeat` runs). Each job runs in a child process of its own (multiprocessing,
-`spawn`), and its peak memory is that child's own `ru_maxrss`. While each job runs, a few
-patients keep posting check-ins: how many failed, and the longest wait, show whether the job
-holds the database's write lock for long (SQLite: one writer at a time).
+`spawn`); its peak memory is that child's own peak resident set (`VmHWM`). While each job runs,
+a few patients keep posting check-ins: how many failed, and the longest wait, show whether the
+job holds the database's write lock for long (SQLite: one writer at a time).
 
 Usage: `make bench BENCH_ARGS="--treatments 20000"` (or `.venv/bin/python -m tracker.bench ...`).
 It builds its own data: in a temporary SQLite file, removed afterwards, unless `--database-url`
@@ -67,7 +67,7 @@ RESOLVED_SHARE = 0.2
 """Resolved flags added beside the open ones for the queue, as a share of the open ones."""
 PROBE_PAUSE_SECONDS = 0.05
 """Between two check-ins of one probe: enough to see waits, too little load to slow the job."""
-MIB = 1024  # ru_maxrss is in KiB on Linux
+KIB_PER_MIB = 1024
 READY = "ready"
 JOBS_IN_CHILDREN = 5
 """The sweep and the reminder run, each first and next, and the queue page."""
@@ -285,8 +285,19 @@ def bench_app(settings: dict[str, Any]) -> Flask:
     return create_app({**settings, "TRACKER_SCHEDULER": False})
 
 
-def _maxrss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / MIB
+def peak_rss_mib() -> float:
+    """This process's peak resident memory: `VmHWM` of /proc/self/status, where it exists.
+
+    Not `ru_maxrss`: Linux carries that over fork and exec, so a spawned child would report its
+    parent's peak (the parent builds the data). `VmHWM` belongs to the process's own memory map,
+    new at exec. Elsewhere, `ru_maxrss` (KiB on Linux, bytes on macOS) is the best there is.
+    """
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / KIB_PER_MIB
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maxrss / (KIB_PER_MIB * (KIB_PER_MIB if sys.platform == "darwin" else 1))
 
 
 def child_main(settings: dict[str, Any], connection: Connection) -> None:
@@ -304,7 +315,7 @@ def child_main(settings: dict[str, Any], connection: Connection) -> None:
         db.session.rollback()
     connection.send(READY)
     job, now, clinic_id = connection.recv()
-    at_rest = _maxrss_mib()
+    at_rest = peak_rss_mib()
     started = time.perf_counter()
     if job == "queue":
         ok, summary = _queue_page(app, clinic_id, now)
@@ -313,7 +324,7 @@ def child_main(settings: dict[str, Any], connection: Connection) -> None:
         ok, summary = run.ok, run.summary
     seconds = time.perf_counter() - started
     connection.send(
-        {"seconds": seconds, "ok": ok, "summary": summary, "peak": _maxrss_mib(), "rest": at_rest}
+        {"seconds": seconds, "ok": ok, "summary": summary, "peak": peak_rss_mib(), "rest": at_rest}
     )
 
 
@@ -328,11 +339,18 @@ class Child:
         self.process.start()
         theirs.close()
 
-    def run(self, job: str, now: datetime, clinic_id: int) -> dict:
-        """Run `job` as of `now` in this child once it is ready; what it reported."""
+    def wait_until_ready(self) -> Child:
+        """Return once the child has loaded the app and connected."""
         try:
             if self.connection.recv() != READY:
                 raise RuntimeError("the bench's child process did not start")
+        except EOFError as error:
+            raise RuntimeError("a child of the bench died: see its output above") from error
+        return self
+
+    def run(self, job: str, now: datetime, clinic_id: int) -> dict:
+        """Run `job` as of `now` in this (ready) child; what it reported."""
+        try:
             self.connection.send((job, now, clinic_id))
             return self.connection.recv()
         except EOFError as error:
@@ -475,7 +493,7 @@ def print_results(results: Results, engine: str) -> None:
     print()
     print(
         f"Engine: {engine}. Ratio: ours / baseline for times, baseline / ours for throughput "
-        "(lower is better). Peak RSS: the job's own child process (spawned), its ru_maxrss, and in "
+        "(lower is better). Peak RSS: the job's own child process (spawned), its VmHWM, and in "
         f"brackets its growth over the child at rest with the app loaded "
         f"({results.child_at_rest_mib:.0f} MiB). "
         "Check-ins meanwhile: patients posting the form while the job ran."
@@ -499,15 +517,16 @@ class Bench:
     results: Results = field(default_factory=Results)
     children: list[Child] = field(default_factory=list)
 
-    def in_child(self, job: str, at: datetime) -> dict:
-        """Run `job` as of `at` in the next child waiting (a fresh process each time)."""
-        return self.children.pop(0).run(job, at, self.clinic_id)
+    def next_child(self) -> Child:
+        """The next child waiting, once it is ready (a fresh process for each job)."""
+        return self.children.pop(0).wait_until_ready()
 
     def job(self, label: str, job: str, at: datetime, baseline: float, what: str, probes: int):
         """Run `job` in a child while `probes` patients post check-ins; add its row."""
         senders = [self.sender(phone) for phone in self.phones[:probes]]
+        child = self.next_child()
         with bench_http.posting_meanwhile(label, senders, PROBE_PAUSE_SECONDS) as meanwhile:
-            outcome = self.in_child(job, at)
+            outcome = child.run(job, at, self.clinic_id)
         self.results.rows.append(
             Row(
                 label,
@@ -579,7 +598,7 @@ def bench_queue(bench: Bench, open_flags: int) -> None:
         page = raw_query(QUEUE_READ, clinic=bench.clinic_id, size=QUEUE_PAGE_SIZE)
         baseline = median_seconds(page, bench.repeat)
         db.engine.dispose()
-    outcome = bench.in_child("queue", bench.now)
+    outcome = bench.next_child().run("queue", bench.now, bench.clinic_id)
     bench.results.rows.append(
         Row(
             f"case queue, one page ({count:,} open flags)",
