@@ -43,14 +43,15 @@ from typing import Any
 
 from flask import Flask
 from flask_migrate import upgrade
-from sqlalchemy import bindparam, func, insert, inspect, select, text
+from sqlalchemy import bindparam, func, insert, inspect, select, text, update
 
 from . import bench_http, create_app
 from .catalogue import DEFAULT_SCHEDULE, EXPECTED, URGENT
 from .extensions import db
 from .models import CheckIn, Flag, Patient, Symptom, SymptomReport, Treatment
+from .models.flag import OUTCOMES
 from .models.types import UTCDateTime
-from .rules import OPEN, RESOLVED
+from .rules import OPEN, RESOLVED, Reason
 from .services.clinics.clinics import create_clinic
 from .services.patients.links import issue_link
 from .timeutil import from_local, local, utcnow
@@ -65,6 +66,9 @@ NEXT_RUN = timedelta(minutes=15)
 QUEUE_PAGE_SIZE = 25
 RESOLVED_SHARE = 0.2
 """Resolved flags added beside the open ones for the queue, as a share of the open ones."""
+REVIEW = Reason.REVIEW.value
+RESOLVED_OUTCOME = next(iter(OUTCOMES))
+"""The outcome given to the flags the bench resolves (the first the clinic can choose)."""
 PROBE_PAUSE_SECONDS = 0.05
 """Between two check-ins of one probe: enough to see waits, too little load to slow the job."""
 KIB_PER_MIB = 1024
@@ -163,36 +167,52 @@ def _insert_chunked(model: type, rows: list[dict]) -> None:
         db.session.execute(insert(model), rows[start : start + CHUNK])
 
 
-def top_up_open_flags(clinic_id: int, target: int, now: datetime) -> int:
-    """Open flags (and some resolved ones) added in bulk until the clinic has `target` open;
-    returns how many are open. Each is a "review" flag on a treatment and symptom not already
-    open for that reason (one open flag per treatment, symptom and reason)."""
-    open_count = _open_flags(clinic_id)
+def set_open_flags(clinic_id: int, target: int, now: datetime) -> int:
+    """Bring the clinic's open flags to `target` in bulk, for the queue: the newest of any excess
+    resolved, or "review" flags added (with a share of resolved ones beside them) on treatments
+    and symptoms without one open. Returns how many are open."""
+    excess = _open_flags(clinic_id) - target
+    if excess > 0:
+        newest = (
+            select(Flag.id)
+            .where(Flag.clinic_id == clinic_id, Flag.status != RESOLVED)
+            .order_by(Flag.id.desc())
+            .limit(excess)
+        )
+        db.session.execute(
+            update(Flag)
+            .where(Flag.id.in_(newest.scalar_subquery()))
+            .values(status=RESOLVED, resolved_at=now, outcome=RESOLVED_OUTCOME)
+        )
+    elif excess < 0:
+        _insert_chunked(Flag, _new_flags(clinic_id, -excess, now))
+    db.session.commit()
+    return _open_flags(clinic_id)
+
+
+def _new_flags(clinic_id: int, wanted: int, now: datetime) -> list[dict]:
+    """`wanted` open review flags and a share of resolved ones, none clashing with an open one."""
     symptoms = db.session.scalars(select(Symptom.id).where(Symptom.clinic_id == clinic_id)).all()
     taken = set(
         db.session.execute(
             select(Flag.treatment_id, Flag.symptom_id).where(
-                Flag.clinic_id == clinic_id, Flag.reason == "review", Flag.status != RESOLVED
+                Flag.clinic_id == clinic_id, Flag.reason == REVIEW, Flag.status != RESOLVED
             )
         ).all()
     )
     treatments = db.session.execute(
         select(Treatment.id, Treatment.treated_at).where(Treatment.clinic_id == clinic_id)
     ).all()
-    rows = []
-    wanted = max(0, target - open_count)
-    resolved = int(wanted * RESOLVED_SHARE)
+    total = wanted + int(wanted * RESOLVED_SHARE)
+    rows: list[dict] = []
     for symptom_id in symptoms:
         for treatment_id, treated_at in treatments:
-            if len(rows) >= wanted + resolved:
-                break
-            if (treatment_id, symptom_id) in taken:
-                continue
-            status = OPEN if len(rows) < wanted else RESOLVED
-            rows.append(_flag_row(clinic_id, treatment_id, symptom_id, treated_at, status, now))
-    _insert_chunked(Flag, rows)
-    db.session.commit()
-    return _open_flags(clinic_id)
+            if len(rows) >= total:
+                return rows
+            if (treatment_id, symptom_id) not in taken:
+                status = OPEN if len(rows) < wanted else RESOLVED
+                rows.append(_flag_row(clinic_id, treatment_id, symptom_id, treated_at, status, now))
+    return rows
 
 
 def _flag_row(clinic_id, treatment_id, symptom_id, treated_at, status, now) -> dict:
@@ -201,13 +221,13 @@ def _flag_row(clinic_id, treatment_id, symptom_id, treated_at, status, now) -> d
         "clinic_id": clinic_id,
         "treatment_id": treatment_id,
         "symptom_id": symptom_id,
-        "reason": "review",
+        "reason": REVIEW,
         "status": status,
         "episode_started_at": observed,
         "observed_at": observed,
         "opened_at": observed,
         "resolved_at": now if status == RESOLVED else None,
-        "outcome": "reassured" if status == RESOLVED else None,
+        "outcome": RESOLVED_OUTCOME if status == RESOLVED else None,
     }
 
 
@@ -594,7 +614,7 @@ def reminder_moment(now: datetime) -> datetime:
 def bench_queue(bench: Bench, open_flags: int) -> None:
     """A page of the case queue once the clinic has `open_flags` open flags."""
     with bench_app(bench.settings).app_context():
-        count = top_up_open_flags(bench.clinic_id, open_flags, bench.now)
+        count = set_open_flags(bench.clinic_id, open_flags, bench.now)
         page = raw_query(QUEUE_READ, clinic=bench.clinic_id, size=QUEUE_PAGE_SIZE)
         baseline = median_seconds(page, bench.repeat)
         db.engine.dispose()
