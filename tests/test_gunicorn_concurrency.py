@@ -7,36 +7,36 @@ its own. Each server is bounded in time and stopped in teardown.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import http.client
-import os
 import re
 import secrets
-import signal
-import socket
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import func, select
 
 from tests import builders, own_database
 from tests.conftest import DEFAULT_URGENT_CODES, ON_POSTGRESQL
+from tracker.bench_http import (
+    free_port,
+    production_environment,
+    send,
+    start_gunicorn,
+    stop,
+    wait_until_healthy,
+)
 from tracker.extensions import db
 from tracker.models import CheckIn, Flag, Symptom, SymptomReport
 from tracker.services.clinics.clinics import create_clinic
 from tracker.services.patients.links import issue_link
 from tracker.timeutil import utcnow
 
-ROOT = Path(__file__).resolve().parent.parent
 SECRET = secrets.token_hex(32)
 WORKERS = 4
 CLIENTS = 8
@@ -46,67 +46,14 @@ START_TIMEOUT = 30
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def server_env(database_url: str, port: int, **extra: str) -> dict[str, str]:
     """The environment of a production start: nothing inherited that could change the app."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("TRACKER_", "FLASK_", "MAIL_", "GUNICORN_"))
-        and key not in {"SECRET_KEY", "DATABASE_URL", "WEB_CONCURRENCY", "PORT"}
-    }
-    env.update(
-        DATABASE_URL=database_url,
-        GUNICORN_BIND=f"127.0.0.1:{port}",
-        WEB_CONCURRENCY=str(WORKERS),
-        TRACKER_BASE_URL=f"http://127.0.0.1:{port}",
-        **extra,
-    )
-    return env
+    return production_environment(database_url, port, WORKERS, **extra)
 
 
 def gunicorn(env: dict[str, str], log: Path) -> subprocess.Popen:
     """gunicorn with the repository's gunicorn.conf.py, in its own process group."""
-    return subprocess.Popen(  # noqa: S603 (our own interpreter and config)
-        [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py")],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def stop(process: subprocess.Popen) -> None:
-    """SIGTERM to the whole group (arbiter and workers), then SIGKILL if it lingers."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
-
-
-def wait_until_healthy(process: subprocess.Popen, port: int, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
-        with contextlib.suppress(OSError):
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return
-        time.sleep(0.1)
-    pytest.fail(f"gunicorn did not answer /healthz in {START_TIMEOUT}s:\n{log.read_text()}")
+    return start_gunicorn(env, log)
 
 
 # --- the database the server runs on --------------------------------------------------------
@@ -165,23 +112,10 @@ class Browser:
         headers: dict[str, str] | None = None,
     ):
         connection = self.connect()
-        headers = {
-            **(headers or {}),
-            "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
-        }
-        body = None
-        if form is not None:
-            body = urlencode(form, doseq=True)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        connection.request(method, path, body=body, headers=headers)
-        response = connection.getresponse()
-        text = response.read().decode()
-        for header in response.headers.get_all("Set-Cookie") or []:
-            name, _, rest = header.partition("=")
-            self.cookies[name] = rest.split(";", 1)[0]
-        self.statuses.append(response.status)
+        status, text = send(connection, method, path, self.cookies, form, headers)
+        self.statuses.append(status)
         connection.close()
-        return response.status, text
+        return status, text
 
     def form_token(self, path: str) -> str:
         status, text = self.request("GET", path)

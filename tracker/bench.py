@@ -3,63 +3,89 @@
 Absolute times drift a lot between runs on a shared machine, so every figure is printed next to a
 baseline measured in the same run on the same data, and the ratio is what to compare over time:
 
-- the sweep and the reminder run, against the bare SQL each job needs to read (raw driver, no
-  ORM, no rules), so the ratio is the cost of our Python on top of the database;
-- a page of the case queue, against one indexed query of 25 active flags;
-- check-ins through the real patient form (session, validation, flags, audit), against a bare
-  Flask endpoint doing one insert.
+- the sweep and the reminder run, each once on fresh data ("first run") and once 15 minutes
+  later ("next run"), as the scheduler runs them (`scheduler.run_job`: its own transaction and
+  commits), against the bare SQL the job needs to read (raw driver, no ORM, no rules);
+- a page of the case queue at `--open-flags` open flags, against one indexed query of 25;
+- check-ins through the real patient form over HTTP under gunicorn (4 workers, `--clients`
+  concurrent patients), against a bare one-insert endpoint served by the same gunicorn.
 
-Usage: `make bench` or `.venv/bin/python -m tracker.bench --treatments 20000`. It builds its own
-database (a temporary SQLite file unless `--database-url` names an empty database) and never
-touches `instance/`. Nothing here is asserted: it prints.
+The jobs commit as they go, so each is timed once per state (the baselines, which only read, are
+medians of `--repeat` runs). Each job runs in a child process of its own (multiprocessing,
+`spawn`); its peak memory is that child's own peak resident set (`VmHWM`). While each job runs,
+a few patients keep posting check-ins: how many failed, and the longest wait, show whether the
+job holds the database's write lock for long (SQLite: one writer at a time).
+
+Usage: `make bench BENCH_ARGS="--treatments 20000"` (or `.venv/bin/python -m tracker.bench ...`).
+It builds its own data: in a temporary SQLite file, removed afterwards, unless `--database-url`
+names an empty database, which is then left in place so the jobs can be timed again as
+processes. It never touches the database in `instance/`. Nothing is asserted: it prints.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import multiprocessing
 import random
+import resource
+import secrets
 import statistics
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from flask_migrate import upgrade
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import bindparam, func, insert, inspect, select, text, update
 
-from . import create_app
-from .catalogue import DEFAULT_SCHEDULE, EXPECTED
+from . import bench_http, create_app
+from .catalogue import DEFAULT_SCHEDULE, EXPECTED, URGENT
 from .extensions import db
-from .models import CheckIn, Patient, Symptom, SymptomReport, Treatment
+from .models import CheckIn, Flag, Patient, Symptom, SymptomReport, Treatment
+from .models.flag import OUTCOMES
 from .models.types import UTCDateTime
+from .rules import OPEN, RESOLVED, Reason
 from .services.clinics.clinics import create_clinic
-from .services.flags.cases import CaseFilters, case_page
-from .services.flags.flagging import sweep
 from .services.patients.links import issue_link
-from .timeutil import utcnow
+from .timeutil import from_local, local, utcnow
 
 CHECKINS_PER_TREATMENT = 5
 SYMPTOMS_PER_CHECKIN = 2
 """With these, each treatment has about ten symptom reports, the proportion of the target chain
 (100,000 treatments, 1,000,000 reports)."""
 CHUNK = 5000
+NEXT_RUN = timedelta(minutes=15)
+"""The scheduler's interval between two sweeps (and two reminder runs)."""
+QUEUE_PAGE_SIZE = 25
+RESOLVED_SHARE = 0.2
+"""Resolved flags added beside the open ones for the queue, as a share of the open ones."""
+REVIEW = Reason.REVIEW.value
+RESOLVED_OUTCOME = next(iter(OUTCOMES))
+"""The outcome given to the flags the bench resolves (the first the clinic can choose)."""
+PROBE_PAUSE_SECONDS = 0.05
+"""Between two check-ins of one probe: enough to see waits, too little load to slow the job."""
+KIB_PER_MIB = 1024
+READY = "ready"
+JOBS_IN_CHILDREN = 5
+"""The sweep and the reminder run, each first and next, and the queue page."""
+TIMEZONE = "Europe/London"
+"""Every bench patient's timezone (their reminders fall due at their own reminder time)."""
 
 
-def median_seconds(run: Callable[[], object], repeat: int) -> float:
-    """The median wall time of `repeat` calls of `run`."""
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+# --- the data -----------------------------------------------------------------------------------
 
 
-def build_data(treatments: int, now: datetime, rng: random.Random) -> int:
+def build_data(treatments: int, now: datetime, rng: random.Random) -> tuple[int, str]:
     """One clinic with `treatments` patients, each treated once in the last 28 days, and their
-    check-ins; returns the clinic's id. Bulk inserts: minutes of ORM work would time nothing."""
+    check-ins; returns the clinic's id and a line saying how much was built. Bulk inserts:
+    minutes of ORM work would time nothing."""
     clinic = create_clinic("Bench clinic")
     db.session.flush()
     symptoms = db.session.scalars(
@@ -74,7 +100,7 @@ def build_data(treatments: int, now: datetime, rng: random.Random) -> int:
                 "clinic_id": clinic.id,
                 "name": f"Patient {n}",
                 "email": f"patient{n}@bench.test",
-                "timezone": "Europe/London",
+                "timezone": TIMEZONE,
                 "created_at": now - window,
             }
         )
@@ -128,13 +154,109 @@ def build_data(treatments: int, now: datetime, rng: random.Random) -> int:
             sql = f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}"  # noqa: S608
             db.session.execute(text(sql))  # table names are the literals above
     db.session.commit()
-    print(f"data: {treatments} treatments, {len(checkins)} check-ins, {len(reports)} reports")
-    return clinic.id
+    built = (
+        f"data: {treatments:,} treatments, {len(checkins):,} check-ins, {len(reports):,} reports"
+    )
+    print(built, flush=True)
+    return clinic.id, built
 
 
 def _insert_chunked(model: type, rows: list[dict]) -> None:
+    """Bulk inserts of `rows`, CHUNK at a time."""
     for start in range(0, len(rows), CHUNK):
         db.session.execute(insert(model), rows[start : start + CHUNK])
+
+
+def set_open_flags(clinic_id: int, target: int, now: datetime) -> int:
+    """Bring the clinic's open flags to `target` in bulk, for the queue: the newest of any excess
+    resolved, or "review" flags added (with a share of resolved ones beside them) on treatments
+    and symptoms without one open. Returns how many are open."""
+    excess = _open_flags(clinic_id) - target
+    if excess > 0:
+        newest = (
+            select(Flag.id)
+            .where(Flag.clinic_id == clinic_id, Flag.status != RESOLVED)
+            .order_by(Flag.id.desc())
+            .limit(excess)
+        )
+        db.session.execute(
+            update(Flag)
+            .where(Flag.id.in_(newest.scalar_subquery()))
+            .values(status=RESOLVED, resolved_at=now, outcome=RESOLVED_OUTCOME)
+        )
+    elif excess < 0:
+        _insert_chunked(Flag, _new_flags(clinic_id, -excess, now))
+    db.session.commit()
+    return _open_flags(clinic_id)
+
+
+def _new_flags(clinic_id: int, wanted: int, now: datetime) -> list[dict]:
+    """`wanted` open review flags and a share of resolved ones, none clashing with an open one."""
+    symptoms = db.session.scalars(select(Symptom.id).where(Symptom.clinic_id == clinic_id)).all()
+    taken = set(
+        db.session.execute(
+            select(Flag.treatment_id, Flag.symptom_id).where(
+                Flag.clinic_id == clinic_id, Flag.reason == REVIEW, Flag.status != RESOLVED
+            )
+        ).all()
+    )
+    treatments = db.session.execute(
+        select(Treatment.id, Treatment.treated_at).where(Treatment.clinic_id == clinic_id)
+    ).all()
+    total = wanted + int(wanted * RESOLVED_SHARE)
+    rows: list[dict] = []
+    for symptom_id in symptoms:
+        for treatment_id, treated_at in treatments:
+            if len(rows) >= total:
+                return rows
+            if (treatment_id, symptom_id) not in taken:
+                status = OPEN if len(rows) < wanted else RESOLVED
+                rows.append(_flag_row(clinic_id, treatment_id, symptom_id, treated_at, status, now))
+    return rows
+
+
+def _flag_row(clinic_id, treatment_id, symptom_id, treated_at, status, now) -> dict:
+    observed = min(treated_at + timedelta(days=1), now)
+    return {
+        "clinic_id": clinic_id,
+        "treatment_id": treatment_id,
+        "symptom_id": symptom_id,
+        "reason": REVIEW,
+        "status": status,
+        "episode_started_at": observed,
+        "observed_at": observed,
+        "opened_at": observed,
+        "resolved_at": now if status == RESOLVED else None,
+        "outcome": RESOLVED_OUTCOME if status == RESOLVED else None,
+    }
+
+
+def _open_flags(clinic_id: int) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Flag)
+        .where(Flag.clinic_id == clinic_id, Flag.status != RESOLVED)
+    )
+
+
+def require_empty(url: str) -> None:
+    """Stop unless the database has no clinic yet: the bench adds its own, with fixed ids."""
+    tables = inspect(db.engine).get_table_names()
+    if "clinics" in tables and db.session.scalar(select(func.count()).select_from(text("clinics"))):
+        raise SystemExit(f"{url} already holds data: give the bench an empty database.")
+
+
+# --- the baselines ------------------------------------------------------------------------------
+
+
+def median_seconds(run: Callable[[], object], repeat: int) -> float:
+    """The median wall time of `repeat` calls of `run`."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
 
 
 def raw_query(sql: str, **params) -> Callable[[], object]:
@@ -150,137 +272,459 @@ def raw_query(sql: str, **params) -> Callable[[], object]:
     return run
 
 
-def rolled_back(job: Callable[[], object]) -> Callable[[], object]:
-    """Run a job and undo it, so every repetition does the same work."""
+SWEEP_READ = (
+    "SELECT r.treatment_id, r.checkin_id, r.symptom_id, r.severity, r.onset_at"
+    " FROM symptom_reports r JOIN treatments t ON t.id = r.treatment_id"
+    " WHERE t.treated_at >= :start AND r.severity > 0"
+)
+"""The sweep's baseline: every report of every treatment in the window (what it used to read)."""
+REMINDER_READ = (
+    "SELECT t.id, p.id, p.timezone, p.reminder_time, max(c.reported_at)"
+    " FROM treatments t JOIN patients p ON p.id = t.patient_id"
+    " LEFT JOIN checkins c ON c.treatment_id = t.id"
+    " WHERE t.treated_at >= :start AND p.reminders_enabled GROUP BY t.id, p.id"
+)
+"""The reminder run's: each treatment in the window, its patient's settings, its last check-in."""
+QUEUE_READ = (
+    "SELECT * FROM flags WHERE clinic_id = :clinic AND status <> 'resolved'"
+    " ORDER BY opened_at LIMIT :size"
+)
+"""The queue page's: one indexed query of a page of active flags."""
 
-    def run() -> object:
-        try:
-            return job()
-        finally:
-            db.session.rollback()
 
-    return run
+def window_start(now: datetime) -> datetime:
+    """The earliest treatment still in its follow-up window at `now`."""
+    return now - timedelta(days=DEFAULT_SCHEDULE.window_days)
 
 
-def report(name: str, ours: float, baseline: float, unit: str = "s") -> None:
-    ratio = ours / baseline
-    print(
-        f"{name:<28} {ours:10.3f} {unit:<6} baseline {baseline:10.3f} {unit:<6} ratio {ratio:6.1f}"
-    )
+# --- the jobs, each in a child process ----------------------------------------------------------
 
 
-def bench_jobs(clinic_id: int, now: datetime, repeat: int) -> None:
-    start = now - timedelta(days=DEFAULT_SCHEDULE.window_days)
-    sweep_baseline = raw_query(
-        "SELECT r.treatment_id, r.checkin_id, r.symptom_id, r.severity, r.onset_at"
-        " FROM symptom_reports r JOIN treatments t ON t.id = r.treatment_id"
-        " WHERE t.treated_at >= :start AND r.severity > 0",
-        start=start,
-    )
-    baseline = median_seconds(sweep_baseline, repeat)
-    report("sweep, first run", median_seconds(rolled_back(lambda: sweep(now)), repeat), baseline)
-    sweep(now)
-    db.session.commit()
-    later = now + timedelta(minutes=15)  # the next run: most flags are already open
-    report("sweep, next run", median_seconds(rolled_back(lambda: sweep(later)), repeat), baseline)
-    try:
-        from .services.messaging.reminders import send_due_reminders
-    except ImportError:
-        print("reminders: not available in this version")
+def bench_app(settings: dict[str, Any]) -> Flask:
+    """The app on the bench's database, with no scheduler of its own."""
+    return create_app({**settings, "TRACKER_SCHEDULER": False})
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory: `VmHWM` of /proc/self/status, where it exists.
+
+    Not `ru_maxrss`: Linux carries that over fork and exec, so a spawned child would report its
+    parent's peak (the parent builds the data). `VmHWM` belongs to the process's own memory map,
+    new at exec. Elsewhere, `ru_maxrss` (KiB on Linux, bytes on macOS) is the best there is.
+    """
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / KIB_PER_MIB
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maxrss / (KIB_PER_MIB * (KIB_PER_MIB if sys.platform == "darwin" else 1))
+
+
+def child_main(settings: dict[str, Any], connection: Connection) -> None:
+    """A child process: load the app and connect, say so, then run the one job it is sent and
+    report its time, outcome and memory.
+
+    `sweep` and `remind` go through `scheduler.run_job`, exactly as the scheduler runs them (its
+    own transaction and commits, whatever the service returns); `queue` reads one page of cases.
+    """
+    from .scheduler import run_job
+
+    app = bench_app(settings)
+    with app.app_context():
+        db.session.execute(text("SELECT 1"))  # connect before the clock starts
+        db.session.rollback()
+    connection.send(READY)
+    job, now, clinic_id = connection.recv()
+    at_rest = peak_rss_mib()
+    started = time.perf_counter()
+    if job == "queue":
+        ok, summary = _queue_page(app, clinic_id, now)
     else:
-        reminder_baseline = raw_query(
-            "SELECT t.id, p.id, p.timezone, p.reminder_time, max(c.reported_at)"
-            " FROM treatments t JOIN patients p ON p.id = t.patient_id"
-            " LEFT JOIN checkins c ON c.treatment_id = t.id"
-            " WHERE t.treated_at >= :start AND p.reminders_enabled GROUP BY t.id, p.id",
-            start=start,
-        )
-        report(
-            "reminder run",
-            median_seconds(rolled_back(lambda: send_due_reminders(now)), repeat),
-            median_seconds(reminder_baseline, repeat),
-        )
-    queue_baseline = raw_query(
-        "SELECT * FROM flags WHERE clinic_id = :clinic AND status <> 'resolved'"
-        " ORDER BY opened_at LIMIT 25",
-        clinic=clinic_id,
-    )
-    report(
-        "case queue, one page",
-        median_seconds(rolled_back(lambda: case_page(clinic_id, CaseFilters(), 1, now)), repeat),
-        median_seconds(queue_baseline, repeat),
+        run = run_job(app, job, now)
+        ok, summary = run.ok, run.summary
+    seconds = time.perf_counter() - started
+    connection.send(
+        {"seconds": seconds, "ok": ok, "summary": summary, "peak": peak_rss_mib(), "rest": at_rest}
     )
 
 
-def bench_checkins(app: Flask, requests: int) -> None:
-    """Check-ins per second through the patient form, beside a bare one-insert endpoint."""
+class Child:
+    """A spawned process (a clean heap: its peak is the job's) that loads the app ahead of time,
+    while the parent builds data, and runs one job when asked. Several wait at once, idle."""
 
-    @app.post("/bench/bare-insert")
-    def bare_insert():
-        db.session.execute(
-            insert(CheckIn).values(treatment_id=1, reported_at=utcnow(), source="patient")
-        )
-        db.session.commit()
-        return "", 204
+    def __init__(self, settings: dict[str, Any]):
+        context = multiprocessing.get_context("spawn")
+        self.connection, theirs = context.Pipe()
+        self.process = context.Process(target=child_main, args=(settings, theirs), daemon=True)
+        self.process.start()
+        theirs.close()
+
+    def wait_until_ready(self) -> Child:
+        """Return once the child has loaded the app and connected."""
+        try:
+            if self.connection.recv() != READY:
+                raise RuntimeError("the bench's child process did not start")
+        except EOFError as error:
+            raise RuntimeError("a child of the bench died: see its output above") from error
+        return self
+
+    def run(self, job: str, now: datetime, clinic_id: int) -> dict:
+        """Run `job` as of `now` in this (ready) child; what it reported."""
+        try:
+            self.connection.send((job, now, clinic_id))
+            return self.connection.recv()
+        except EOFError as error:
+            raise RuntimeError(f"the child running {job} died: see its output above") from error
+        finally:
+            self.process.join(timeout=30)
+
+
+def _queue_page(app: Flask, clinic_id: int, now: datetime) -> tuple[bool, str]:
+    """The first page of the clinic's case queue, as the queue page asks for it."""
+    from .services.flags.cases import CaseFilters, case_page
 
     with app.app_context():
-        codes = db.session.scalars(select(Symptom.code).order_by(Symptom.id)).all()
-        patient_ids = db.session.scalars(select(Patient.id).order_by(Patient.id).limit(50)).all()
-        tokens = [issue_link(db.session.get(Patient, pid)) for pid in patient_ids]
-        db.session.commit()
-    clients = []
-    for token in tokens:
-        client = app.test_client()
-        client.post(f"/p/{token}")
-        clients.append(client)
-    form = {f"severity_{code}": "0" for code in codes}
-    form.update({f"severity_{code}": "1" for code in codes[:3]})
+        try:
+            page = case_page(clinic_id, CaseFilters(), 1, now)
+        except Exception as error:  # the queue's signature may change under us: report it
+            return False, f"{type(error).__name__}: {error}"
+        finally:
+            db.session.rollback()
+    rows = getattr(page, "rows", None)
+    return True, f"{len(rows) if rows is not None else '?'} cases on the page"
 
-    def checkins() -> None:
-        for n in range(requests):
-            response = clients[n % len(clients)].post("/checkin", data=form)
-            assert response.status_code == 302, response.status_code
 
-    def bare() -> None:
-        client = app.test_client()
-        for _ in range(requests):
-            assert client.post("/bench/bare-insert").status_code == 204
+# --- the table ----------------------------------------------------------------------------------
 
-    ours = requests / median_seconds(checkins, 1)
-    baseline = requests / median_seconds(bare, 1)
+
+@dataclass
+class Row:
+    """One line of the table: our figure beside its baseline, and what happened meanwhile."""
+
+    job: str
+    ours: float
+    baseline: float
+    unit: str
+    baseline_name: str
+    peak_mib: float | None = None
+    rest_mib: float = 0.0
+    meanwhile: bench_http.Load | None = None
+    note: str = ""
+    did: str = ""
+    higher_is_better: bool = False
+
+    @property
+    def ratio(self) -> float:
+        if self.higher_is_better:
+            return self.baseline / self.ours if self.ours else float("inf")
+        return self.ours / self.baseline if self.baseline else float("inf")
+
+    def cells(self) -> list[str]:
+        meanwhile = ""
+        if self.meanwhile is not None:
+            load = self.meanwhile
+            meanwhile = (
+                f"{load.failures} of {load.requests} failed, longest {load.longest_ms:.0f} ms"
+            )
+        peak = ""
+        if self.peak_mib is not None:
+            peak = f"{self.peak_mib:.0f} MiB (+{self.peak_mib - self.rest_mib:.0f})"
+        return [
+            self.job,
+            _amount(self.ours, self.unit),
+            f"{_amount(self.baseline, self.unit)} ({self.baseline_name})",
+            f"{self.ratio:.2f}",
+            peak,
+            meanwhile,
+            self.note,
+        ]
+
+
+def _amount(value: float, unit: str) -> str:
+    if unit == "s":
+        return f"{value:.3f} s" if value < 1 else f"{value:.2f} s"
+    if unit == "ms":
+        return f"{value:.1f} ms"
+    return f"{value:.0f}{unit}"
+
+
+@dataclass
+class Results:
+    """Everything one bench run measured (what `main` prints, and returns for the smoke test)."""
+
+    data: str = ""
+    rows: list[Row] = field(default_factory=list)
+    loads: list[bench_http.Load] = field(default_factory=list)
+    child_at_rest_mib: float = 0.0
+    workers: int = bench_http.WORKERS
+
+    def row(self, job: str) -> Row:
+        return next(row for row in self.rows if row.job == job)
+
+    @property
+    def failed_requests(self) -> int:
+        meanwhile = [row.meanwhile for row in self.rows if row.meanwhile is not None]
+        return sum(load.failures for load in [*self.loads, *meanwhile])
+
+
+def markdown(header: list[str], lines: list[list[str]]) -> str:
+    """A markdown table, ready to paste into the README."""
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(line) + " |" for line in lines]
+    return "\n".join(out)
+
+
+def print_results(results: Results, engine: str) -> None:
+    """The jobs table, then the requests table, then how to read them."""
+    print()
+    print(results.data)
+    print()
+    header = ["job", "ours", "baseline", "ratio", "peak RSS", "check-ins meanwhile", "note"]
+    print(markdown(header, [row.cells() for row in results.rows]))
+    print()
+    header = [
+        f"requests (gunicorn, {results.workers} workers)",
+        "requests",
+        "failed",
+        "per second",
+        "p50",
+        "p99",
+    ]
     print(
-        f"{'check-ins through the form':<28} {ours:10.0f} req/s  baseline {baseline:10.0f} req/s"
-        f"  ratio {baseline / ours:6.1f}"
+        markdown(
+            header,
+            [
+                [
+                    load.name,
+                    str(load.requests),
+                    str(load.failures),
+                    f"{load.per_second:.0f}/s",
+                    f"{load.percentile_ms(50):.0f} ms",
+                    f"{load.percentile_ms(99):.0f} ms",
+                ]
+                for load in results.loads
+            ],
+        )
+    )
+    print()
+    for row in results.rows:
+        if row.did:
+            print(f"- {row.job}: {row.did}")
+    print()
+    print(
+        f"Engine: {engine}. Ratio: ours / baseline for times, baseline / ours for throughput "
+        "(lower is better). Peak RSS: the job's own child process (spawned), its VmHWM, and in "
+        f"brackets its growth over the child at rest with the app loaded "
+        f"({results.child_at_rest_mib:.0f} MiB). "
+        "Check-ins meanwhile: patients posting the form while the job ran."
     )
 
 
-def main(argv: list[str] | None = None) -> None:
+# --- the run ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    """What the steps share: settings, the clinic, the clock, the server and its patients."""
+
+    settings: dict[str, Any]
+    clinic_id: int
+    now: datetime
+    repeat: int
+    port: int = 0
+    phones: list[bench_http.Phone] = field(default_factory=list)
+    answers: dict[str, str] = field(default_factory=dict)
+    results: Results = field(default_factory=Results)
+    children: list[Child] = field(default_factory=list)
+
+    def next_child(self) -> Child:
+        """The next child waiting, once it is ready (a fresh process for each job)."""
+        return self.children.pop(0).wait_until_ready()
+
+    def job(self, label: str, job: str, at: datetime, baseline: float, what: str, probes: int):
+        """Run `job` in a child while `probes` patients post check-ins; add its row."""
+        senders = [self.sender(phone) for phone in self.phones[:probes]]
+        child = self.next_child()
+        with bench_http.posting_meanwhile(label, senders, PROBE_PAUSE_SECONDS) as meanwhile:
+            outcome = child.run(job, at, self.clinic_id)
+        self.results.rows.append(
+            Row(
+                label,
+                outcome["seconds"],
+                baseline,
+                "s",
+                what,
+                outcome["peak"],
+                outcome["rest"],
+                meanwhile,
+                note="" if outcome["ok"] else "FAILED",
+                did=outcome["summary"],
+            )
+        )
+        self.results.child_at_rest_mib = outcome["rest"]
+        print(f"{label}: {outcome['seconds']:.3f} s ({outcome['summary']})", flush=True)
+
+    def sender(self, phone: bench_http.Phone) -> Callable[[], bool]:
+        return lambda: phone.check_in(self.answers)
+
+
+def sign_in_phones(bench: Bench, count: int) -> None:
+    """`count` patients (the first ones, treated in the window), each signed in on a phone."""
+    with bench_app(bench.settings).app_context():
+        patient_ids = db.session.scalars(select(Patient.id).order_by(Patient.id).limit(count)).all()
+        tokens = [issue_link(db.session.get(Patient, pid)) for pid in patient_ids]
+        codes = db.session.scalars(
+            select(Symptom.code)
+            .where(Symptom.clinic_id == bench.clinic_id, Symptom.action != URGENT)
+            .order_by(Symptom.id)
+        ).all()
+        db.session.commit()
+        db.engine.dispose()
+    bench.answers = {f"severity_{code}": "0" for code in codes}
+    bench.answers.update({f"severity_{code}": "1" for code in codes[:2]})
+    for token in tokens:
+        phone = bench_http.Phone(bench.port)
+        phone.sign_in(token)
+        bench.phones.append(phone)
+
+
+def bench_jobs(bench: Bench, probes: int) -> None:
+    """The sweep and the reminder run, first and next, each with check-ins posted meanwhile."""
+    with bench_app(bench.settings).app_context():
+        start = window_start(bench.now)
+        sweep_read = median_seconds(raw_query(SWEEP_READ, start=start), bench.repeat)
+        reminder_read = median_seconds(raw_query(REMINDER_READ, start=start), bench.repeat)
+        db.engine.dispose()
+    bench.job("sweep, first run", "sweep", bench.now, sweep_read, "bare read", probes)
+    bench.job("sweep, next run", "sweep", bench.now + NEXT_RUN, sweep_read, "bare read", probes)
+    remind_at = reminder_moment(bench.now)
+    bench.job("reminder run", "remind", remind_at, reminder_read, "bare read", probes)
+    bench.job(
+        "reminder run, next", "remind", remind_at + NEXT_RUN, reminder_read, "bare read", probes
+    )
+
+
+def reminder_moment(now: datetime) -> datetime:
+    """`now`, or later today once the patients' reminder time has come (else nothing is due)."""
+    reminder_time = Patient.__table__.c.reminder_time.default.arg
+    due_from = from_local(local(now, TIMEZONE).date(), reminder_time, TIMEZONE)
+    return max(now, due_from + timedelta(minutes=5))
+
+
+def bench_queue(bench: Bench, open_flags: int) -> None:
+    """A page of the case queue once the clinic has `open_flags` open flags."""
+    with bench_app(bench.settings).app_context():
+        count = set_open_flags(bench.clinic_id, open_flags, bench.now)
+        page = raw_query(QUEUE_READ, clinic=bench.clinic_id, size=QUEUE_PAGE_SIZE)
+        baseline = median_seconds(page, bench.repeat)
+        db.engine.dispose()
+    outcome = bench.next_child().run("queue", bench.now, bench.clinic_id)
+    bench.results.rows.append(
+        Row(
+            f"case queue, one page ({count:,} open flags)",
+            1000 * outcome["seconds"],
+            1000 * baseline,
+            "ms",
+            "bare query",
+            outcome["peak"],
+            outcome["rest"],
+            note="" if outcome["ok"] else "FAILED",
+            did=outcome["summary"],
+        )
+    )
+
+
+def bench_checkins(bench: Bench, clients: int, seconds: float) -> None:
+    """Check-ins through the form, then the bare insert, `clients` at once for `seconds` each."""
+    form = bench_http.run_load(
+        "patient check-in form (POST /checkin)",
+        [bench.sender(phone) for phone in bench.phones[:clients]],
+        seconds,
+    )
+    bare = bench_http.run_load(
+        "bare one-insert endpoint",
+        [bench_http.Phone(bench.port).bare_insert for _ in range(clients)],
+        seconds,
+    )
+    bench.results.loads += [form, bare]
+    bench.results.rows.append(
+        Row(
+            f"check-ins through the form ({clients} clients)",
+            form.per_second,
+            bare.per_second,
+            "/s",
+            "bare insert",
+            note=f"p99 {form.percentile_ms(99):.0f} ms (bare {bare.percentile_ms(99):.0f} ms)",
+            higher_is_better=True,
+        )
+    )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--treatments", type=int, default=20000)
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each job (median shown)")
-    parser.add_argument("--requests", type=int, default=300, help="check-ins to post")
-    parser.add_argument("--database-url", help="an empty database (default: a temporary file)")
+    parser.add_argument("--database-url", help="an empty database, left in place afterwards")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each baseline (median)")
+    parser.add_argument("--open-flags", type=int, default=10000, help="for the queue page")
+    parser.add_argument("--workers", type=int, default=bench_http.WORKERS, help="gunicorn's")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent patients posting")
+    parser.add_argument("--http-seconds", type=float, default=10, help="per endpoint")
+    parser.add_argument("--probes", type=int, default=2, help="patients posting during a job")
     parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+@contextlib.contextmanager
+def database(url: str | None) -> Iterator[str]:
+    """The named database, or a temporary SQLite file removed at the end."""
+    if url:
+        yield url
+        return
     with tempfile.TemporaryDirectory(prefix="aftercare-bench-") as scratch:
-        url = args.database_url or f"sqlite:///{Path(scratch) / 'bench.db'}"
-        app = create_app(
-            {
-                "SQLALCHEMY_DATABASE_URI": url,
-                "SECRET_KEY": "bench-only-secret-key-not-for-anything-else",
-                "WTF_CSRF_ENABLED": False,
-                "TRACKER_BASE_URL": "http://bench.test",
-            }
-        )
+        yield f"sqlite:///{Path(scratch) / 'bench.db'}"
+
+
+def main(argv: list[str] | None = None) -> Results:
+    """Build the data, run every measurement, print the tables; returns what was measured."""
+    args = parse_args(argv)
+    with database(args.database_url) as url, tempfile.TemporaryDirectory() as scratch:
+        settings = {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SECRET_KEY": secrets.token_hex(32),
+            "TRACKER_BASE_URL": "http://bench.test",
+        }
         now = utcnow()
-        with app.app_context():
+        with bench_app(settings).app_context():
+            require_empty(url)
             upgrade()
-            clinic_id = build_data(args.treatments, now, random.Random(args.seed))
-            bench_jobs(clinic_id, now, args.repeat)
-        bench_checkins(app, args.requests)
-        with app.app_context():
+            clinic_id, built = build_data(args.treatments, now, random.Random(args.seed))
+            engine = db.engine.dialect.name
             db.engine.dispose()
+        bench = Bench(settings, clinic_id, now, args.repeat)
+        bench.children = [Child(settings) for _ in range(JOBS_IN_CHILDREN)]
+        bench.results.data = built
+        bench.results.workers = args.workers
+        log = Path(scratch) / "gunicorn.log"
+        with bench_http.gunicorn(url, settings["SECRET_KEY"], log, args.workers) as port:
+            bench.port = port
+            sign_in_phones(bench, max(args.clients, args.probes))
+            bench_jobs(bench, args.probes)
+            bench_queue(bench, args.open_flags)
+            bench_checkins(bench, args.clients, args.http_seconds)
+        print_results(bench.results, engine)
+        if args.database_url:
+            print_how_to_time_again(args.database_url)
+    return bench.results
+
+
+def print_how_to_time_again(url: str) -> None:
+    """The database stays: how to time the jobs again as the processes production runs."""
+    print(
+        "\nThe database is left in place. Time the jobs again as processes (as of now):\n"
+        f"  time DATABASE_URL='{url}' .venv/bin/flask --app wsgi tracker sweep\n"
+        f"  time DATABASE_URL='{url}' .venv/bin/flask --app wsgi tracker remind"
+    )
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
