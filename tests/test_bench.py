@@ -34,6 +34,7 @@ def test_a_tiny_bench_prints_every_row_and_no_request_fails(capsys):
 
     printed = capsys.readouterr().out
     jobs = [
+        "rebuild-state (once)",
         "sweep, first run",
         "sweep, next run",
         "reminder run",

@@ -1,7 +1,7 @@
 """an index of the active flags for the case queue
 
-Revision ID: 0014
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-03 06:00:00.000000
 
 A partial index over the flags that are not resolved (open or acknowledged), so that its size
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0014'
-down_revision = '0011'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
