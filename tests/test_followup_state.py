@@ -227,5 +227,5 @@ def test_a_catalogue_edit_makes_the_clinics_treatments_due(make_patient, clinic,
     update_symptom(bruising, shorter, actor=nurse, now=at(40))
     db.session.commit()
     db.session.refresh(treatment)
-    assert treatment.followup_due_at == at(40)
+    assert treatment.followup_due_at == TREATED_AT  # due by any sweep from now on
     assert sweep(at(41)).flags_opened == 1  # lasting 36 hours: overdue under the new rule

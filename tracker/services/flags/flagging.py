@@ -154,22 +154,35 @@ def _insert_flags(rows: list[dict]) -> list[Flag]:
 
 def raise_checkin_flags(treatment: Treatment, as_of: datetime, now: datetime) -> list[Flag]:
     """The flags a check-in shows by itself (urgent, review, severe, worsening), as of `as_of`,
-    that no flag raised before covers (`rules.unflagged`)."""
+    that no flag raised before covers (`rules.unflagged`); and, from the same history, when the
+    sweep must next judge the treatment (`followup_due_at`, as `refresh_followup_state` would
+    store it), in the caller's transaction."""
     catalogue = load_catalogues([treatment.clinic_id])[treatment.clinic_id]
-    histories = load_histories([treatment.id], catalogue.codes)
-    past = load_past_flags([treatment.id], catalogue.codes, histories)[treatment.id]
+    history = load_histories([treatment.id], catalogue.codes)[treatment.id]
+    past = load_past_flags([treatment.id], catalogue.codes, {treatment.id: history})[treatment.id]
     findings = rules.evaluate(
-        treatment.treated_at,
-        histories[treatment.id],
-        catalogue.rules,
-        as_of,
-        reasons=rules.CHECKIN_REASONS,
+        treatment.treated_at, history, catalogue.rules, as_of, reasons=rules.CHECKIN_REASONS
     )
-    rows = [
-        _flag_row(treatment.clinic_id, treatment.id, f, catalogue, now)
-        for f in rules.unflagged(findings, past)
+    new = rules.unflagged(findings, past)
+    flags = _insert_flags(
+        [_flag_row(treatment.clinic_id, treatment.id, f, catalogue, now) for f in new]
+    )
+    flagged = [
+        rules.PastFlag(f.reason, f.code, rules.flag_span(f.episode_started_at, f.observed_at))
+        for f in new
     ]
-    return _insert_flags(rows)
+    superseded = db.session.scalar(select(superseded_at()).where(Treatment.id == treatment.id))
+    until = followup_end(treatment.treated_at, superseded)
+    treatment.followup_due_at = rules.next_judgement(
+        treatment.treated_at,
+        history,
+        catalogue.rules,
+        [*past, *flagged],
+        min(now, until),
+        until,
+        tz_name=treatment.patient.timezone,
+    )
+    return flags
 
 
 def followup_end(treated_at: datetime, superseded_at: datetime | None) -> datetime:
@@ -260,12 +273,18 @@ def store_due(judgements: Iterable[Judgement]) -> None:
 
 def judge_clinic_again(clinic_id: int, now: datetime) -> None:
     """Make every treatment the clinic follows up due at once: its catalogue changed what the
-    rules find (a symptom's action or expected duration), so the next sweep judges them all."""
+    rules find (a symptom's action or expected duration), so the next sweep judges them all.
+
+    "At once" is stored as the treatment's own time, which is due by any sweep's `now`.
+    """
     window_start = now - timedelta(days=DEFAULT_SCHEDULE.window_days)
     db.session.execute(
         update(Treatment)
-        .where(Treatment.clinic_id == clinic_id, Treatment.treated_at >= window_start)
-        .values(followup_due_at=now)
+        .where(
+            Treatment.clinic_id == clinic_id,
+            or_(Treatment.treated_at >= window_start, Treatment.followup_due_at.is_not(None)),
+        )
+        .values(followup_due_at=Treatment.treated_at)
         .execution_options(synchronize_session=False)
     )
 

@@ -16,7 +16,7 @@ from ...invalid import InvalidInput
 from ...models import CheckIn, Flag, Symptom, SymptomReport, Treatment, User
 from ...timeutil import CLOCK_SKEW, time_problem, utcnow
 from ..flags.flag_actions import close_silences
-from ..flags.flagging import raise_checkin_flags, refresh_followup_state
+from ..flags.flagging import raise_checkin_flags
 from .erased import refuse_if_erased
 
 NOTE_MAX_CHARS = 2000
@@ -139,6 +139,4 @@ def record_checkin(
     )
     db.session.flush()
     closed = close_silences(treatment.id, treatment.patient_id, reported_at, now)
-    new_flags = raise_checkin_flags(treatment, reported_at, now)
-    refresh_followup_state([treatment.id], now)
-    return CheckInResult(checkin, new_flags, closed)
+    return CheckInResult(checkin, raise_checkin_flags(treatment, reported_at, now), closed)
