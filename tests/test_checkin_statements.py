@@ -25,10 +25,12 @@ from tracker.services.clinics.catalogue_admin import clinic_symptoms
 signed_in = test_patient_pages.signed_in
 """Pat, treated yesterday, has opened this morning's link (the patient pages' fixture)."""
 
-MAX_STATEMENTS_PER_CHECKIN = 15
+MAX_STATEMENTS_PER_CHECKIN = 17
 """Every statement of one `POST /checkin` reporting three symptoms, from BEGIN to the last one
-(session check, treatment, catalogue, the check-in's inserts, the flags' judgement, audit).
-It was 20 before the path was profiled (issue 14 part 4), 22 once the treatment had a history."""
+(session check, treatment, catalogue, the check-in's inserts, the flags' judgement and the
+treatment's next judgement for the sweep, audit). It was 20 before the path was profiled
+(issue 14 part 4), 22 once the treatment had a history; keeping the follow-up state adds two
+(when the treatment was superseded, and the update of its `followup_due_at`)."""
 
 
 def graded_codes(clinic_id: int) -> list[str]:
