@@ -84,7 +84,8 @@ def test_the_statements_do_not_grow_with_the_history_or_the_catalogue(
     time_machine.move_to(DAY1 + timedelta(minutes=30), tick=False)
     later = len(checkin_statements(client, patient.clinic_id))
     assert db.session.scalar(select(db.func.count(CheckIn.id))) == 7
-    assert later == first
+    # The same budget (the treatment's UPDATE is left out when its next judgement stays put).
+    assert first <= MAX_STATEMENTS_PER_CHECKIN and later <= MAX_STATEMENTS_PER_CHECKIN
 
 
 def test_the_answer_page_after_a_checkin_reads_each_thing_once(client, signed_in):
