@@ -154,10 +154,11 @@ def test_patient_link_for_an_unknown_patient_is_refused(runner, make_patient):
     ],
 )
 def test_sweep_judges_as_of_the_given_time_with_its_offset(runner, make_patient, now, opened):
-    make_patient()  # treated at TREATED_AT and silent since
+    make_patient()  # treated at TREATED_AT and silent since: due once silent for 48 hours
     result = tracker(runner, "sweep", "--now", now)
     assert result.exit_code == 0, result.output
-    assert f"Swept 1 treatments, opened {opened} flags." in result.output
+    judged = opened  # only a treatment that is due is read
+    assert f"Swept: judged {judged} treatments due, opened {opened} flags." in result.output
     assert count(Flag, Flag.reason == "no_response") == opened
 
 

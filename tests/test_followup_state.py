@@ -214,7 +214,7 @@ def test_resolving_a_flag_makes_what_it_held_back_due(make_patient, nurse):
     (flag,) = active_flags(treatment)
     flag_actions.resolve(flag, nurse, "reassured", now=at(111))
     db.session.commit()
-    assert treatment.followup_due_at == at(111)
+    assert treatment.followup_due_at == TREATED_AT  # due at once
     assert sweep(at(112)).flags_opened == 1
 
 

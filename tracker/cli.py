@@ -133,7 +133,7 @@ def sweep_command(now: datetime | None) -> None:
     """Run the flag sweep once."""
     result = sweep(now or utcnow())
     db.session.commit()
-    click.echo(f"Swept {result.treatments} treatments, opened {result.flags_opened} flags.")
+    click.echo(f"Swept: {result.summary()}.")
 
 
 @tracker_cli.command("rebuild-state")

@@ -371,14 +371,17 @@ def next_judgement(
     *,
     tz_name: str = "UTC",
 ) -> datetime | None:
-    """When the sweep must next judge a treatment, as of `as_of`: at once (`as_of`) if the rules
-    find something now that no flag covers; else the first moment after `as_of`, up to the end
-    of its follow-up (`until`), at which time alone can change what they find; else never
-    (None). Until then, judging it would find exactly what it finds now, all flagged already.
+    """When the sweep must next judge a treatment, as of `as_of`: at once if the rules find
+    something now that no flag covers; else the first moment after `as_of`, up to the end of
+    its follow-up (`until`), at which time alone can change what they find; else never (None).
+    Until then, judging it would find exactly what it finds now, all flagged already.
+
+    "At once" is the treatment's own time, which every sweep's `now` has passed, whatever the
+    clock of the host that wrote it (or a test judging an earlier moment).
     """
     findings = evaluate(treated_at, checkins, catalogue, as_of, policy=policy, tz_name=tz_name)
     if unflagged(findings, past_flags):
-        return as_of
+        return treated_at
     moments = moments_findings_can_appear(treated_at, checkins, catalogue, policy)
     return next_moment(moments, as_of, until)
 
