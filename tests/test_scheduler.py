@@ -107,7 +107,7 @@ def test_a_job_run_commits_and_says_what_it_did(app, clinic, tmp_path, monkeypat
     assert "Job deliver: sent=1" in caplog.text
 
     swept = scheduling.run_job(app, "sweep", now=NOW)
-    assert swept.ok and swept.summary == "treatments=0, flags_opened=0"
+    assert swept.ok and swept.summary == "judged 0 treatments due, opened 0 flags"
     assert swept.job_id == "sweep" and swept.started_at == NOW
 
 

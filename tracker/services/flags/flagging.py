@@ -315,7 +315,12 @@ def rebuild_followup_state(now: datetime, batch_size: int = BATCH_SIZE) -> int:
 def _batches(*where: ColumnElement[bool], batch_size: int) -> Iterator[Sequence[Row]]:
     """The treatments of `where` (as `_treatments_to_judge` reads them) in batches by id, each
     read in a write transaction of its own that is committed once the caller has handled it:
-    a job holds SQLite's write lock one batch at a time."""
+    a job holds SQLite's write lock one batch at a time.
+
+    On PostgreSQL the batch's treatment rows are locked as they are read (`FOR UPDATE`), as a
+    check-in locks its treatment before its flags: both then take the treatment first and its
+    flags after, and cannot deadlock on a flag one inserts and a treatment the other updates.
+    """
     last_id = 0
     while True:
         begin_write()  # take SQLite's write lock before reading: a reader cannot always upgrade
@@ -324,6 +329,7 @@ def _batches(*where: ColumnElement[bool], batch_size: int) -> Iterator[Sequence[
             .where(*where, Treatment.id > last_id)
             .order_by(Treatment.id)
             .limit(batch_size)
+            .with_for_update(of=Treatment)
         ).all()
         if not batch:
             db.session.commit()
