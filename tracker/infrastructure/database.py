@@ -28,6 +28,7 @@ transaction there. No SERIALIZABLE retries are needed because nothing above reli
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import JSON, Select, and_, event, or_, select
@@ -82,6 +83,18 @@ def begin_write() -> None:
     """
     if not db.session().in_transaction():
         db.session.connection(execution_options=WRITE)
+
+
+SQLITE_LONGEST_BUSY_SLEEP = 0.1
+"""SQLite's busy handler sleeps between its tries for at most this long (100 ms)."""
+
+
+def let_waiting_writers_in() -> None:
+    """Between two write transactions of a long job: on SQLite, pause long enough for a writer
+    waiting on the lock to wake and take it. SQLite does not queue writers: a job that begins
+    again the instant it commits can keep a request waiting until its busy timeout."""
+    if db.engine.dialect.name == "sqlite":
+        time.sleep(SQLITE_LONGEST_BUSY_SLEEP)
 
 
 def restart_write() -> None:

@@ -12,7 +12,11 @@ from sqlalchemy import ColumnElement, Row, Select, or_, select, update
 from ... import rules
 from ...catalogue import DEFAULT_SCHEDULE
 from ...extensions import db
-from ...infrastructure.database import begin_write, insert_ignoring_conflicts
+from ...infrastructure.database import (
+    begin_write,
+    insert_ignoring_conflicts,
+    let_waiting_writers_in,
+)
 from ...models import RESOLVED, CheckIn, Flag, Patient, Symptom, SymptomReport, Treatment
 from ...timeutil import utcnow
 from ..messaging.alerts import queue_urgent_alerts
@@ -337,6 +341,8 @@ def _batches(*where: ColumnElement[bool], batch_size: int) -> Iterator[Sequence[
         yield batch
         db.session.commit()
         last_id = batch[-1].id
+        if len(batch) == batch_size:  # more to come: let the requests waiting meanwhile in
+            let_waiting_writers_in()
 
 
 @dataclass
