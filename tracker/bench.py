@@ -166,6 +166,14 @@ def build_data(treatments: int, now: datetime, rng: random.Random) -> tuple[int,
     return clinic.id, built
 
 
+def gather_statistics() -> None:
+    """ANALYZE after a bulk load, as autovacuum would soon do in production: without the
+    planner's statistics PostgreSQL takes a fresh table for empty and picks plans that take a
+    minute where a millisecond will do (the reminder run's batch read, at 20,000 treatments)."""
+    db.session.execute(text("ANALYZE"))
+    db.session.commit()
+
+
 def _insert_chunked(model: type, rows: list[dict]) -> None:
     """Bulk inserts of `rows`, CHUNK at a time."""
     for start in range(0, len(rows), CHUNK):
@@ -192,6 +200,7 @@ def set_open_flags(clinic_id: int, target: int, now: datetime) -> int:
     elif excess < 0:
         _insert_chunked(Flag, _new_flags(clinic_id, -excess, now))
     db.session.commit()
+    gather_statistics()
     return _open_flags(clinic_id)
 
 
@@ -709,6 +718,7 @@ def main(argv: list[str] | None = None) -> Results:
             require_empty(url)
             upgrade()
             clinic_id, built = build_data(args.treatments, now, random.Random(args.seed))
+            gather_statistics()
             engine = db.engine.dialect.name
             db.engine.dispose()
         bench = Bench(settings, clinic_id, now, args.repeat)
