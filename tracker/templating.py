@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from datetime import datetime
+from datetime import date, datetime, time
 
 from babel.dates import format_datetime
 from flask import Flask, current_app
@@ -15,19 +16,10 @@ from .i18n import current_locale, place_time
 from .models import Symptom
 from .timeutil import local
 
-STRFTIME_TO_CLDR = {
-    "%a": "EEE",
-    "%A": "EEEE",
-    "%d": "dd",
-    "%-d": "d",
-    "%b": "MMM",
-    "%B": "MMMM",
-    "%Y": "yyyy",
-    "%H": "HH",
-    "%M": "mm",
-    "%S": "ss",
-}
-"""The strftime codes the templates use, as Babel (CLDR) date patterns; `%Z` is the place."""
+NAME_CODES = {"%a": "EEE", "%A": "EEEE", "%b": "MMM", "%B": "MMMM"}
+"""The strftime codes of day and month names, as Babel (CLDR) patterns: named in the page's
+language. Every other code is a number, the same in every language, and strftime writes it;
+`%Z` is the place."""
 STRFTIME_CODE = re.compile(r"%-?[a-zA-Z]")
 TIME_FORMATS = {
     "time": "%H:%M",
@@ -61,21 +53,31 @@ def format_local(value: datetime | None, tz_name: str, pattern: str = "moment") 
             parts.append(text)
         if code == "%Z":
             parts.append(place_time(tz_name))
-        elif code in STRFTIME_TO_CLDR:
-            parts.append(format_datetime(moment, STRFTIME_TO_CLDR[code], locale=locale))
+        elif code in NAME_CODES:
+            parts.append(_date_name(moment.date(), NAME_CODES[code], locale))
+        elif code == "%-d":
+            parts.append(str(moment.day))  # glibc's strftime knows "%-d"; not every one does
         elif code:
             parts.append(moment.strftime(code))  # a number, the same in every language
     return "".join(parts)
 
 
-def _split(pattern: str) -> list[tuple[str, str]]:
+@functools.lru_cache(maxsize=4096)
+def _date_name(day: date, cldr_pattern: str, locale: str) -> str:
+    """A day's weekday or month name in `locale` ("Tue", "Maw"): Babel's, kept once looked up
+    (an email run writes the same few dates thousands of times)."""
+    return format_datetime(datetime.combine(day, time()), cldr_pattern, locale=locale)
+
+
+@functools.lru_cache(maxsize=256)
+def _split(pattern: str) -> tuple[tuple[str, str], ...]:
     """`pattern` as (literal text, strftime code) pairs, the last code possibly empty."""
     pieces, start = [], 0
     for match in STRFTIME_CODE.finditer(pattern):
         pieces.append((pattern[start : match.start()], match.group()))
         start = match.end()
     pieces.append((pattern[start:], ""))
-    return pieces
+    return tuple(pieces)
 
 
 def format_hours(hours: float | None) -> str:
