@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tracker import rules
 from tracker.catalogue import (
     DEFAULT_CATALOGUE,
     DEFAULT_POLICY,
@@ -862,3 +863,35 @@ def test_an_episode_that_ended_spans_up_to_its_last_report_so_the_next_one_is_ap
 def test_severity_known_at_resolution_is_the_highest_reported_until_then(until, expected):
     history = [checkin(96, eyelid_drooping=2), checkin(105, eyelid_drooping=3), checkin(110)]
     assert severity_known_at("eyelid_drooping", history, at(96), at(until)) == expected
+
+
+# --- when the sweep must next judge a treatment ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("history", "past_flags", "unflagged_codes", "due_when_not_flagging"),
+    [
+        # mild bruising, flagged by nothing and needing no flag yet: due when time changes that
+        ([checkin(1, bruising=1)], [], [], "changes_at"),
+        # an urgent symptom no flag covers: due at once unless it is being flagged now
+        ([checkin(1, difficulty_swallowing=2)], [], ["difficulty_swallowing"], "at_once"),
+        # the same, its flag already open: due only when time changes what the rules find
+        (
+            [checkin(1, difficulty_swallowing=2)],
+            [PastFlag(Reason.URGENT, "difficulty_swallowing", flag_span(at(1), at(1)))],
+            [],
+            "changes_at",
+        ),
+    ],
+)
+def test_the_next_judgement_follows_what_is_unflagged(
+    history, past_flags, unflagged_codes, due_when_not_flagging
+):
+    until = TREATED_AT + timedelta(days=28)
+    verdict = rules.verdict(TREATED_AT, history, catalogue(), past_flags, at(2), until)
+
+    assert [f.code for f in verdict.unflagged] == unflagged_codes
+    assert at(2) < verdict.changes_at <= until  # a silence is always still to come
+    assert verdict.next_due(flagging_now=True) == verdict.changes_at
+    expected = TREATED_AT if due_when_not_flagging == "at_once" else verdict.changes_at
+    assert verdict.next_due(flagging_now=False) == expected

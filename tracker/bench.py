@@ -96,7 +96,7 @@ def build_data(treatments: int, now: datetime, rng: random.Random) -> tuple[int,
     symptoms = db.session.scalars(
         select(Symptom).where(Symptom.clinic_id == clinic.id, Symptom.action == EXPECTED)
     ).all()
-    window = timedelta(days=DEFAULT_SCHEDULE.window_days)
+    window = DEFAULT_SCHEDULE.window
     patients, courses = [], []
     for n in range(1, treatments + 1):
         patients.append(
@@ -304,11 +304,6 @@ QUEUE_READ = (
     " ORDER BY opened_at LIMIT :size"
 )
 """The queue page's: one indexed query of a page of active flags."""
-
-
-def window_start(now: datetime) -> datetime:
-    """The earliest treatment still in its follow-up window at `now`."""
-    return now - timedelta(days=DEFAULT_SCHEDULE.window_days)
 
 
 # --- the jobs, each in a child process ----------------------------------------------------------
@@ -609,7 +604,7 @@ def sign_in_phones(bench: Bench, count: int) -> None:
 def bench_jobs(bench: Bench, probes: int) -> None:
     """The sweep and the reminder run, first and next, each with check-ins posted meanwhile."""
     with bench_app(bench.settings).app_context():
-        start = window_start(bench.now)
+        start = DEFAULT_SCHEDULE.window_start(bench.now)
         sweep_read = median_seconds(raw_query(SWEEP_READ, start=start), bench.repeat)
         reminder_read = median_seconds(raw_query(REMINDER_READ, start=start), bench.repeat)
         db.engine.dispose()

@@ -8,7 +8,7 @@ the catalogue (and may edit it); the rules read every number from a catalogue en
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import datetime, time, timedelta
 
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -243,6 +243,19 @@ class FollowUpSchedule:
     latest_reminder_time: time = time(22, 0)
     """Reminder times are kept to the waking day, and well before midnight so that a reminder
     job running every 15 minutes always has a run between the reminder time and the day's end."""
+
+    @property
+    def window(self) -> timedelta:
+        """How long a treatment is followed up for."""
+        return timedelta(days=self.window_days)
+
+    def window_end(self, treated_at: datetime) -> datetime:
+        """When a treatment given at `treated_at` leaves its follow-up window."""
+        return treated_at + self.window
+
+    def window_start(self, now: datetime) -> datetime:
+        """The earliest treatment time still in its follow-up window at `now`."""
+        return now - self.window
 
     def reminder_time_problem(self, value: time) -> str | None:
         """Why `value` can't be a reminder time, or None if it can."""

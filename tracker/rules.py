@@ -360,7 +360,27 @@ def next_moment(moments: Iterable[datetime], after: datetime, until: datetime) -
     return min((m for m in moments if after < m <= until), default=None)
 
 
-def next_judgement(
+@dataclass(frozen=True)
+class Verdict:
+    """What the rules make of a treatment as of a moment: the findings no flag covers yet, and
+    the first moment after it, up to the end of its follow-up, at which time alone can change
+    what they find (None: never)."""
+
+    unflagged: list[Finding]
+    changes_at: datetime | None
+    treated_at: datetime
+
+    def next_due(self, *, flagging_now: bool) -> datetime | None:
+        """When the sweep must next judge the treatment. If the unflagged findings are being
+        flagged now (`flagging_now`, the sweep), or there are none: when time can change them.
+        Else at once: the treatment's own time, which every sweep's `now` has passed, whatever
+        the clock of the host that wrote it (or a test judging an earlier moment)."""
+        if self.unflagged and not flagging_now:
+            return self.treated_at
+        return self.changes_at
+
+
+def verdict(
     treated_at: datetime,
     checkins: Sequence[Observation],
     catalogue: Mapping[str, SymptomRule],
@@ -370,20 +390,11 @@ def next_judgement(
     policy: FlagPolicy = DEFAULT_POLICY,
     *,
     tz_name: str = "UTC",
-) -> datetime | None:
-    """When the sweep must next judge a treatment, as of `as_of`: at once if the rules find
-    something now that no flag covers; else the first moment after `as_of`, up to the end of
-    its follow-up (`until`), at which time alone can change what they find; else never (None).
-    Until then, judging it would find exactly what it finds now, all flagged already.
-
-    "At once" is the treatment's own time, which every sweep's `now` has passed, whatever the
-    clock of the host that wrote it (or a test judging an earlier moment).
-    """
+) -> Verdict:
+    """Judge a treatment as of `as_of` with every rule (see `Verdict`)."""
     findings = evaluate(treated_at, checkins, catalogue, as_of, policy=policy, tz_name=tz_name)
-    if unflagged(findings, past_flags):
-        return treated_at
     moments = moments_findings_can_appear(treated_at, checkins, catalogue, policy)
-    return next_moment(moments, as_of, until)
+    return Verdict(unflagged(findings, past_flags), next_moment(moments, as_of, until), treated_at)
 
 
 # --- matching findings to the flags already raised ------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 
 from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, String, Time
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -48,8 +48,9 @@ def _first_judgement(context) -> datetime | None:
     """When the sweep must first judge a new treatment (however it is inserted): as the rules
     see a treatment with no check-in and no flag yet (when its silence would be too long)."""
     treated_at = context.get_current_parameters()["treated_at"]
-    window_end = treated_at + timedelta(days=DEFAULT_SCHEDULE.window_days)
-    return rules.next_judgement(treated_at, (), {}, (), treated_at, window_end)
+    return rules.verdict(
+        treated_at, (), {}, (), treated_at, DEFAULT_SCHEDULE.window_end(treated_at)
+    ).next_due(flagging_now=False)
 
 
 class Treatment(db.Model):

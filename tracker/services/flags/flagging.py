@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, Row, Select, or_, select, update
 
@@ -177,7 +177,7 @@ def raise_checkin_flags(treatment: Treatment, as_of: datetime, now: datetime) ->
     ]
     superseded = db.session.scalar(select(superseded_at()).where(Treatment.id == treatment.id))
     until = followup_end(treatment.treated_at, superseded)
-    treatment.followup_due_at = rules.next_judgement(
+    treatment.followup_due_at = rules.verdict(
         treatment.treated_at,
         history,
         catalogue.rules,
@@ -185,14 +185,14 @@ def raise_checkin_flags(treatment: Treatment, as_of: datetime, now: datetime) ->
         min(now, until),
         until,
         tz_name=treatment.patient.timezone,
-    )
+    ).next_due(flagging_now=False)
     return flags
 
 
 def followup_end(treated_at: datetime, superseded_at: datetime | None) -> datetime:
     """The last moment the sweep judges a treatment at: the end of its follow-up window, or
     when the patient's next treatment superseded it, whichever is first."""
-    window_end = treated_at + timedelta(days=DEFAULT_SCHEDULE.window_days)
+    window_end = DEFAULT_SCHEDULE.window_end(treated_at)
     return min(window_end, superseded_at) if superseded_at else window_end
 
 
@@ -239,30 +239,21 @@ def judge(rows: Sequence[Row], now: datetime, *, open_flags: bool) -> list[Judge
     for t in rows:
         catalogue = catalogues.get(t.clinic_id, Catalogue({}, {}, {}))
         until = followup_end(t.treated_at, t.superseded_at)
-        judged_at = min(now, until)
-        history = histories[t.id]
-        if not open_flags:
-            due = rules.next_judgement(
-                t.treated_at,
-                history,
-                catalogue.rules,
-                past[t.id],
-                judged_at,
-                until,
-                tz_name=t.timezone,
-            )
-            judgements.append(Judgement(t.id, [], due))
-            continue
-        findings = rules.evaluate(
-            t.treated_at, history, catalogue.rules, judged_at, tz_name=t.timezone
+        verdict = rules.verdict(
+            t.treated_at,
+            histories[t.id],
+            catalogue.rules,
+            past[t.id],
+            min(now, until),
+            until,
+            tz_name=t.timezone,
         )
-        new = rules.unflagged(findings, past[t.id])
-        moments = rules.moments_findings_can_appear(t.treated_at, history, catalogue.rules)
+        to_flag = verdict.unflagged if open_flags else []
         judgements.append(
             Judgement(
                 t.id,
-                [_flag_row(t.clinic_id, t.id, f, catalogue, now) for f in new],
-                rules.next_moment(moments, judged_at, until),
+                [_flag_row(t.clinic_id, t.id, f, catalogue, now) for f in to_flag],
+                verdict.next_due(flagging_now=open_flags),
             )
         )
     return judgements
@@ -281,7 +272,7 @@ def judge_clinic_again(clinic_id: int, now: datetime) -> None:
 
     "At once" is stored as the treatment's own time, which is due by any sweep's `now`.
     """
-    window_start = now - timedelta(days=DEFAULT_SCHEDULE.window_days)
+    window_start = DEFAULT_SCHEDULE.window_start(now)
     db.session.execute(
         update(Treatment)
         .where(
@@ -305,7 +296,7 @@ def rebuild_followup_state(now: datetime, batch_size: int = BATCH_SIZE) -> int:
     (`tracker rebuild-state`: after a migration, a restore or a repair), committing per batch;
     the number of treatments still followed up. What the check-ins, resolutions and sweeps
     keep as they go must equal it (tests/test_followup_state.py)."""
-    window_start = now - timedelta(days=DEFAULT_SCHEDULE.window_days)
+    window_start = DEFAULT_SCHEDULE.window_start(now)
     begin_write()
     _never_due(now)
     db.session.commit()
@@ -366,7 +357,7 @@ def forget_ended_followups(now: datetime) -> int:
 def _never_due(now: datetime, *where: ColumnElement[bool]) -> int:
     """Clear the next judgement of the treatments (of `where`) whose window ended by `now` or
     whose patient was erased; how many."""
-    window_start = now - timedelta(days=DEFAULT_SCHEDULE.window_days)
+    window_start = DEFAULT_SCHEDULE.window_start(now)
     erased = select(Patient.id).where(Patient.erased_at.is_not(None))
     return db.session.execute(
         update(Treatment)
@@ -381,7 +372,7 @@ def sweep(now: datetime | None = None, batch_size: int = BATCH_SIZE) -> SweepRes
     as of `now`, open the flags no flag covers, and store when each is next due.
 
     Only what can have changed is read: the check-in service, flag resolutions and catalogue
-    edits keep `followup_due_at` current (see `rules.next_judgement`), so a treatment that is
+    edits keep `followup_due_at` current (see `rules.Verdict.next_due`), so a treatment that is
     not due would be found exactly as it was. A treatment superseded by the patient's next one
     is judged only as of that moment (`followup_end`); erased patients' are never judged.
 
@@ -391,7 +382,7 @@ def sweep(now: datetime | None = None, batch_size: int = BATCH_SIZE) -> SweepRes
     opened meanwhile, so a second run opens nothing new.
     """
     now = now or utcnow()
-    window_start = now - timedelta(days=DEFAULT_SCHEDULE.window_days)
+    window_start = DEFAULT_SCHEDULE.window_start(now)
     result = SweepResult()
     begin_write()
     forget_ended_followups(now)

@@ -151,7 +151,7 @@ def _candidates(now: datetime, after_id: int, size: int) -> list[tuple[Treatment
     The window is widened by two days here (a local date can be a day either side of the UTC
     one); `_due` decides exactly, by the patient's local dates.
     """
-    earliest = now - timedelta(days=DEFAULT_SCHEDULE.window_days + 2)
+    earliest = DEFAULT_SCHEDULE.window_start(now) - timedelta(days=2)
     rows = db.session.execute(
         select(Treatment, Patient, Clinic)
         .join(Patient, Treatment.patient_id == Patient.id)

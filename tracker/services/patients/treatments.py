@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -160,7 +160,7 @@ def record_treatment(
     )
     db.session.add(treatment)
     db.session.flush()
-    if treatment.treated_at < now - timedelta(days=DEFAULT_SCHEDULE.window_days):
+    if treatment.treated_at < DEFAULT_SCHEDULE.window_start(now):
         return RecordedTreatment(treatment, None)
     return RecordedTreatment(treatment, messages.queue_invite(treatment, now=now))
 
