@@ -34,6 +34,7 @@ import multiprocessing
 import random
 import resource
 import secrets
+import signal
 import statistics
 import sys
 import tempfile
@@ -742,5 +743,18 @@ def print_how_to_time_again(url: str) -> None:
     )
 
 
+def stop_on_termination() -> None:
+    """End on SIGTERM or SIGHUP (a job killed, a terminal closed) as on Ctrl-C: by an exception,
+    so the way out stops the gunicorn the bench started, which runs in a session of its own
+    (the signal sent to the bench's process group does not reach it)."""
+
+    def end(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    for termination in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(termination, end)
+
+
 if __name__ == "__main__":
+    stop_on_termination()
     main(sys.argv[1:])
