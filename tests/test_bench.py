@@ -42,8 +42,8 @@ def test_a_tiny_bench_prints_every_row_and_no_request_fails(capsys):
 
     printed = capsys.readouterr().out
     jobs = [
-        "rebuild-state (once)",
-        "sweep, first run",
+        "rebuild-state (once, at the upgrade)",
+        "sweep, first run (the catch-up)",
         "sweep, next run",
         "reminder run",
         "reminder run, next",
