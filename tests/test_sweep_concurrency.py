@@ -64,10 +64,12 @@ def test_check_ins_go_on_while_the_sweep_judges_a_large_history(app):
     result = outcome["result"]
     print(
         f"\nsweep: {result.treatments} treatments in {result.batches} batches; "
-        f"{len(waits)} check-ins meanwhile, longest {max(waits) * 1000:.0f} ms"
+        f"{len(waits)} check-ins meanwhile, longest {max(waits) * 1000:.0f} ms; "
+        f"longest batch {max(result.batch_seconds) * 1000:.0f} ms"
     )
     assert failures == []
     assert result.batches > 1 and len(waits) > 1  # they did run side by side
+    assert len(result.batch_seconds) == result.batches  # each batch's write transaction, timed
     # Not a time: a ratio of two in the same run. One transaction for the whole sweep (as it was)
     # makes a check-in wait for all of it; a batch at a time, for a small part.
     assert max(waits) < outcome["seconds"] / 2

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Row, Select, or_, select, update
@@ -307,7 +308,9 @@ def rebuild_followup_state(now: datetime, batch_size: int = BATCH_SIZE) -> int:
     return followed
 
 
-def _batches(*where: ColumnElement[bool], batch_size: int) -> Iterator[Sequence[Row]]:
+def _batches(
+    *where: ColumnElement[bool], batch_size: int, held: list[float] | None = None
+) -> Iterator[Sequence[Row]]:
     """The treatments of `where` (as `_treatments_to_judge` reads them) in batches by id, each
     read in a write transaction of its own that is committed once the caller has handled it:
     a job holds SQLite's write lock one batch at a time.
@@ -315,9 +318,12 @@ def _batches(*where: ColumnElement[bool], batch_size: int) -> Iterator[Sequence[
     On PostgreSQL the batch's treatment rows are locked as they are read (`FOR UPDATE`), as a
     check-in locks its treatment before its flags: both then take the treatment first and its
     flags after, and cannot deadlock on a flag one inserts and a treatment the other updates.
+
+    `held`, if given, gets how long each batch's transaction lasted, from BEGIN to COMMIT.
     """
     last_id = 0
     while True:
+        began = time.perf_counter()
         begin_write()  # take SQLite's write lock before reading: a reader cannot always upgrade
         batch = db.session.execute(
             _treatments_to_judge()
@@ -331,6 +337,8 @@ def _batches(*where: ColumnElement[bool], batch_size: int) -> Iterator[Sequence[
             return
         yield batch
         db.session.commit()
+        if held is not None:
+            held.append(time.perf_counter() - began)
         last_id = batch[-1].id
         if len(batch) == batch_size:  # more to come: let the requests waiting meanwhile in
             let_waiting_writers_in()
@@ -343,9 +351,14 @@ class SweepResult:
     treatments: int = 0
     flags_opened: int = 0
     batches: int = 0
+    batch_seconds: list[float] = field(default_factory=list)
+    """How long each batch's write transaction lasted (SQLite's write lock is held that long)."""
 
     def summary(self) -> str:
-        return f"judged {self.treatments} treatments due, opened {self.flags_opened} flags"
+        line = f"judged {self.treatments} treatments due, opened {self.flags_opened} flags"
+        if self.batch_seconds:
+            line += f" (longest batch {1000 * max(self.batch_seconds):.0f} ms)"
+        return line
 
 
 def forget_ended_followups(now: datetime) -> int:
@@ -391,6 +404,7 @@ def sweep(now: datetime | None = None, batch_size: int = BATCH_SIZE) -> SweepRes
         Treatment.followup_due_at <= now,
         Treatment.treated_at >= window_start,
         batch_size=batch_size,
+        held=result.batch_seconds,
     ):
         judgements = judge(batch, now, open_flags=True)
         result.flags_opened += len(_insert_flags([f for j in judgements for f in j.new_flags]))

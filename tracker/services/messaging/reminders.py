@@ -77,10 +77,13 @@ class ReminderResult:
 
     def summary(self) -> str:
         """One line for the logs and the command line."""
-        return (
+        line = (
             f"Looked at {self.considered} treatments in their window; queued {self.reminders} "
-            f"check-in reminders and {self.reviews} review reminders."
+            f"check-in reminders and {self.reviews} review reminders"
         )
+        if self.longest_write_seconds:
+            line += f" (longest batch {1000 * self.longest_write_seconds:.0f} ms)"
+        return line + "."
 
 
 @dataclass(frozen=True)
