@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import JSON, Select, and_, event, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from werkzeug.routing import IntegerConverter
@@ -97,22 +98,27 @@ def begin_immediate(connection: Connection) -> None:
     keeps the lock busy and the wait short (Rails 7.1 replaced its busy handler for the same
     reason). Only the BEGIN waits this way: once it holds the lock a transaction never waits.
     """
-    cursor = connection.connection.dbapi_connection.cursor()
+    raw = connection.connection.dbapi_connection  # the pragmas are not part of the transaction
     deadline = time.monotonic() + WRITE_WAIT_SECONDS
-    cursor.execute("PRAGMA busy_timeout=0")
+    raw.execute("PRAGMA busy_timeout=0")
     try:
-        while time.monotonic() < deadline:
+        while True:
             try:
-                cursor.execute("BEGIN IMMEDIATE")
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
                 return
-            except sqlite3.OperationalError as error:
-                if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # or a BUSY_* code
+            except OperationalError as error:
+                if not _is_busy(error) or time.monotonic() > deadline:
                     raise
             time.sleep(WRITE_RETRY_SECONDS * random.uniform(0.5, 1.5))  # noqa: S311 (spread)
-        connection.exec_driver_sql("BEGIN IMMEDIATE")  # once more, through SQLAlchemy: its
-    finally:  # own error if the lock is still taken, as any statement that waited too long
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cursor.close()
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+
+def _is_busy(error: OperationalError) -> bool:
+    """Whether SQLite refused because another connection holds the lock (SQLITE_BUSY, or one
+    of its extended codes)."""
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
 
 
 def begin_write() -> None:
