@@ -339,9 +339,10 @@ def _batches(
         db.session.commit()
         if held is not None:
             held.append(time.perf_counter() - began)
+        if len(batch) < batch_size:  # that was the last
+            return
         last_id = batch[-1].id
-        if len(batch) == batch_size:  # more to come: let the requests waiting meanwhile in
-            let_waiting_writers_in()
+        let_waiting_writers_in()  # more to come: let the requests waiting meanwhile in first
 
 
 @dataclass
