@@ -17,7 +17,8 @@ baseline measured in the same run on the same data, and the ratio is what to com
 
 The jobs commit as they go, so each is timed once per state (the baselines, which only read, are
 medians of `--repeat` runs). Each job runs in a child process of its own (multiprocessing,
-`spawn`); its peak memory is that child's own peak resident set (`VmHWM`). While each job runs,
+`spawn`), its next run in the same one, as the scheduler process runs both; its peak memory is
+that child's own peak resident set (`VmHWM`, over both runs for the next). While each job runs,
 a few patients keep posting check-ins: how many failed, and the longest wait, show whether the
 job holds the database's write lock for long (SQLite: one writer at a time).
 
@@ -82,8 +83,8 @@ PROBE_PAUSE_SECONDS = 0.05
 """Between two check-ins of one probe: enough to see waits, too little load to slow the job."""
 KIB_PER_MIB = 1024
 READY = "ready"
-JOBS_IN_CHILDREN = 6
-"""The rebuild, the sweep and the reminder run (each first and next), and the queue page."""
+JOBS_IN_CHILDREN = 4
+"""The rebuild, the sweep (first and next run), the reminder run (both) and the queue page."""
 TIMEZONE = "Europe/London"
 """Every bench patient's timezone (their reminders fall due at their own reminder time)."""
 
@@ -334,20 +335,31 @@ def peak_rss_mib() -> float:
 
 
 def child_main(settings: dict[str, Any], connection: Connection) -> None:
-    """A child process: load the app and connect, say so, then run the one job it is sent and
-    report its time, outcome and memory.
+    """A child process: load the app and connect, say so, then run each job it is sent and
+    report its time, outcome and memory, until the parent closes the pipe. A job's next run
+    goes to the child of its first, as the scheduler process runs both (its statement cache
+    warm); its peak is then the process's over both runs.
 
     `sweep` and `remind` go through `scheduler.run_job`, exactly as the scheduler runs them (its
     own transaction and commits, whatever the service returns); `queue` reads one page of cases.
     """
-    from .scheduler import run_job
-
     app = bench_app(settings)
     with app.app_context():
         db.session.execute(text("SELECT 1"))  # connect before the clock starts
         db.session.rollback()
     connection.send(READY)
-    job, now, clinic_id = connection.recv()
+    while True:
+        try:
+            job, now, clinic_id = connection.recv()
+        except EOFError:  # the parent is done with this child
+            return
+        connection.send(_run_in_child(app, job, now, clinic_id))
+
+
+def _run_in_child(app: Flask, job: str, now: datetime, clinic_id: int) -> dict:
+    """Run one job in this child; its time, outcome, and the process's memory."""
+    from .scheduler import run_job
+
     at_rest = peak_rss_mib()
     if job == "queue":
         seconds, ok, summary = _time_queue_page(app, clinic_id, now)
@@ -361,9 +373,13 @@ def child_main(settings: dict[str, Any], connection: Connection) -> None:
             run = run_job(app, job, now)
             ok, summary = run.ok, run.summary
         seconds = time.perf_counter() - started
-    connection.send(
-        {"seconds": seconds, "ok": ok, "summary": summary, "peak": peak_rss_mib(), "rest": at_rest}
-    )
+    return {
+        "seconds": seconds,
+        "ok": ok,
+        "summary": summary,
+        "peak": peak_rss_mib(),
+        "rest": at_rest,
+    }
 
 
 class Child:
@@ -393,8 +409,11 @@ class Child:
             return self.connection.recv()
         except EOFError as error:
             raise RuntimeError(f"the child running {job} died: see its output above") from error
-        finally:
-            self.process.join(timeout=30)
+
+    def close(self) -> None:
+        """Let the child end (no more jobs), and wait for it."""
+        self.connection.close()
+        self.process.join(timeout=30)
 
 
 def _time_queue_page(app: Flask, clinic_id: int, now: datetime) -> tuple[float, bool, str]:
@@ -571,10 +590,21 @@ class Bench:
         """The next child waiting, once it is ready (a fresh process for each job)."""
         return self.children.pop(0).wait_until_ready()
 
-    def job(self, label: str, job: str, at: datetime, baseline: float, what: str, probes: int):
-        """Run `job` in a child while `probes` patients post check-ins; add its row."""
+    def job(
+        self,
+        label: str,
+        job: str,
+        at: datetime,
+        baseline: float,
+        what: str,
+        probes: int,
+        child: Child | None = None,
+    ) -> Child:
+        """Run `job` in a child (a new one, or `child`) while `probes` patients post check-ins;
+        add its row; returns the child, for the job's next run."""
         senders = [self.sender(phone) for phone in self.phones[:probes]]
-        child = self.next_child()
+        fresh = child is None
+        child = child or self.next_child()
         with bench_http.posting_meanwhile(label, senders, PROBE_PAUSE_SECONDS) as meanwhile:
             outcome = child.run(job, at, self.clinic_id)
         self.results.rows.append(
@@ -591,8 +621,10 @@ class Bench:
                 did=outcome["summary"],
             )
         )
-        self.results.child_at_rest_mib = outcome["rest"]
+        if fresh:
+            self.results.child_at_rest_mib = outcome["rest"]
         print(f"{label}: {outcome['seconds']:.3f} s ({outcome['summary']})", flush=True)
+        return child
 
     def sender(self, phone: bench_http.Phone) -> Callable[[], bool]:
         return lambda: phone.check_in(self.answers)
@@ -633,14 +665,24 @@ def bench_jobs(bench: Bench, probes: int) -> None:
         sweep_read,
         "bare read",
         probes,
+    ).close()
+    sweeper = bench.job(
+        "sweep, first run (the catch-up)", "sweep", catch_up, sweep_read, "bare read", probes
     )
-    bench.job("sweep, first run (the catch-up)", "sweep", catch_up, sweep_read, "bare read", probes)
-    bench.job("sweep, next run", "sweep", bench.now, sweep_read, "bare read", probes)
+    bench.job("sweep, next run", "sweep", bench.now, sweep_read, "bare read", probes, sweeper)
+    sweeper.close()
     remind_at = reminder_moment(bench.now)
-    bench.job("reminder run", "remind", remind_at, reminder_read, "bare read", probes)
+    reminder = bench.job("reminder run", "remind", remind_at, reminder_read, "bare read", probes)
     bench.job(
-        "reminder run, next", "remind", remind_at + NEXT_RUN, reminder_read, "bare read", probes
+        "reminder run, next",
+        "remind",
+        remind_at + NEXT_RUN,
+        reminder_read,
+        "bare read",
+        probes,
+        reminder,
     )
+    reminder.close()
 
 
 def reminder_moment(now: datetime) -> datetime:
@@ -657,7 +699,9 @@ def bench_queue(bench: Bench, open_flags: int) -> None:
         page = raw_query(QUEUE_READ, clinic=bench.clinic_id, size=QUEUE_PAGE_SIZE)
         baseline = median_seconds(page, bench.repeat)
         db.engine.dispose()
-    outcome = bench.next_child().run("queue", bench.now, bench.clinic_id)
+    child = bench.next_child()
+    outcome = child.run("queue", bench.now, bench.clinic_id)
+    child.close()
     bench.results.rows.append(
         Row(
             f"case queue, one page ({count:,} open flags)",
