@@ -21,7 +21,7 @@ from tests.sql_helpers import executed_statements
 from tracker.extensions import db
 from tracker.models import User
 from tracker.services.clinics.clinics import create_user
-from tracker.services.flags.cases import CaseFilters, cases_query, in_queue_order
+from tracker.services.flags.cases import CaseFilters, cases_query, in_queue_order, rows_query
 from tracker.services.flags.queue import _histories, history_column, history_of
 from tracker.services.patients.checkins import SymptomEntry, record_checkin
 
@@ -138,3 +138,16 @@ def test_the_history_read_with_a_page_is_the_one_the_case_page_reads(app, make_p
 
     assert history_of(stored) == _histories(treatment.clinic_id, [treatment.id])[treatment.id]
     assert len(history_of(stored)) == 4
+
+
+def test_a_page_reads_each_cases_history_once_on_its_first_row(app, clinic):
+    add_cases(clinic, FEW)  # two active flags each: two rows per case
+    cases = in_queue_order(cases_query(clinic.id, CaseFilters())).subquery()
+    rows = db.session.execute(rows_query(cases, with_history=True)).all()
+
+    first_rows = {}
+    for row in rows:
+        first_rows.setdefault(row.Flag.treatment_id, row)
+    assert len(rows) == 2 * FEW
+    assert all(first_rows[r.Flag.treatment_id] is r or r.history is None for r in rows)
+    assert all(history_of(r.history) for r in first_rows.values())  # each has its check-in

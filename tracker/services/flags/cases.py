@@ -182,8 +182,13 @@ def rows_query(cases: Subquery, with_history: bool) -> Select:
     first. Each row also carries its case's place in the queue."""
     practitioner, assignee = aliased(User), aliased(User)
     columns = [Flag, cases.c.top_priority, cases.c.first_opened_at]
-    if with_history:
-        columns.append(history_column(Flag.treatment_id).label("history"))
+    if with_history:  # on the case's first row only (the one `load_cases` reads): a case's
+        # history is aggregated and decoded once, not once for each of its flags
+        first_of_case = func.row_number().over(
+            partition_by=Flag.treatment_id, order_by=(URGENCY, Flag.opened_at, Flag.id)
+        )
+        history = case((first_of_case == 1, history_column(Flag.treatment_id)))
+        columns.append(history.label("history"))
     via_treatment = contains_eager(Flag.treatment)
     return (
         select(*columns)
