@@ -99,7 +99,7 @@ def begin_immediate(connection: Connection) -> None:
     reason). Only the BEGIN waits this way: once it holds the lock a transaction never waits.
     """
     raw = connection.connection.dbapi_connection  # the pragmas are not part of the transaction
-    deadline = time.monotonic() + WRITE_WAIT_SECONDS
+    deadline = time.perf_counter() + WRITE_WAIT_SECONDS
     raw.execute("PRAGMA busy_timeout=0")
     try:
         while True:
@@ -107,7 +107,7 @@ def begin_immediate(connection: Connection) -> None:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
                 return
             except OperationalError as error:
-                if not _is_busy(error) or time.monotonic() > deadline:
+                if not _is_busy(error) or time.perf_counter() > deadline:
                     raise
             time.sleep(WRITE_RETRY_SECONDS * random.uniform(0.5, 1.5))  # noqa: S311 (spread)
     finally:
