@@ -8,16 +8,17 @@ exactly the flags that judging every treatment at every run (the sweep as it was
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tests import builders
-from tests.conftest import TREATED_AT
+from tests.conftest import ON_POSTGRESQL, TREATED_AT
 from tracker import rules
 from tracker.catalogue import DEFAULT_POLICY, DEFAULT_SCHEDULE
 from tracker.extensions import db
@@ -231,3 +232,29 @@ def test_a_catalogue_edit_makes_the_clinics_treatments_due(make_patient, clinic,
     db.session.refresh(treatment)
     assert treatment.followup_due_at == TREATED_AT  # due by any sweep from now on
     assert sweep(at(41)).flags_opened == 1  # lasting 36 hours: overdue under the new rule
+
+
+@pytest.mark.skipif(ON_POSTGRESQL, reason="reads SQLite's EXPLAIN QUERY PLAN")
+def test_the_sweep_reads_what_is_due_through_the_due_index_in_its_order(make_patient):
+    for n in range(3):
+        make_patient(f"Silent {n}")  # silent since treated: due once 48 hours have passed
+    db.session.commit()
+    reads = []
+
+    def record(_conn, _cursor, statement, parameters, *_):
+        if statement.lstrip().startswith("SELECT") and "followup_due_at <=" in statement:
+            reads.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        result = sweep(at(100), batch_size=2)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+    assert result.treatments == 3 and len(reads) == 2  # the second batch starts after the first
+    driver = db.session.connection().connection.dbapi_connection
+    for statement, parameters in reads:
+        plan = [row[-1] for row in driver.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+        assert any("USING INDEX ix_treatments_followup_due" in step for step in plan), plan
+        by_id = re.compile(r"(SCAN|SEARCH) treatments (USING INTEGER PRIMARY KEY|$)|TEMP B-TREE")
+        assert not any(by_id.search(step) for step in plan), plan

@@ -60,7 +60,7 @@ class Treatment(db.Model):
     __table_args__ = (
         CheckConstraint(f"indication IN {INDICATIONS}", name="indication_known"),
         Index("ix_treatments_clinic_treated", "clinic_id", "treated_at"),
-        Index("ix_treatments_followup_due", "followup_due_at"),
+        Index("ix_treatments_followup_due", "followup_due_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
