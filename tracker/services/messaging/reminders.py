@@ -16,9 +16,10 @@ says "stop reminders").
 A job, run in batches of treatments (by id), each committed before the next is read, so no
 request waits on it for long (SQLite has one write lock for the whole database). Each batch is:
 
-1. **read** (a plain read transaction, no write lock): the candidates, the reminders already
-   queued and today's check-ins, in three statements; then each due email is *rendered* and its
-   personal link token signed, in Python, still outside the lock;
+1. **read** (a plain read transaction, no write lock): the batch's treatment ids, their
+   patients and clinics, the reminders already queued and today's check-ins, in four
+   statements; then each due email is *rendered* and its personal link token signed, in Python,
+   still outside the lock;
 2. **write** (the critical section, `BEGIN IMMEDIATE` to COMMIT): one statement re-checks that
    each patient is still to be reminded (reminders on, not erased, treatment still followed up,
    not checked in today: any of that may have changed while the batch rendered), one
@@ -165,6 +166,8 @@ def _candidates(
         .order_by(Treatment.id)
         .limit(size)
     ).all()
+    if not ids:
+        return [], None
     rows = db.session.execute(
         select(Treatment, Patient, Clinic)
         .join(Patient, Treatment.patient_id == Patient.id)
