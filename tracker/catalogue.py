@@ -50,6 +50,9 @@ class DefaultSymptom:
     expected_text: str
     advice: str
     area: str = BODY
+    spread_sign: bool = False
+    """A sign that the toxin may have spread beyond the injection sites (the batch watch's
+    spread signal counts these)."""
 
 
 DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
@@ -163,6 +166,7 @@ DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
         "Difficulty swallowing is not an expected side effect.",
         SPREAD_ADVICE,
         area=BODY,
+        spread_sign=True,
     ),
     DefaultSymptom(
         "difficulty_breathing",
@@ -172,6 +176,7 @@ DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
         "Difficulty breathing is not an expected side effect.",
         SPREAD_ADVICE,
         area=BODY,
+        spread_sign=True,
     ),
     DefaultSymptom(
         "difficulty_speaking",
@@ -181,6 +186,7 @@ DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
         "Difficulty speaking is not an expected side effect.",
         SPREAD_ADVICE,
         area=HEAD,
+        spread_sign=True,
     ),
     DefaultSymptom(
         "vision_problems",
@@ -190,6 +196,7 @@ DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
         "Double or blurred vision is not an expected side effect.",
         SPREAD_ADVICE,
         area=EYES,
+        spread_sign=True,
     ),
     DefaultSymptom(
         "muscle_weakness",
@@ -199,6 +206,7 @@ DEFAULT_CATALOGUE: tuple[DefaultSymptom, ...] = (
         "Weakness away from the injection sites is not an expected side effect.",
         SPREAD_ADVICE,
         area=BODY,
+        spread_sign=True,
     ),
     DefaultSymptom(
         "allergic_reaction",
@@ -227,6 +235,34 @@ class FlagPolicy:
 
 
 DEFAULT_POLICY = FlagPolicy()
+
+
+@dataclass(frozen=True)
+class BatchWatchPolicy:
+    """The thresholds of the batch watch (tracker/batch_rules.py): when patients treated from
+    one product batch make a signal."""
+
+    lookback_days: int = 120
+    """The Batches page and the signals look at treatments given this many days back."""
+    spread_within_days: int = 28
+    """Patients whose treatments from one batch are this close in time count together."""
+    spread_min_patients: int = 2
+    """This many different patients with a spread sign from one batch raise a spread signal."""
+    excess_min_patients: int = 3
+    """A batch needs this many patients with urgent or severe flags before its rate is tested."""
+    excess_p_value: float = 0.01
+    """...and is in excess when a rate as high would be this unlikely at the product's others."""
+
+    @property
+    def lookback(self) -> timedelta:
+        return timedelta(days=self.lookback_days)
+
+    @property
+    def spread_within(self) -> timedelta:
+        return timedelta(days=self.spread_within_days)
+
+
+DEFAULT_BATCH_WATCH = BatchWatchPolicy()
 
 
 @dataclass(frozen=True)

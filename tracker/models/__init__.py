@@ -2,6 +2,18 @@
 
 from .api_token import ApiToken as ApiToken
 from .audit import AuditEvent
+from .batch import (
+    EXCESS,
+    NOTICE,
+    REACTION_OUTCOMES,
+    SERIOUSNESS,
+    SIGNAL_KINDS,
+    SIGNAL_OUTCOMES,
+    SPREAD,
+    BatchQuarantine,
+    BatchSignal,
+    RegulatorReport,
+)
 from .checkin import SOURCES, CheckIn, SymptomReport
 from .clinic import ROLES, Clinic, Symptom, SymptomTranslation, User
 from .flag import (
@@ -17,11 +29,22 @@ from .flag import (
     FlagNote,
 )
 from .outbox import FAILED, MESSAGE_STATUSES, PENDING, SENDING, SENT, OutboxMessage
-from .patient import INDICATIONS, Patient, PatientLink, PatientSession, Treatment
+from .patient import INDICATIONS, SEXES, Patient, PatientLink, PatientSession, Treatment
 from .second_factor import RecoveryCode, SecondFactor
 from .staff import CatalogueChange, LoginAttempt, StaffSession
 
 __all__ = [
+    "EXCESS",
+    "NOTICE",
+    "REACTION_OUTCOMES",
+    "SERIOUSNESS",
+    "SIGNAL_KINDS",
+    "SIGNAL_OUTCOMES",
+    "SPREAD",
+    "SEXES",
+    "BatchQuarantine",
+    "BatchSignal",
+    "RegulatorReport",
     "FAILED",
     "MESSAGE_STATUSES",
     "PENDING",

@@ -28,6 +28,8 @@ class Clinic(db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
     phone: Mapped[str | None] = mapped_column(String(40))
     alert_email: Mapped[str | None] = mapped_column(String(254))
+    address: Mapped[str | None] = mapped_column(Text)
+    """The clinic's postal address, as a regulator's report names the reporter's."""
     require_second_factor: Mapped[bool] = mapped_column(default=False, server_default=false())
     """Every clinician, not only admins, must set up a second factor to sign in."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -50,6 +52,8 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(20), default="clinician")
     registration_number: Mapped[str | None] = mapped_column(String(60))
+    profession: Mapped[str | None] = mapped_column(String(80))
+    """E.g. "Nurse prescriber", "Doctor", as a regulator's report names its reporter."""
     is_active: Mapped[bool] = mapped_column(default=True)
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -91,6 +95,8 @@ class Symptom(db.Model):
     position: Mapped[int] = mapped_column(default=0)
     area: Mapped[str] = mapped_column(String(20), default=BODY, server_default=BODY)
     """Where it is felt (catalogue.AREAS): the check-in groups its questions by area."""
+    spread_sign: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """A sign the toxin may have spread beyond the injection sites (the batch watch counts it)."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     clinic: Mapped[Clinic] = relationship(back_populates="symptoms")

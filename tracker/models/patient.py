@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 
-from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, String, Time
+from sqlalchemy import JSON, CheckConstraint, Date, Float, ForeignKey, Index, String, Text, Time
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .. import rules
+from .. import batches, rules
 from ..catalogue import DEFAULT_SCHEDULE, ENGLISH, LANGUAGES
 from ..extensions import db
 from ..timeutil import utcnow
@@ -15,13 +15,18 @@ from .clinic import Clinic, User
 from .types import ServerSessionColumns, UTCDateTime
 
 INDICATIONS = ("cosmetic", "sweating", "migraine", "other")
+SEXES = ("female", "male", "other")
+"""A patient's sex as the regulators' report forms ask for it (unknown: not recorded)."""
 
 
 class Patient(db.Model):
     """A patient of one clinic, reminded at their local time in their own timezone."""
 
     __tablename__ = "patients"
-    __table_args__ = (CheckConstraint(f"language IN {LANGUAGES}", name="language_known"),)
+    __table_args__ = (
+        CheckConstraint(f"language IN {LANGUAGES}", name="language_known"),
+        CheckConstraint(f"sex IS NULL OR sex IN {SEXES}", name="sex_known"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
@@ -34,6 +39,9 @@ class Patient(db.Model):
     # The language of the patient's pages and emails (catalogue.LANGUAGES): set by the clinic,
     # switchable by the patient.
     language: Mapped[str] = mapped_column(String(8), default=ENGLISH, server_default=ENGLISH)
+    # Optional, for a regulator's report (its age and sex): never needed to follow up.
+    sex: Mapped[str | None] = mapped_column(String(10))
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set by erasure: contact data is gone, the clinical record is kept but restricted.
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -53,6 +61,13 @@ def _first_judgement(context) -> datetime | None:
     ).next_due(flagging_now=False)
 
 
+def _key_of(column: str):
+    """The insert default of a batch key column: the key of `column`'s value, however the row
+    is inserted (ORM or core)."""
+    key = {"product": batches.product_key, "batch_number": batches.batch_key}[column]
+    return lambda context: key(context.get_current_parameters()[column])
+
+
 class Treatment(db.Model):
     """One injection session: what was given, where, by whom; check-ins and flags hang off it."""
 
@@ -61,6 +76,7 @@ class Treatment(db.Model):
         CheckConstraint(f"indication IN {INDICATIONS}", name="indication_known"),
         Index("ix_treatments_clinic_treated", "clinic_id", "treated_at"),
         Index("ix_treatments_followup_due", "followup_due_at", "id"),
+        Index("ix_treatments_batch", "product_key", "batch_key", "clinic_id", "treated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -72,6 +88,11 @@ class Treatment(db.Model):
     treated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     product: Mapped[str] = mapped_column(String(120))
     batch_number: Mapped[str] = mapped_column(String(60))
+    # The batch as one batch however typed (tracker/batches.py), set with product/batch_number.
+    product_key: Mapped[str] = mapped_column(String(120), default=_key_of("product"))
+    batch_key: Mapped[str] = mapped_column(String(60), default=_key_of("batch_number"))
+    # Why it was given from a quarantined batch (None: the batch was not quarantined).
+    quarantine_reason: Mapped[str | None] = mapped_column(Text)
     indication: Mapped[str] = mapped_column(String(20))
     areas: Mapped[list[str]] = mapped_column(JSON, default=list)
     units_by_area: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)

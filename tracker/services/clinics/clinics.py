@@ -37,6 +37,7 @@ def create_clinic(name: str, timezone: str = "Europe/London") -> Clinic:
             expected_text=d.expected_text,
             advice=d.advice,
             area=d.area,
+            spread_sign=d.spread_sign,
             position=position,
             translations={
                 language: SymptomTranslation(language=language, **asdict(texts[d.code]))

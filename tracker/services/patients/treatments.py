@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from ...batches import tidy
 from ...catalogue import DEFAULT_SCHEDULE
 from ...extensions import db
 from ...invalid import InvalidInput
@@ -150,8 +151,8 @@ def record_treatment(
         patient=patient,
         practitioner_id=practitioner.id if practitioner else None,
         treated_at=details.treated_at.astimezone(UTC),
-        product=details.product.strip(),
-        batch_number=details.batch_number.strip(),
+        product=tidy(details.product),
+        batch_number=tidy(details.batch_number),
         indication=details.indication,
         areas=list(units),
         units_by_area=by_area,
