@@ -143,11 +143,12 @@ def checkin_fields(checkin: CheckIn) -> dict[str, Any]:
     }
 
 
-def flag_out(flag: Flag) -> schemas.FlagOut:
+def flag_out(flag: Flag, patient_id: int | None = None) -> schemas.FlagOut:
+    """The flag; `patient_id` saves loading its treatment when the caller knows it."""
     return schemas.FlagOut(
         id=flag.id,
         treatment_id=flag.treatment_id,
-        patient_id=flag.treatment.patient_id,
+        patient_id=flag.treatment.patient_id if patient_id is None else patient_id,
         symptom=flag.symptom.code if flag.symptom else None,
         reason=flag.reason,
         status=flag.status,
