@@ -135,6 +135,7 @@ def test_an_admin_token_quarantines_lifts_and_closes(admin_api, clinic, admin):
     assert lifted.status_code == 200 and lifted.get_json()["lifted_by"]["id"] == admin.id
     closed = admin_api.post(api_url() + f"/signals/{row.id}/close", {"outcome": "quarantined"})
     assert closed.status_code == 200 and closed.get_json()["outcome"] == "quarantined"
+    assert closed.get_json()["closed_by"] == {"id": admin.id, "name": admin.name}
     assert_error(
         admin_api.post(api_url() + f"/signals/{row.id}/close", {"outcome": "reported"}), 409
     )

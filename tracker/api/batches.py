@@ -7,7 +7,7 @@ list's `url` gives each batch's path); one the clinic never treated from is a 40
 
 from __future__ import annotations
 
-from flask import url_for
+from flask import g, url_for
 
 from ..batch_urls import add_converter
 from ..catalogue import DEFAULT_BATCH_WATCH
@@ -20,7 +20,7 @@ from ..timeutil import utcnow
 from . import batch_schemas as out
 from . import bp, schemas
 from .auth import current_user
-from .common import audit_api, flag_out
+from .common import PATH_CHECKS, audit_api, flag_out
 from .errors import ApiError
 from .spec import operation
 
@@ -74,11 +74,28 @@ def detail_out(record: BatchRecord) -> out.BatchDetail:
     )
 
 
-def _record_or_404(product: str, batch: str) -> BatchRecord:
-    record = batch_record(current_user().clinic_id, product, batch)
+def _batch_in_path(kwargs: dict) -> None:
+    """The batch the URL names, kept for the view (`_batch`), or 404 before any look at the
+    body; its signal too, when the URL names one."""
+    if "product" not in kwargs or "batch" not in kwargs:
+        return
+    record = batch_record(current_user().clinic_id, kwargs["product"], kwargs["batch"])
     if record is None:
         raise ApiError(404)
-    return record
+    g.api_batch = record
+    if "signal_id" in kwargs:
+        found = [s for s in record.signals if s.id == kwargs["signal_id"]]
+        if not found:
+            raise ApiError(404)
+        g.api_batch_signal = found[0]
+
+
+def _batch() -> BatchRecord:
+    """The batch of this request's URL (found by `_batch_in_path`)."""
+    return g.api_batch
+
+
+PATH_CHECKS.append(_batch_in_path)
 
 
 def _admin() -> User:
@@ -123,7 +140,7 @@ def batch_list():
 def get_batch(product: str, batch: str):
     """One batch at this clinic: its treatments (any date), their flags (the cases), its
     quarantines and its signals (a signal's cases are this clinic's treatments only)."""
-    record = _record_or_404(product, batch)
+    record = _batch()
     audit_api("batch.view", target=f"batch_of_treatment:{record.treatments[0].id}")
     result = detail_out(record)
     db.session.commit()
@@ -143,7 +160,6 @@ def quarantine_batch(product: str, batch: str, body: out.QuarantineIn):
     """Quarantine the batch at the clinic with a reason: recording a treatment from it then
     needs `quarantine_reason`. 403 for a clinician's token, 409 if it is quarantined already."""
     admin = _admin()
-    _record_or_404(product, batch)
     try:
         row = quarantine.quarantine_batch(admin.clinic_id, product, batch, admin, body.reason)
     except quarantine.QuarantineConflict as conflict:
@@ -168,7 +184,6 @@ def lift_quarantine(product: str, batch: str, body: schemas.NoBody):
     """Lift the batch's quarantine (it is kept, with who lifted it and when). 403 for a
     clinician's token, 409 if it is not quarantined."""
     admin = _admin()
-    _record_or_404(product, batch)
     try:
         row = quarantine.lift_quarantine(admin.clinic_id, product, batch, admin)
     except quarantine.QuarantineConflict as conflict:
@@ -192,10 +207,7 @@ def close_signal(product: str, batch: str, signal_id: int, body: out.SignalClose
     """Close an open signal of the batch with an outcome and an optional note. 403 for a
     clinician's token, 409 if it is closed already."""
     admin = _admin()
-    record = _record_or_404(product, batch)
-    signal = signals.clinic_signal(admin.clinic_id, signal_id)
-    if signal is None or (signal.product_key, signal.batch_key) != (product, batch):
-        raise ApiError(404)
+    record, signal = _batch(), g.api_batch_signal
     try:
         signals.close_signal(signal, admin, body.outcome, body.note)
     except signals.SignalConflict as conflict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -32,10 +33,14 @@ def owned_or_404(model: type[Model], object_id: int) -> Model:
 
 
 PATH_RECORDS = {"patient_id": Patient, "treatment_id": Treatment, "flag_id": Flag}
+PATH_CHECKS: list[Callable[[dict[str, Any]], None]] = []
+"""Other records a URL may name, each checked (404) with the ids: e.g. a batch by its keys."""
 
 
 def load_path_records(kwargs: dict[str, Any]) -> dict[str, Any]:
     """Replace each record id from the URL (`patient_id`) by the record (`patient`), or 404."""
+    for check in PATH_CHECKS:
+        check(kwargs)
     loaded = {}
     for name, value in kwargs.items():
         model = PATH_RECORDS.get(name)

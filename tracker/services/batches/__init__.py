@@ -1,2 +1,3 @@
-"""The batch watch as staff see it: the batches a clinic used, one batch's record, its
-quarantine, and closing its signals (the sweep raises them: tracker/services/signals)."""
+"""The batch watch as staff see it: the batches a clinic used (`usage`), one batch's record
+(`record`), quarantining it (`quarantine`), and closing its signals (`signals`; the sweep's
+rules raise them)."""

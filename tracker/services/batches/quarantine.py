@@ -60,7 +60,7 @@ def quarantine_batch(
         batch_key=batch_key,
         reason=reason,
         quarantined_at=now or utcnow(),
-        quarantined_by_id=admin.id,
+        quarantined_by=admin,
     )
     try:
         with db.session.begin_nested():
@@ -79,6 +79,6 @@ def lift_quarantine(
     if row is None:
         raise QuarantineConflict("This batch is not quarantined.")
     row.lifted_at = now or utcnow()
-    row.lifted_by_id = admin.id
+    row.lifted_by = admin
     db.session.flush()
     return row

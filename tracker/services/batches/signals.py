@@ -1,4 +1,4 @@
-"""Batch signals as staff see and close them (the sweep raises them: tracker/services/signals).
+"""Batch signals as staff see and close them (the sweep's rules raise them).
 
 An admin closes an open signal with an outcome (`SIGNAL_OUTCOMES`) and an optional note; a
 closed signal stays closed (the sweep raises a new one for new cases)."""

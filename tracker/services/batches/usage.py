@@ -1,8 +1,8 @@
-"""Which batches a clinic used lately, with their figures, and one batch's whole record.
+"""Which batches a clinic used lately, with their figures.
 
 A batch is one (product_key, batch_key) however it was typed (tracker/batches.py); it is shown
 as the clinic's latest treatment spelt it. The list is read in two grouped statements whatever
-the number of batches; one batch's page in five.
+the number of batches (ix_treatments_clinic_treated finds the look-back's treatments).
 """
 
 from __future__ import annotations
