@@ -62,6 +62,8 @@ def test_with_a_reason_the_treatment_is_recorded_and_the_override_audited(
     assert treatment.quarantine_reason == "Only vial left, patient consented"
     assert "treatment.quarantine_override" in actions()
     assert "Only vial left" in client.get(f"/clinic/batches/botox/{BATCH}").text
+    shown = client.get(response.headers["Location"]).text
+    assert 'id="quarantine-reason"' in shown and f'href="/clinic/batches/botox/{BATCH}"' in shown
 
 
 @pytest.mark.parametrize(("reason", "message"), [("   ", "give a reason"), ("x" * 10_000, "500")])

@@ -27,10 +27,11 @@ class BatchRecord:
     """The clinic's quarantines of the batch, the latest first (at most one in force)."""
     signals: list[BatchSignal]
     """The clinic's signals of the batch: the open ones first, then the closed, newest first."""
-    treatment_ids: set[int] = field(init=False)
+    by_id: dict[int, Treatment] = field(init=False)
+    """The treatments by id."""
 
     def __post_init__(self) -> None:
-        self.treatment_ids = {t.id for t in self.treatments}
+        self.by_id = {t.id: t for t in self.treatments}
 
     @property
     def product(self) -> str:
@@ -49,7 +50,7 @@ class BatchRecord:
         """The treatments behind `signal` that are this clinic's (a notice names none)."""
         if signal.kind == NOTICE:
             return []
-        return [i for i in signal.treatment_ids or [] if i in self.treatment_ids]
+        return [i for i in signal.treatment_ids or [] if i in self.by_id]
 
 
 def _of_batch(model, clinic_id: int, product_key: str, batch_key: str):

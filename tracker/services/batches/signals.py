@@ -49,7 +49,8 @@ def close_signal(
     for an unknown outcome or a too long note, `SignalConflict` when it is closed already
     (compared and set in one statement, so two admins cannot both close it)."""
     if outcome not in SIGNAL_OUTCOMES:
-        raise InvalidInput.on("outcome", "Choose one of: " + ", ".join(SIGNAL_OUTCOMES) + ".")
+        choices = ", ".join(SIGNAL_OUTCOMES)
+        raise InvalidInput.on("outcome", f"Choose an outcome: one of {choices}.")
     note = optional_note(note)
     closed = db.session.execute(
         update(BatchSignal)
