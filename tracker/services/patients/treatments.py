@@ -101,7 +101,9 @@ def _check_total(areas: Sequence[str], total: float, errors: dict[str, str]) -> 
 QUARANTINE_REFUSAL = "This batch is quarantined: give a reason to go ahead."
 
 
-def _quarantine_reason(patient: Patient, details: TreatmentDetails, errors: dict[str, str]):
+def _quarantine_reason(
+    patient: Patient, details: TreatmentDetails, errors: dict[str, str]
+) -> str | None:
     """The reason to go ahead if the batch is quarantined at the clinic (an error without
     one), or None when it is not (a reason given anyway is not kept)."""
     if errors.keys() & TEXT_MAX_CHARS.keys():
