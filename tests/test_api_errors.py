@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from werkzeug.routing import Rule
@@ -130,6 +131,11 @@ CONTRACT = {
     ("get", "/api/v1/cases"),
     ("post", "/api/v1/cases/{treatment_id}/assign"),
     ("post", "/api/v1/cases/{treatment_id}/resolve"),
+    ("get", "/api/v1/batches"),
+    ("get", "/api/v1/batches/{product}/{batch}"),
+    ("post", "/api/v1/batches/{product}/{batch}/quarantine"),
+    ("post", "/api/v1/batches/{product}/{batch}/quarantine/lift"),
+    ("post", "/api/v1/batches/{product}/{batch}/signals/{signal_id}/close"),
 }
 
 
@@ -161,10 +167,7 @@ def test_every_api_route_is_in_the_document(app, client):
 
 
 def _openapi_path(rule: Rule) -> str:
-    path = rule.rule
-    for argument in rule.arguments:
-        path = path.replace(f"<int:{argument}>", "{" + argument + "}")
-    return path
+    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)  # <int:id>, <batch_key:product>
 
 
 def test_request_models_refuse_unknown_fields_in_the_document(client):

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from tests.conftest import TREATED_AT, PatientActions, StaffActions, csrf_token, give_second_factor
 from tracker.extensions import db
-from tracker.models import Flag, Symptom, User
+from tracker.models import BatchSignal, Flag, Symptom, User
 from tracker.services.clinics.clinics import create_clinic, create_user
 from tracker.services.messaging.outbox import enqueue
 from tracker.services.patients.checkins import SymptomEntry, record_checkin
@@ -22,6 +22,9 @@ ID_ARGUMENTS = {
     "symptom_id",
     "user_id",
     "message_id",
+    "product",  # with "batch": a batch, by its keys
+    "batch",
+    "signal_id",
 }
 
 
@@ -43,6 +46,16 @@ def records(app, clinic, make_patient, time_machine):
         body_text="Riley Private, your link",
     )
     message.status = "failed"  # the one kind of message with a page of its own
+    signal = BatchSignal(
+        clinic_id=clinic.id,
+        kind="spread",
+        product_key=treatment.product_key,
+        batch_key=treatment.batch_key,
+        product=treatment.product,
+        batch_number=treatment.batch_number,
+        treatment_ids=[treatment.id],
+    )
+    db.session.add(signal)
     db.session.commit()
     return {
         "patient_id": patient.id,
@@ -52,6 +65,9 @@ def records(app, clinic, make_patient, time_machine):
         "symptom_id": db.session.scalar(select(Symptom.id).where(Symptom.clinic_id == clinic.id)),
         "user_id": db.session.scalar(select(User.id).where(User.email == "nurse@riverside.test")),
         "message_id": message.id,
+        "product": treatment.product_key,
+        "batch": treatment.batch_key,
+        "signal_id": signal.id,
         "patient": patient,
         "owner_admin": owner_admin,
     }
@@ -114,6 +130,12 @@ def test_the_case_routes_are_among_those_walked(app):
         "clinic.record_case_checkin",
         "api.assign_case",
         "api.resolve_case",
+        "clinic.batch_detail",
+        "clinic.quarantine_batch",
+        "clinic.close_signal",
+        "api.get_batch",
+        "api.quarantine_batch",
+        "api.close_signal",
     } <= walked
 
 

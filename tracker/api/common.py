@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -32,10 +33,14 @@ def owned_or_404(model: type[Model], object_id: int) -> Model:
 
 
 PATH_RECORDS = {"patient_id": Patient, "treatment_id": Treatment, "flag_id": Flag}
+PATH_CHECKS: list[Callable[[dict[str, Any]], None]] = []
+"""Other records a URL may name, each checked (404) with the ids: e.g. a batch by its keys."""
 
 
 def load_path_records(kwargs: dict[str, Any]) -> dict[str, Any]:
     """Replace each record id from the URL (`patient_id`) by the record (`patient`), or 404."""
+    for check in PATH_CHECKS:
+        check(kwargs)
     loaded = {}
     for name, value in kwargs.items():
         model = PATH_RECORDS.get(name)
@@ -143,11 +148,12 @@ def checkin_fields(checkin: CheckIn) -> dict[str, Any]:
     }
 
 
-def flag_out(flag: Flag) -> schemas.FlagOut:
+def flag_out(flag: Flag, patient_id: int | None = None) -> schemas.FlagOut:
+    """The flag; `patient_id` saves loading its treatment when the caller knows it."""
     return schemas.FlagOut(
         id=flag.id,
         treatment_id=flag.treatment_id,
-        patient_id=flag.treatment.patient_id,
+        patient_id=flag.treatment.patient_id if patient_id is None else patient_id,
         symptom=flag.symptom.code if flag.symptom else None,
         reason=flag.reason,
         status=flag.status,

@@ -15,9 +15,10 @@ script, a mobile app. Every request but `POST /api/v1/token` needs `Authorizatio
 <token>`; everything is scoped to the token user's clinic (another clinic's ids answer 404).
 
 Errors are always `{"error": {"code", "message", "fields"}}` with a 4xx status: 400 broken JSON,
-401 no valid token, 404 not found, 405 wrong method, 409 conflicting change (code
-`patient_erased`: the patient's contact data was erased and their record is read-only), 413
-body over the limit, 415 not JSON, 422 invalid or unknown fields, 429 too many sign-in failures.
+401 no valid token, 403 an admins' operation with a clinician's token, 404 not found, 405 wrong
+method, 409 conflicting change (code `patient_erased`: the patient's contact data was erased and
+their record is read-only), 413 body over the limit, 415 not JSON, 422 invalid or unknown
+fields, 429 too many sign-in failures.
 
 Timestamps are ISO 8601 with an offset (naive times are refused) and come back in UTC. Lists
 are paged with `limit` (at most 100) and the opaque `cursor` from the previous page's

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..infrastructure.database import MAX_ID
+from ..services.batches.reasons import REASON_MAX_CHARS
 from .fields import (
     ClinicianOutcome,
     Email,
@@ -132,6 +133,12 @@ class TreatmentIn(In):
         default=None,
         max_length=20,
         description="Units per area; its areas must be those in `areas` and add up to `units`.",
+    )
+    quarantine_reason: str | None = Field(
+        default=None,
+        max_length=REASON_MAX_CHARS,
+        description="Why it was given although its batch is quarantined at the clinic: needed "
+        "then (422 without it), and only then kept.",
     )
 
     model_config = ConfigDict(

@@ -16,6 +16,7 @@ from flask import Flask, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
+from ..batch_urls import BATCH_KEY_SCHEMA
 from .errors import CODES, ApiError, fields_from_validation
 from .schemas import MAX_ID
 
@@ -82,7 +83,7 @@ def operation(
 
             if not public:
                 require_user()
-            if any(not 1 <= value <= MAX_ID for value in kwargs.values()):
+            if any(isinstance(v, int) and not 1 <= v <= MAX_ID for v in kwargs.values()):
                 raise ApiError(404)
             kwargs = load_path_records(kwargs)  # a 404 comes before any look at the body
             if query is not None:
@@ -152,6 +153,8 @@ def _path_and_parameters(rule: str) -> tuple[str, list[dict[str, Any]]]:
         schema: dict[str, Any] = {"type": "string"}
         if converter == "int":
             schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+        elif converter == "batch_key":
+            schema = dict(BATCH_KEY_SCHEMA)
         parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
     return _CONVERTER.sub(r"{\2}", rule), parameters
 

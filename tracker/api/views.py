@@ -197,6 +197,7 @@ def _treatment_details(body: schemas.TreatmentIn) -> TreatmentDetails:
         practitioner_id=current_user().id,
         areas=tuple(areas),
         units_total=None if body.units_by_area is not None else body.units,
+        quarantine_reason=body.quarantine_reason,
     )
 
 
@@ -220,6 +221,8 @@ def create_treatment(patient: Patient, body: schemas.TreatmentIn):
         raise ApiError(422, fields=invalid.fields) from None
     treatment = recorded.treatment
     audit_api("treatment.create", patient.id, target=f"treatment:{treatment.id}")
+    if treatment.quarantine_reason is not None:
+        audit_api("treatment.quarantine_override", patient.id, f"treatment:{treatment.id}")
     result = schemas.TreatmentCreated(
         **treatment_fields(treatment), invite_queued=recorded.invite is not None
     )

@@ -6,6 +6,7 @@ bp = Blueprint("clinic", __name__, url_prefix="/clinic")
 
 from . import (  # noqa: E402,F401  (attach views)
     admin,
+    batches,
     cases,
     data_rights,
     exports,

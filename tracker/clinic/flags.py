@@ -13,7 +13,8 @@ from flask_login import current_user, login_required
 from ..errors import render_error
 from ..extensions import db
 from ..invalid import InvalidInput
-from ..models import OUTCOMES, Flag, Treatment
+from ..models import OUTCOMES, SIGNAL_KINDS, Flag, Treatment
+from ..services.batches.signals import open_signals
 from ..services.clinics.catalogue_admin import clinic_symptoms
 from ..services.flags import cases, flag_actions
 from ..services.patients.checkins import record_checkin
@@ -45,7 +46,14 @@ def queue():
         page = cases.case_page(current_user.clinic_id, filters, page_number(), utcnow())
         g.queue_case_count = page.pagination.counts.queue  # the navigation's, read with the page
         audit_staff("flags.list", target=filters.describe())
-    html = render_template("clinic/queue.html", form=form, page=page, **page_helpers())
+    html = render_template(
+        "clinic/queue.html",
+        form=form,
+        page=page,
+        open_signals=open_signals(current_user.clinic_id),
+        SIGNAL_KINDS=SIGNAL_KINDS,
+        **page_helpers(),
+    )
     db.session.commit()  # after rendering: committing first would expire the rows shown
     return html, 422 if form.errors else 200
 

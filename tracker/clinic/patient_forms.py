@@ -14,6 +14,7 @@ from wtforms import (
     StringField,
     SubmitField,
     TelField,
+    TextAreaField,
     TimeField,
 )
 from wtforms.fields.choices import SelectChoice
@@ -116,6 +117,8 @@ class TreatmentForm(Form):
     )
     other_area = StringField("Other area: which?", validators=[Optional(), Length(max=60)])
     practitioner_id = SelectField("Practitioner", coerce=int, validate_choice=True)
+    quarantine_reason = TextAreaField("Reason to go ahead")
+    """Asked for only when the batch is quarantined (the service says so)."""
     submit = SubmitField("Save treatment and invite the patient")
 
     areas = COMMON_AREAS
@@ -153,6 +156,7 @@ class TreatmentForm(Form):
             indication=self.indication.data or "",
             units_by_area=self.units_by_area(),
             practitioner_id=self.practitioner_id.data,
+            quarantine_reason=self.quarantine_reason.data or None,
         )
 
     def field_for(self, key: str) -> Field | None:

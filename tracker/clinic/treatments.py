@@ -5,10 +5,12 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from ..batches import batch_key, product_key
 from ..extensions import db
 from ..infrastructure.database import restart_write
 from ..invalid import InvalidInput
-from ..models import Patient, Treatment
+from ..models import BatchQuarantine, Patient, Treatment
+from ..services.batches import quarantine
 from ..services.patients import treatments as treatments_service
 from ..services.patients.erased import refuse_if_erased
 from ..services.patients.treatments import RecordedTreatment
@@ -30,6 +32,8 @@ def _saved(patient: Patient, recorded: RecordedTreatment):
     """Audit and commit a recorded treatment, say what happened, and show it."""
     treatment = recorded.treatment
     audit_staff("treatment.create", patient.id, target=f"treatment:{treatment.id}")
+    if treatment.quarantine_reason is not None:
+        audit_staff("treatment.quarantine_override", patient.id, f"treatment:{treatment.id}")
     db.session.commit()
     flash(
         f"Treatment recorded. The invite is on its way to {patient.name}."
@@ -37,6 +41,14 @@ def _saved(patient: Patient, recorded: RecordedTreatment):
         else "Treatment recorded. No invite was sent: its follow-up period has ended."
     )
     return redirect(url_for("clinic.treatment_detail", treatment_id=treatment.id))
+
+
+def _quarantine_of(form: TreatmentForm) -> BatchQuarantine | None:
+    """The quarantine the form's refusal names, to warn of it beside the reason to go ahead."""
+    if "quarantine_reason" not in form.errors and not form.quarantine_reason.data:
+        return None
+    keys = product_key(form.product.data or ""), batch_key(form.batch_number.data or "")
+    return quarantine.in_force(current_user.clinic_id, *keys)
 
 
 @bp.route("/patients/<int:patient_id>/treatments/new", methods=["GET", "POST"])
@@ -58,7 +70,11 @@ def new_treatment(patient_id: int):
         restart_write()  # the form shown again is a view of the patient, audited as such
     audit_staff("treatment.form.view", patient.id)
     html = render_template(
-        "clinic/treatment_form.html", form=form, patient=patient, timezone=timezone
+        "clinic/treatment_form.html",
+        form=form,
+        patient=patient,
+        timezone=timezone,
+        quarantine=_quarantine_of(form),
     )
     db.session.commit()
     return html, 422 if form.errors else 200

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ...batches import tidy
+from ...batches import batch_key, product_key, tidy
 from ...catalogue import DEFAULT_SCHEDULE
 from ...extensions import db
 from ...invalid import InvalidInput
@@ -25,6 +25,8 @@ from ...models import (
     User,
 )
 from ...timeutil import CLOCK_SKEW, time_problem, utcnow
+from ..batches import quarantine
+from ..batches.reasons import required_reason
 from ..messaging import messages
 from .erased import refuse_if_erased
 from .followup import followed_up_treatment
@@ -53,6 +55,9 @@ class TreatmentDetails:
     practitioner_id: int | None = None
     areas: tuple[str, ...] = ()
     units_total: float | None = None
+    quarantine_reason: str | None = None
+    """Why it was given although its batch is quarantined at the clinic (needed then, and
+    only then kept)."""
 
 
 @dataclass(frozen=True)
@@ -93,9 +98,32 @@ def _check_total(areas: Sequence[str], total: float, errors: dict[str, str]) -> 
     return units
 
 
+QUARANTINE_REFUSAL = "This batch is quarantined: give a reason to go ahead."
+
+
+def _quarantine_reason(
+    patient: Patient, details: TreatmentDetails, errors: dict[str, str]
+) -> str | None:
+    """The reason to go ahead if the batch is quarantined at the clinic (an error without
+    one), or None when it is not (a reason given anyway is not kept)."""
+    if errors.keys() & TEXT_MAX_CHARS.keys():
+        return None
+    keys = product_key(details.product), batch_key(details.batch_number)
+    if quarantine.in_force(patient.clinic_id, *keys) is None:
+        return None
+    if not (details.quarantine_reason or "").strip():
+        errors["quarantine_reason"] = QUARANTINE_REFUSAL
+        return None
+    try:
+        return required_reason(details.quarantine_reason, "quarantine_reason")
+    except InvalidInput as invalid:
+        errors.update(invalid.fields)
+        return None
+
+
 def _validate(
     patient: Patient, details: TreatmentDetails, now: datetime
-) -> tuple[dict[str, float], User | None]:
+) -> tuple[dict[str, float], User | None, str | None]:
     errors: dict[str, str] = {}
     if details.treated_at.tzinfo is None:
         errors["treated_at"] = "Give the time with its timezone."
@@ -126,9 +154,10 @@ def _validate(
         )
         if practitioner is None:
             errors["practitioner_id"] = "Choose a practitioner of this clinic."
+    override = _quarantine_reason(patient, details, errors)
     if errors:
         raise InvalidInput(errors)
-    return units, practitioner
+    return units, practitioner, override
 
 
 def record_treatment(
@@ -137,12 +166,15 @@ def record_treatment(
     """Store a treatment and queue the patient's invite with a fresh link, in the caller's
     transaction (flush only). Raises `PatientErased` or `InvalidInput` before writing anything.
 
+    A batch quarantined at the clinic needs `details.quarantine_reason`, kept on the treatment
+    (the interfaces audit it as "treatment.quarantine_override").
+
     A treatment entered after its follow-up window has ended (a record caught up late) invites
     nobody: the invite asks the patient to check in over the coming days.
     """
     refuse_if_erased(patient)
     now = now or utcnow()
-    units, practitioner = _validate(patient, details, now)
+    units, practitioner, override = _validate(patient, details, now)
     by_area, total = units, sum(units.values())
     if details.units_total is not None and len(units) > 1:  # a total only: no split is stored
         by_area, total = {}, float(details.units_total)
@@ -157,6 +189,7 @@ def record_treatment(
         areas=list(units),
         units_by_area=by_area,
         units_total=total,
+        quarantine_reason=override,
         created_at=now,
     )
     db.session.add(treatment)
