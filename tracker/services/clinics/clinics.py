@@ -12,6 +12,7 @@ from ...extensions import db
 from ...invalid import InvalidInput
 from ...models import ROLES, Clinic, Symptom, SymptomTranslation, User
 from ...timeutil import is_timezone
+from ..governance import audit
 from ..staff.passwords import password_problem
 
 
@@ -87,3 +88,22 @@ def create_user(
     db.session.add(user)
     db.session.flush()
     return user
+
+
+CLINIC_ADDRESS_MAX_CHARS = 500
+
+
+def set_clinic_address(
+    clinic: Clinic, address: str | None, *, actor: User, ip_address: str | None = None
+) -> bool:
+    """Set (or clear) the clinic's postal address, which its regulator's reports give; audited.
+    False if unchanged. Raises `InvalidInput` for an address too long to be one."""
+    lines = [" ".join(line.split()) for line in (address or "").splitlines()]
+    address = "\n".join(line for line in lines if line) or None
+    if address is not None and len(address) > CLINIC_ADDRESS_MAX_CHARS:
+        raise InvalidInput.on(
+            "address", f"Keep the address to {CLINIC_ADDRESS_MAX_CHARS} characters or fewer."
+        )
+    return audit.change_clinic_setting(
+        clinic, "address", address, actor=actor, ip_address=ip_address
+    )
