@@ -130,6 +130,8 @@ CONTRACT = {
     ("get", "/api/v1/cases"),
     ("post", "/api/v1/cases/{treatment_id}/assign"),
     ("post", "/api/v1/cases/{treatment_id}/resolve"),
+    ("get", "/api/v1/cases/{treatment_id}/report"),
+    ("put", "/api/v1/cases/{treatment_id}/report"),
 }
 
 
