@@ -174,6 +174,7 @@ def test_the_page_fills_the_report_from_the_record_and_lists_what_is_missing(cli
         "sex",
         "date_of_birth",
         "clinic_address",
+        "clinic_phone",
         "profession",
         "registration_number",
         "outcome",
@@ -188,6 +189,7 @@ def test_with_everything_recorded_nothing_is_left_to_fill_in(client, nurse, case
     patient = case.patient
     patient.sex, patient.date_of_birth = "female", date(1980, 3, 3)
     case.patient.clinic.address = "1 River Street\nRiverside RV1 2AB"
+    case.patient.clinic.phone = "020 7946 0000"
     nurse_user.profession, nurse_user.registration_number = "Nurse prescriber", "NMC 12A3456B"
     db.session.add(
         RegulatorReport(
@@ -428,6 +430,7 @@ def test_the_json_report_has_every_part(api, case):
         "sex",
         "date_of_birth",
         "clinic_address",
+        "clinic_phone",
         "profession",
         "registration_number",
         "outcome",

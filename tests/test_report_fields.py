@@ -249,25 +249,39 @@ def test_professional_details_are_for_admins_of_the_same_clinic(
     assert client.get(f"/clinic/staff/{other.id}/details").status_code == 404
 
 
-def test_an_admin_sets_the_clinics_address(admin_client, clinic):
+def test_an_admin_sets_the_clinics_address_and_phone(admin_client, clinic):
     page = admin_client.get("/clinic/staff").text
     token = csrf_token(page.split('id="address"')[1])
+    address = "1 River Street\r\n\r\n  Riverside  RV1 2AB "
 
     response = admin_client.post(
         "/clinic/staff/address",
-        data={"csrf_token": token, "address": "1 River Street\r\n\r\n  Riverside  RV1 2AB "},
+        data={"csrf_token": token, "address": address, "phone": " 020 7946 0000 "},
     )
 
     assert response.status_code == 302
     db.session.refresh(clinic)
     assert clinic.address == "1 River Street\nRiverside RV1 2AB"
-    assert len(_audit("clinic.address.update")) == 1
-    refused = admin_client.post(
-        "/clinic/staff/address", data={"csrf_token": token, "address": "x" * 10_000}
+    assert clinic.phone == "020 7946 0000"
+    assert len(_audit("clinic.address.update")) == len(_audit("clinic.phone.update")) == 1
+
+
+@pytest.mark.parametrize(
+    "values",
+    [{"address": "x" * 10_000}, {"phone": "call me"}, {"phone": "1" * 41}],
+)
+def test_a_bad_address_or_phone_changes_neither(admin_client, clinic, values):
+    token = csrf_token(admin_client.get("/clinic/staff").text.split('id="address"')[1])
+
+    response = admin_client.post(
+        "/clinic/staff/address",
+        data={"csrf_token": token, "address": "1 River Street", "phone": "", **values},
     )
-    assert refused.status_code == 422
+
+    assert response.status_code == 422
     db.session.refresh(clinic)
-    assert clinic.address == "1 River Street\nRiverside RV1 2AB"
+    assert (clinic.address, clinic.phone) == (None, None)
+    assert not _audit("clinic.address.update")
 
 
 def test_only_admins_set_the_address(client, nurse, clinic):

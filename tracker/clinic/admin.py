@@ -17,7 +17,7 @@ from ..extensions import db
 from ..invalid import InvalidInput
 from ..models import User
 from ..services.clinics import catalogue_admin
-from ..services.clinics.clinics import set_clinic_address
+from ..services.clinics.clinics import set_clinic_contact
 from ..services.messaging import alerts
 from ..services.staff import second_factor, staff_admin
 from . import bp
@@ -124,7 +124,7 @@ def _staff_page(
         tz=clinic.timezone,
         alert_form=alert_form or AlertSettingsForm(alert_email=clinic.alert_email),
         policy_form=policy_form or SecondFactorPolicyForm(required=clinic.require_second_factor),
-        address_form=address_form or ClinicAddressForm(address=clinic.address),
+        address_form=address_form or ClinicAddressForm(obj=clinic),
     )
 
 
@@ -172,15 +172,19 @@ def alert_settings():
 @bp.post("/staff/address")
 @admin_required
 def clinic_address():
-    """Set the clinic's postal address, which its regulator's reports give; audited."""
+    """Set the clinic's postal address and phone, which its regulator's reports give; audited."""
     form = ClinicAddressForm()
     return _save_setting(
         form,
-        lambda: set_clinic_address(
-            current_user.clinic, form.address.data, actor=_admin(), ip_address=request.remote_addr
+        lambda: set_clinic_contact(
+            current_user.clinic,
+            form.address.data,
+            form.phone.data,
+            actor=_admin(),
+            ip_address=request.remote_addr,
         ),
-        "Saved the clinic's address.",
-        "No change to the address.",
+        "Saved the clinic's address and phone.",
+        "No change to the address or phone.",
         "address_form",
     )
 

@@ -17,6 +17,7 @@ from wtforms import (
     SelectField,
     StringField,
     SubmitField,
+    TelField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
@@ -43,7 +44,7 @@ from ..services.clinics.catalogue_admin import (
     stored_translation,
     translated_field,
 )
-from ..services.clinics.clinics import CLINIC_ADDRESS_MAX_CHARS
+from ..services.clinics.clinics import CLINIC_ADDRESS_MAX_CHARS, CLINIC_PHONE_MAX_CHARS
 from ..services.staff.passwords import MAX_PASSWORD_CHARS
 from ..services.staff.staff_admin import (
     NAME_MAX_CHARS as STAFF_NAME_MAX_CHARS,
@@ -209,12 +210,13 @@ class AlertSettingsForm(Form):
 
 
 class ClinicAddressForm(Form):
-    """The clinic's postal address, as a regulator's report names the reporter's."""
+    """The clinic's postal address and phone, as a regulator's report gives the reporter's."""
 
     address = TextAreaField(
         "Postal address", validators=[Optional(), Length(max=CLINIC_ADDRESS_MAX_CHARS)]
     )
-    submit = SubmitField("Save address")
+    phone = TelField("Phone", validators=[Optional(), Length(max=CLINIC_PHONE_MAX_CHARS)])
+    submit = SubmitField("Save address and phone")
 
 
 class SecondFactorPolicyForm(Form):

@@ -23,7 +23,7 @@ from .cases import staff_member
 from .patient_forms import INDICATION_LABELS, SEX_LABELS
 from .report_forms import DESCRIPTION_PREFIX, ReportForm
 
-ADMIN_FILLS = frozenset({"clinic_address", "profession", "registration_number"})
+ADMIN_FILLS = frozenset({"clinic_address", "clinic_phone", "profession", "registration_number"})
 """What an admin fills in on the staff page, not the clinician on this one."""
 
 
@@ -38,6 +38,7 @@ def _where_filled(report: Report) -> dict[str, str | None]:
         "sex": edit_patient,
         "date_of_birth": edit_patient,
         "clinic_address": url_for("clinic.staff", _anchor="address"),
+        "clinic_phone": url_for("clinic.staff", _anchor="address"),
         "profession": staff_details,
         "registration_number": staff_details,
         "outcome": "#report-form",

@@ -22,6 +22,7 @@ from .erased import refuse_if_erased
 
 NAME_MAX_CHARS = 200
 PHONE_RE = re.compile(r"^\+?[0-9 ()\-.]{5,40}$")
+PHONE_ERROR = "Enter a phone number of digits, spaces and + ( ) - only."
 MESSAGES_SHOWN = 20
 EARLIEST_BIRTH_YEAR = 1900
 
@@ -62,7 +63,7 @@ def _clean(details: PatientDetails) -> PatientDetails:
         errors.update(invalid.fields)
     phone = (details.phone or "").strip() or None
     if phone is not None and not PHONE_RE.match(phone):
-        errors["phone"] = "Enter a phone number of digits, spaces and + ( ) - only."
+        errors["phone"] = PHONE_ERROR
     if not is_timezone(details.timezone or ""):
         errors["timezone"] = "Choose the patient's timezone from the list."
     if not isinstance(details.reminder_time, time):
