@@ -190,7 +190,11 @@ def _reactions(
     treatment: Treatment, flags: Iterable[Flag], saved: RegulatorReport | None
 ) -> tuple[list[Reaction], list[rules.Episode]]:
     episodes = symptom_episodes(treatment)
-    flagged = {f.symptom_id for f in flags if f.symptom_id is not None}
+    flagged: dict[int, datetime] = {}  # each flagged symptom's earliest flagged episode start
+    for flag in flags:
+        if flag.symptom_id is not None:
+            started = flagged.get(flag.symptom_id, flag.episode_started_at)
+            flagged[flag.symptom_id] = min(started, flag.episode_started_at)
     notes = saved.reaction_notes if saved else {}
     reactions, every_episode = [], []
     for symptom in clinic_symptoms(treatment.clinic_id, with_translations=False):
@@ -201,7 +205,7 @@ def _reactions(
         reactions.append(
             Reaction(
                 symptom=symptom,
-                started_at=found[0].started_at if found else treatment.treated_at,
+                started_at=found[0].started_at if found else flagged[symptom.id],
                 ended_at=found[-1].ended_at if found else None,
                 worst=max((p.severity for e in found for p in e.points), default=0),
                 proposed_outcome=propose_outcome(found),
