@@ -535,3 +535,23 @@ def test_the_signed_in_admin_is_the_reporter_of_the_json(app, case, admin):
 
     assert reporter["profession"] == "Doctor"
     assert reporter["email"] == "admin@riverside.test"
+
+
+def test_a_flagged_symptom_without_reports_starts_at_its_flags_episode(api, make_patient):
+    _, treatment = make_patient("Pat Example")
+    started = TREATED_AT + timedelta(hours=30)
+    builders.flag(
+        treatment,
+        "review",
+        "dry_eye",
+        opened_at=started + timedelta(hours=2),
+        episode_started_at=started,
+    )
+    db.session.commit()
+
+    (reaction,) = api.get(f"/api/v1/cases/{treatment.id}/report").get_json()["reactions"]
+
+    assert reaction["symptom_code"] == "dry_eye"
+    assert reaction["started_at"] == started.isoformat().replace("+00:00", "Z")
+    assert (reaction["ended_at"], reaction["worst_severity"]) == (None, 0)
+    assert reaction["proposed_outcome"] == "unknown"
