@@ -135,18 +135,24 @@ def staff():
     return _staff_page()
 
 
-def _save_setting(form, save: Callable[[], bool], saved: str, unchanged: str, shown_as: str):
-    """Save one of the staff page's clinic settings with `save` (True: it changed), or show
-    the page again with the posted form (`shown_as`: its name) and its errors (422)."""
+def _save_setting(form, setter: Callable[..., bool], *fields: str, saved: str, unchanged: str):
+    """Save one of the staff page's clinic settings: `setter(clinic, *values of fields, ...)`
+    (True: it changed), or show the page again with the posted form and its errors (422)."""
     if form.validate_on_submit():
         try:
-            changed = save()
+            changed = setter(
+                current_user.clinic,
+                *(form[name].data for name in fields),
+                actor=_admin(),
+                ip_address=request.remote_addr,
+            )
         except InvalidInput as invalid:
             form.show_refusal(invalid)
         else:
             db.session.commit()
             flash(saved if changed else unchanged)
             return redirect(url_for("clinic.staff"))
+    shown_as = {AlertSettingsForm: "alert_form", ClinicAddressForm: "address_form"}[type(form)]
     return _staff_page(**{shown_as: form}), 422
 
 
@@ -154,18 +160,12 @@ def _save_setting(form, save: Callable[[], bool], saved: str, unchanged: str, sh
 @admin_required
 def alert_settings():
     """Set where urgent alerts and the morning digest go (empty: each active admin)."""
-    form = AlertSettingsForm()
     return _save_setting(
-        form,
-        lambda: alerts.set_alert_email(
-            current_user.clinic,
-            form.alert_email.data,
-            actor=_admin(),
-            ip_address=request.remote_addr,
-        ),
-        "Saved the alert address.",
-        "No change to the alert address.",
-        "alert_form",
+        AlertSettingsForm(),
+        alerts.set_alert_email,
+        "alert_email",
+        saved="Saved the alert address.",
+        unchanged="No change to the alert address.",
     )
 
 
@@ -173,19 +173,13 @@ def alert_settings():
 @admin_required
 def clinic_address():
     """Set the clinic's postal address and phone, which its regulator's reports give; audited."""
-    form = ClinicAddressForm()
     return _save_setting(
-        form,
-        lambda: set_clinic_contact(
-            current_user.clinic,
-            form.address.data,
-            form.phone.data,
-            actor=_admin(),
-            ip_address=request.remote_addr,
-        ),
-        "Saved the clinic's address and phone.",
-        "No change to the address or phone.",
-        "address_form",
+        ClinicAddressForm(),
+        set_clinic_contact,
+        "address",
+        "phone",
+        saved="Saved the clinic's address and phone.",
+        unchanged="No change to the address or phone.",
     )
 
 
