@@ -136,6 +136,8 @@ CONTRACT = {
     ("post", "/api/v1/batches/{product}/{batch}/quarantine"),
     ("post", "/api/v1/batches/{product}/{batch}/quarantine/lift"),
     ("post", "/api/v1/batches/{product}/{batch}/signals/{signal_id}/close"),
+    ("get", "/api/v1/cases/{treatment_id}/report"),
+    ("put", "/api/v1/cases/{treatment_id}/report"),
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
@@ -11,7 +11,7 @@ from sqlalchemy import select
 from tests.api_helpers import Api, mint_token
 from tests.conftest import StaffActions
 from tracker.extensions import db
-from tracker.models import AuditEvent, Flag, Treatment, User
+from tracker.models import AuditEvent, Flag, RegulatorReport, Treatment, User
 from tracker.services.clinics.demo import ensure_demo
 from tracker.services.flags import flag_actions
 from tracker.services.patients.checkins import SymptomEntry, record_checkin
@@ -83,7 +83,10 @@ def test_the_bundle_validates_and_holds_each_part_of_the_case(api, case):
     urgent = events["difficulty_breathing"]
     assert urgent["suspectEntity"][0]["instance"]["reference"] == urls[medication["id"]]
     assert urgent["seriousness"]["coding"][0]["code"] == "Serious"
-    assert urgent["outcome"]["coding"][0]["code"] == "resolved"
+    # The flag is resolved, but the patient has not recovered: the outcome is the reaction's
+    # (proposed from its one report, still at its worst), the flag's resolution in the text.
+    assert urgent["outcome"]["coding"][0]["code"] == "ongoing"
+    assert "Not recovered (proposed from the check-ins)" in urgent["outcome"]["text"]
     assert "Emergency care" in urgent["outcome"]["text"]
     assert urgent["severity"]["coding"][0]["code"] == "severe"
     review = events["eyelid_drooping"]
@@ -167,3 +170,73 @@ def test_a_late_phone_call_that_moved_an_episode_start_counts_in_its_adverse_eve
     assert event["event"]["coding"][0]["code"] == "eyelid_drooping"
     assert event["date"].startswith(call_at.strftime("%Y-%m-%dT%H:%M"))
     assert event["severity"]["coding"][0]["code"] == "severe"
+
+
+def test_the_patient_carries_sex_and_date_of_birth(api, case):
+    case.patient.sex, case.patient.date_of_birth = "female", date(1980, 4, 21)
+    db.session.commit()
+
+    bundle = _export(api, case.id)
+
+    Bundle.model_validate(bundle)
+    (patient,) = _resources(bundle, "Patient")
+    assert (patient["gender"], patient["birthDate"]) == ("female", "1980-04-21")
+
+
+def test_a_patient_without_them_has_neither(api, case):
+    (patient,) = _resources(_export(api, case.id), "Patient")
+
+    assert "gender" not in patient and "birthDate" not in patient
+
+
+def test_the_adverse_events_carry_the_confirmed_report(api, case):
+    db.session.add(
+        RegulatorReport(
+            clinic_id=case.clinic_id,
+            treatment_id=case.id,
+            seriousness=["hospitalisation", "life_threatening"],
+            outcome="recovered_with_sequelae",
+        )
+    )
+    db.session.commit()
+
+    bundle = _export(api, case.id)
+
+    Bundle.model_validate(bundle)
+    for event in _resources(bundle, "AdverseEvent"):
+        assert event["seriousness"]["coding"][0]["code"] == "Serious"
+        assert event["outcome"]["coding"][0] == {
+            "system": "http://terminology.hl7.org/CodeSystem/adverse-event-outcome",
+            "code": "resolvedWithSequelae",
+            "display": "Resolved with Sequelae",
+        }
+        assert "confirmed by a clinician" in event["outcome"]["text"]
+        criteria = [
+            e["valueCode"]
+            for e in event["extension"]
+            if e["url"].endswith("/fhir/StructureDefinition/seriousness-criterion")
+        ]
+        assert criteria == ["hospitalisation", "life_threatening"]
+
+
+def test_a_saved_report_with_no_criterion_is_non_serious(api, case):
+    db.session.add(RegulatorReport(clinic_id=case.clinic_id, treatment_id=case.id))
+    db.session.commit()
+
+    events = _resources(_export(api, case.id), "AdverseEvent")
+
+    assert {e["seriousness"]["coding"][0]["code"] for e in events} == {"Non-serious"}
+
+
+def test_an_ended_reaction_is_proposed_as_resolved(api, make_patient):
+    treated_at = utcnow() - timedelta(days=3)
+    _, treatment = make_patient("Pat Example", treated_at=treated_at)
+    record_checkin(treatment, [SymptomEntry("eyelid_drooping", 2)], reported_at=treated_at)
+    record_checkin(
+        treatment, [SymptomEntry("eyelid_drooping", 0)], reported_at=treated_at + timedelta(days=2)
+    )
+    db.session.commit()
+
+    (event,) = _resources(_export(api, treatment.id), "AdverseEvent")
+
+    assert event["outcome"]["coding"][0]["code"] == "resolved"

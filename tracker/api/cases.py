@@ -8,12 +8,13 @@ from datetime import datetime, timedelta
 
 from ..extensions import db
 from ..models import Flag, Treatment
-from ..services.flags import case_actions, cases
+from ..services.flags import case_actions, cases, regulator_report
 from ..services.flags.cases import CaseFilters, QueuePlace
 from . import bp, schemas
 from .auth import current_user
 from .common import audit_api, flag_out
 from .errors import ApiError
+from .report_schemas import ReportIn, ReportOut, report_out
 from .spec import operation
 
 
@@ -117,15 +118,74 @@ def assign_case(treatment: Treatment, body: schemas.AssignIn):
 )
 def resolve_case(treatment: Treatment, body: schemas.CaseResolveIn):
     """Close the case's open and acknowledged flags with an outcome (the note kept once);
-    409, and nothing resolved, if `flag_ids` are not exactly the case's active flags."""
+    409, and nothing resolved, if `flag_ids` are not exactly the case's active flags. As
+    `reported_to_regulator` it needs the regulator's `reference` (and takes `reported_on`),
+    kept on the case's regulator report."""
     try:
         resolved = case_actions.resolve_case(
-            treatment, current_user(), body.outcome.value, body.note, body.flag_ids
+            treatment,
+            current_user(),
+            body.outcome.value,
+            body.note,
+            body.flag_ids,
+            reported_on=body.reported_on,
+            reference=body.reference,
         )
     except case_actions.CaseConflict as conflict:
         raise ApiError(409, str(conflict)) from None
     for flag in resolved:
         audit_api("flag.resolve", treatment.patient_id, target=f"flag:{flag.id}")
     result = schemas.CaseResolved(treatment_id=treatment.id, flags=[flag_out(f) for f in resolved])
+    db.session.commit()
+    return result
+
+
+def _case_report(treatment: Treatment) -> regulator_report.Report:
+    """The case's report with the token's user as its reporter; 404 for a treatment without
+    flags (no case)."""
+    if not regulator_report.case_flags(treatment):
+        raise ApiError(404)
+    return regulator_report.build_report(treatment, current_user())
+
+
+@bp.get("/cases/<int:treatment_id>/report")
+@operation("A case's regulator report", tag="cases", responses={200: ReportOut})
+def get_case_report(treatment: Treatment):
+    """Every field of the MHRA Yellow Card and the FDA MedWatch 3500, filled from the record
+    with the token's user as the reporter; `missing` lists what the report still lacks."""
+    result = report_out(_case_report(treatment))
+    audit_api("report.view", treatment.patient_id, target=f"treatment:{treatment.id}")
+    db.session.commit()
+    return result
+
+
+def _descriptions(sent: dict[str, str]) -> dict[int, str]:
+    if any(not key.isdigit() or len(key) > 10 for key in sent):
+        raise ApiError(422, fields={"descriptions": "Key each description by a symptom_id."})
+    return {int(key): text for key, text in sent.items()}
+
+
+@bp.put("/cases/<int:treatment_id>/report")
+@operation(
+    "Give the clinician's part of a case's regulator report",
+    tag="cases",
+    body=ReportIn,
+    responses={200: ReportOut},
+    example=ReportIn.model_config["json_schema_extra"]["examples"][0],
+)
+def put_case_report(treatment: Treatment, body: ReportIn):
+    """Replace the seriousness criteria, the confirmed outcome (null: not confirmed), other
+    medicines and each reaction's description; 422, nothing saved, for a criterion or outcome
+    that does not exist, a text too long or a symptom that is not a reaction of the case."""
+    report = _case_report(treatment)
+    changes = regulator_report.ReportChanges(
+        seriousness=[c.value for c in body.seriousness],
+        outcome=body.outcome.value if body.outcome else None,
+        other_medicines=body.other_medicines,
+        descriptions=_descriptions(body.descriptions),
+    )
+    regulator_report.update_report(report, current_user(), changes)
+    audit_api("report.update", treatment.patient_id, target=f"treatment:{treatment.id}")
+    result = report_out(regulator_report.build_report(treatment, current_user()))
     db.session.commit()
     return result

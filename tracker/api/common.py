@@ -112,6 +112,8 @@ def patient_out(patient: Patient) -> schemas.PatientOut:
         reminder_time=patient.reminder_time.strftime("%H:%M"),
         reminders_enabled=patient.reminders_enabled,
         language=patient.language,
+        sex=patient.sex,
+        date_of_birth=patient.date_of_birth,
         created_at=patient.created_at,
         treatments=[schemas.TreatmentBrief.model_validate(t) for t in patient.treatments],
     )

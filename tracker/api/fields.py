@@ -16,7 +16,15 @@ from pydantic_core import PydanticCustomError
 from ..catalogue import ACTIONS, AREAS, LANGUAGES, TRANSLATED_LANGUAGES
 from ..emails import EMAIL_MAX_CHARS, EMAIL_TOO_LONG, email_too_long
 from ..inputs import NUL_ERROR, contains_nul
-from ..models import CLINICIAN_OUTCOMES, INDICATIONS, OUTCOMES, STATUSES
+from ..models import (
+    CLINICIAN_OUTCOMES,
+    INDICATIONS,
+    OUTCOMES,
+    REACTION_OUTCOMES,
+    SERIOUSNESS,
+    SEXES,
+    STATUSES,
+)
 from ..rules import Reason
 
 
@@ -74,4 +82,7 @@ FlagReason = StrEnum("FlagReason", {reason.value: reason.value for reason in Rea
 Action = StrEnum("Action", {name: name for name in ACTIONS})
 Area = StrEnum("Area", {name: name for name in AREAS})
 Language = StrEnum("Language", {code: code for code in LANGUAGES})
+Sex = StrEnum("Sex", {code: code for code in SEXES})
+Seriousness = StrEnum("Seriousness", {code: code for code in SERIOUSNESS})
+ReactionOutcome = StrEnum("ReactionOutcome", {code: code for code in REACTION_OUTCOMES})
 TranslatedLanguage = StrEnum("TranslatedLanguage", {code: code for code in TRANSLATED_LANGUAGES})

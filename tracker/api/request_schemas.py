@@ -5,6 +5,7 @@ They refuse unknown fields and parse strictly (a number is not a string, a time 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +20,7 @@ from .fields import (
     In,
     Indication,
     Language,
+    Sex,
     Timestamp,
 )
 
@@ -59,6 +61,17 @@ ReminderTime = Annotated[
     ),
 ]
 LANGUAGE_DESCRIPTION = "The language of the patient's pages and emails: `en` English, `cy` Welsh."
+PatientSex = Annotated[
+    Sex | None, Field(description="Optional, for a regulator's report; null: not recorded.")
+]
+DateOfBirth = Annotated[
+    date | None,
+    Field(
+        description="Optional, for a regulator's report (the patient's age): YYYY-MM-DD, "
+        "from 1900 and not in the future; null: not recorded.",
+        examples=["1980-04-21"],
+    ),
+]
 
 
 class PatientIn(In):
@@ -72,6 +85,8 @@ class PatientIn(In):
     language: Language = Field(
         default=Language.en, description=LANGUAGE_DESCRIPTION + " Default `en`."
     )
+    sex: PatientSex = None
+    date_of_birth: DateOfBirth = None
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -100,7 +115,8 @@ def _fields_sent_change(schema: dict[str, Any]) -> None:
 
 
 class PatientChangeIn(In):
-    """Only the fields sent change; `null` clears the phone and is refused for the others."""
+    """Only the fields sent change; `null` clears the phone, sex and date of birth and is refused
+    for the others."""
 
     # The defaults only mark a field as not sent (`model_fields_set`); they are never validated.
     name: PatientName = None
@@ -110,6 +126,8 @@ class PatientChangeIn(In):
     reminder_time: ReminderTime = None
     reminders_enabled: bool = None
     language: Language = Field(default=None, description=LANGUAGE_DESCRIPTION)
+    sex: PatientSex = None
+    date_of_birth: DateOfBirth = None
 
     model_config = ConfigDict(json_schema_extra=_fields_sent_change)
 
@@ -220,6 +238,16 @@ class CaseResolveIn(In):
         max_length=100,
         description="The case's open and acknowledged flags as the client last saw them; if "
         "they are not exactly the case's active flags now, nothing is resolved (409).",
+    )
+    reported_on: date | None = Field(
+        default=None,
+        description="For `reported_to_regulator`: the date it was reported (default today in "
+        "the clinic's timezone; not in the future).",
+    )
+    reference: str | None = Field(
+        default=None,
+        max_length=100,
+        description="For `reported_to_regulator` (and required then): the regulator's reference.",
     )
 
     model_config = ConfigDict(

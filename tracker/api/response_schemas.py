@@ -5,6 +5,7 @@ Timestamps come back as ISO 8601 in UTC.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import Field
@@ -19,6 +20,7 @@ from .fields import (
     Out,
     Outcome,
     OutTimestamp,
+    Sex,
     TranslatedLanguage,
 )
 
@@ -103,6 +105,8 @@ class PatientOut(Out):
     reminder_time: str = Field(examples=["09:00"])
     reminders_enabled: bool
     language: Language = Field(description="The language of the patient's pages and emails.")
+    sex: Sex | None = Field(description="null: not recorded.")
+    date_of_birth: date | None = Field(description="null: not recorded (or erased).")
     created_at: OutTimestamp
     treatments: list[TreatmentBrief]
 

@@ -99,6 +99,8 @@ def create_patient(body: schemas.PatientIn):
         phone=body.phone,
         reminder_time=_reminder_time(body.reminder_time or "09:00"),
         language=body.language.value,
+        sex=body.sex.value if body.sex else None,
+        date_of_birth=body.date_of_birth,
     )
     patient = patients_service.create_patient(current_user().clinic_id, details)
     audit_api("patient.create", patient.id, target=f"patient:{patient.id}")
@@ -130,6 +132,8 @@ def _changed_details(patient: Patient, body: schemas.PatientChangeIn) -> Patient
         sent["reminder_time"] = _reminder_time(sent["reminder_time"])
     if "language" in sent:
         sent["language"] = sent["language"].value
+    if sent.get("sex") is not None:
+        sent["sex"] = sent["sex"].value
     return replace(patients_service.current_details(patient), **sent)
 
 

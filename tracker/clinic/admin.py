@@ -5,6 +5,7 @@ Admins only (clinicians get 403); anything of another clinic answers 404.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -16,6 +17,7 @@ from ..extensions import db
 from ..invalid import InvalidInput
 from ..models import User
 from ..services.clinics import catalogue_admin
+from ..services.clinics.clinics import set_clinic_contact
 from ..services.messaging import alerts
 from ..services.staff import second_factor, staff_admin
 from . import bp
@@ -24,7 +26,9 @@ from .admin_forms import (
     CHANGE_LABELS,
     AlertSettingsForm,
     AuditFilterForm,
+    ClinicAddressForm,
     SecondFactorPolicyForm,
+    StaffDetailsForm,
     StaffForm,
     SymptomForm,
 )
@@ -108,7 +112,9 @@ def edit_symptom(symptom_id: int):
 
 
 def _staff_page(
-    alert_form: AlertSettingsForm | None = None, policy_form: SecondFactorPolicyForm | None = None
+    alert_form: AlertSettingsForm | None = None,
+    policy_form: SecondFactorPolicyForm | None = None,
+    address_form: ClinicAddressForm | None = None,
 ) -> str:
     """The staff list with its settings forms (each as saved, unless given as posted)."""
     clinic = current_user.clinic
@@ -118,6 +124,7 @@ def _staff_page(
         tz=clinic.timezone,
         alert_form=alert_form or AlertSettingsForm(alert_email=clinic.alert_email),
         policy_form=policy_form or SecondFactorPolicyForm(required=clinic.require_second_factor),
+        address_form=address_form or ClinicAddressForm(obj=clinic),
     )
 
 
@@ -128,16 +135,14 @@ def staff():
     return _staff_page()
 
 
-@bp.post("/staff/alerts")
-@admin_required
-def alert_settings():
-    """Set where urgent alerts and the morning digest go (empty: each active admin)."""
-    form = AlertSettingsForm()
+def _save_setting(form, setter: Callable[..., bool], *fields: str, saved: str, unchanged: str):
+    """Save one of the staff page's clinic settings: `setter(clinic, *values of fields, ...)`
+    (True: it changed), or show the page again with the posted form and its errors (422)."""
     if form.validate_on_submit():
         try:
-            changed = alerts.set_alert_email(
+            changed = setter(
                 current_user.clinic,
-                form.alert_email.data,
+                *(form[name].data for name in fields),
                 actor=_admin(),
                 ip_address=request.remote_addr,
             )
@@ -145,9 +150,37 @@ def alert_settings():
             form.show_refusal(invalid)
         else:
             db.session.commit()
-            flash("Saved the alert address." if changed else "No change to the alert address.")
+            flash(saved if changed else unchanged)
             return redirect(url_for("clinic.staff"))
-    return _staff_page(alert_form=form), 422
+    shown_as = {AlertSettingsForm: "alert_form", ClinicAddressForm: "address_form"}[type(form)]
+    return _staff_page(**{shown_as: form}), 422
+
+
+@bp.post("/staff/alerts")
+@admin_required
+def alert_settings():
+    """Set where urgent alerts and the morning digest go (empty: each active admin)."""
+    return _save_setting(
+        AlertSettingsForm(),
+        alerts.set_alert_email,
+        "alert_email",
+        saved="Saved the alert address.",
+        unchanged="No change to the alert address.",
+    )
+
+
+@bp.post("/staff/address")
+@admin_required
+def clinic_address():
+    """Set the clinic's postal address and phone, which its regulator's reports give; audited."""
+    return _save_setting(
+        ClinicAddressForm(),
+        set_clinic_contact,
+        "address",
+        "phone",
+        saved="Saved the clinic's address and phone.",
+        unchanged="No change to the address or phone.",
+    )
 
 
 @bp.post("/staff/second-factor")
@@ -185,6 +218,31 @@ def reset_second_factor(user_id: int):
     else:
         flash(f"{user.name} had no second factor to reset.")
     return redirect(url_for("clinic.staff"))
+
+
+@bp.route("/staff/<int:user_id>/details", methods=["GET", "POST"])
+@admin_required
+def staff_details(user_id: int):
+    """Change a staff member's profession and registration number; audited."""
+    user = _found(staff_admin.clinic_user(current_user.clinic_id, user_id))
+    form = StaffDetailsForm(obj=user)
+    if form.validate_on_submit():
+        try:
+            changed = staff_admin.set_professional_details(
+                user,
+                form.profession.data,
+                form.registration_number.data,
+                actor=_admin(),
+                ip_address=request.remote_addr,
+            )
+        except InvalidInput as invalid:
+            form.show_refusal(invalid)
+        else:
+            db.session.commit()
+            flash(f"Saved {user.name}'s details." if changed else "Nothing had changed.")
+            return redirect(url_for("clinic.staff"))
+    html = render_template("clinic/staff_details.html", form=form, user=user)
+    return html, 422 if form.errors else 200
 
 
 @bp.route("/staff/new", methods=["GET", "POST"])

@@ -17,6 +17,7 @@ from wtforms import (
     SelectField,
     StringField,
     SubmitField,
+    TelField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
@@ -43,11 +44,12 @@ from ..services.clinics.catalogue_admin import (
     stored_translation,
     translated_field,
 )
+from ..services.clinics.clinics import CLINIC_ADDRESS_MAX_CHARS, CLINIC_PHONE_MAX_CHARS
 from ..services.staff.passwords import MAX_PASSWORD_CHARS
 from ..services.staff.staff_admin import (
     NAME_MAX_CHARS as STAFF_NAME_MAX_CHARS,
 )
-from ..services.staff.staff_admin import REGISTRATION_MAX_CHARS, NewStaff
+from ..services.staff.staff_admin import PROFESSION_MAX_CHARS, REGISTRATION_MAX_CHARS, NewStaff
 
 ACTION_LABELS = {
     "expected": "Expected: flag as overdue once it lasts longer than expected",
@@ -167,6 +169,9 @@ class StaffForm(Form):
         "Professional registration number",
         validators=[Optional(), Length(max=REGISTRATION_MAX_CHARS)],
     )
+    profession = StringField(
+        "Profession (optional)", validators=[Optional(), Length(max=PROFESSION_MAX_CHARS)]
+    )
     password = PasswordField(
         "Initial password", validators=[InputRequired(), Length(max=MAX_PASSWORD_CHARS)]
     )
@@ -180,7 +185,21 @@ class StaffForm(Form):
             role=self.role.data,
             password=self.password.data or "",
             registration_number=self.registration_number.data,
+            profession=self.profession.data,
         )
+
+
+class StaffDetailsForm(Form):
+    """A staff member's profession and registration number."""
+
+    profession = StringField(
+        "Profession", validators=[Optional(), Length(max=PROFESSION_MAX_CHARS)]
+    )
+    registration_number = StringField(
+        "Professional registration number",
+        validators=[Optional(), Length(max=REGISTRATION_MAX_CHARS)],
+    )
+    submit = SubmitField("Save")
 
 
 class AlertSettingsForm(Form):
@@ -188,6 +207,16 @@ class AlertSettingsForm(Form):
 
     alert_email = EmailField("Alert address", validators=[Optional(), Length(max=EMAIL_MAX_CHARS)])
     submit = SubmitField("Save alert address")
+
+
+class ClinicAddressForm(Form):
+    """The clinic's postal address and phone, as a regulator's report gives the reporter's."""
+
+    address = TextAreaField(
+        "Postal address", validators=[Optional(), Length(max=CLINIC_ADDRESS_MAX_CHARS)]
+    )
+    phone = TelField("Phone", validators=[Optional(), Length(max=CLINIC_PHONE_MAX_CHARS)])
+    submit = SubmitField("Save address and phone")
 
 
 class SecondFactorPolicyForm(Form):

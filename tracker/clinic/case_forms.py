@@ -7,12 +7,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from wtforms import Field, HiddenField, SelectField, SubmitField, ValidationError
+from wtforms import (
+    DateField,
+    Field,
+    HiddenField,
+    SelectField,
+    StringField,
+    SubmitField,
+    ValidationError,
+)
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, Optional
 
 from ..forms import Form
 from ..models import ACKNOWLEDGED, OPEN, User
 from ..services.flags.cases import CaseFilters
+from ..services.flags.regulator_report import REFERENCE_MAX_CHARS
 from .flag_forms import FlagFilterForm, ResolveForm
 
 CASE_STATUS_LABELS = {"": "Open and acknowledged", OPEN: "Open", ACKNOWLEDGED: "Acknowledged"}
@@ -82,6 +92,19 @@ class CaseResolveForm(ResolveForm):
     so a case that changed meanwhile is refused rather than closed unseen."""
 
     flag_ids = HiddenField()
+    reported_on = DateField(
+        "Date reported to the regulator (if that is the outcome)", validators=[Optional()]
+    )
+    reference = StringField(
+        "The regulator's reference (if that is the outcome)",
+        validators=[
+            Optional(),
+            Length(
+                max=REFERENCE_MAX_CHARS,
+                message=f"Keep the reference to {REFERENCE_MAX_CHARS} characters or fewer.",
+            ),
+        ],
+    )
     submit = SubmitField("Resolve the case")
     resolve_and_next = SubmitField("Resolve and open next case")
 
@@ -100,4 +123,6 @@ class CaseResolveForm(ResolveForm):
         return {i for i in ids if i is not None}
 
     def field_for(self, key: str) -> Field | None:
-        return self.outcome if key == "outcome" else self.resolution_note
+        if key in ("outcome", "reported_on", "reference"):
+            return self[key]
+        return self.resolution_note

@@ -16,9 +16,9 @@ from ..infrastructure.database import restart_write
 from ..invalid import InvalidInput
 from ..models import OUTCOMES, REASON_LABELS, SYSTEM_OUTCOMES, Treatment, User
 from ..services.clinics.catalogue_admin import clinic_symptoms
-from ..services.flags import case_actions, cases
+from ..services.flags import case_actions, cases, regulator_report
 from ..services.staff.staff_admin import staff_by_name
-from ..timeutil import utcnow
+from ..timeutil import local_date, utcnow
 from . import bp
 from .access import audit_staff, clinic_get_or_404
 from .case_forms import AssignForm, CaseResolveForm
@@ -58,7 +58,8 @@ def show_case(
     forms.setdefault("acknowledge_form", AcknowledgeForm())
     forms.setdefault("note_form", NoteForm())
     forms.setdefault("resolve_form", ResolveForm())
-    forms.setdefault("case_resolve_form", CaseResolveForm())
+    today = local_date(utcnow(), current_user.clinic.timezone)
+    forms.setdefault("case_resolve_form", CaseResolveForm(reported_on=today))
     assigned = str(treatment.assigned_to_id or "")
     forms.setdefault(
         "assign_form", AssignForm(staff_by_name(treatment.clinic_id), assignee=assigned)
@@ -69,6 +70,7 @@ def show_case(
         case=case,
         focus=focus,
         refusal=refusal,
+        report=regulator_report.saved_report(treatment.id),
         **forms,
         **page_helpers(),
     )
@@ -155,6 +157,8 @@ def resolve_case(treatment_id: int):
             form.outcome.data,
             form.resolution_note.data,
             form.shown_flag_ids(),
+            reported_on=form.reported_on.data,
+            reference=form.reference.data,
         )
     except InvalidInput as invalid:
         form.show_refusal(invalid)

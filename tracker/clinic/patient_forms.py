@@ -6,6 +6,7 @@ from datetime import time
 
 from wtforms import (
     BooleanField,
+    DateField,
     DateTimeLocalField,
     EmailField,
     Field,
@@ -22,7 +23,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..catalogue import ENGLISH, LANGUAGE_NAMES, LANGUAGE_OWN_NAMES, LANGUAGES
 from ..forms import Form
-from ..models import INDICATIONS, User
+from ..models import INDICATIONS, SEXES, User
 from ..services.patients.patients import PatientDetails
 from ..services.patients.treatments import (
     COMMON_AREAS,
@@ -32,6 +33,7 @@ from ..services.patients.treatments import (
 from ..timeutil import local_to_utc, timezone_names
 
 UNITS_PREFIX = "units_"
+SEX_LABELS = {"female": "Female", "male": "Male", "other": "Other"}
 INDICATION_LABELS = {
     "cosmetic": "Cosmetic",
     "sweating": "Excessive sweating",
@@ -84,6 +86,16 @@ class PatientForm(Form):
         default=ENGLISH,
         validate_choice=True,
     )
+    sex = SelectField(
+        "Sex (optional, for a regulator's report)",
+        choices=[SelectChoice("", "Not recorded")]
+        + [SelectChoice(code, SEX_LABELS[code]) for code in SEXES],
+        default="",
+        validate_choice=False,  # the service refuses an unknown sex, with its message
+    )
+    date_of_birth = DateField(
+        "Date of birth (optional, for a regulator's report)", validators=[Optional()]
+    )
     submit = SubmitField("Save patient")
 
     def __init__(self, *args, **kwargs):
@@ -100,6 +112,8 @@ class PatientForm(Form):
             reminder_time=self.reminder_time.data,
             reminders_enabled=bool(self.reminders_enabled.data),
             language=self.language.data or "",
+            sex=self.sex.data or None,
+            date_of_birth=self.date_of_birth.data,
         )
 
 

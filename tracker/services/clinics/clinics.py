@@ -12,6 +12,8 @@ from ...extensions import db
 from ...invalid import InvalidInput
 from ...models import ROLES, Clinic, Symptom, SymptomTranslation, User
 from ...timeutil import is_timezone
+from ..governance import audit
+from ..patients.patients import PHONE_ERROR, PHONE_RE
 from ..staff.passwords import password_problem
 
 
@@ -87,3 +89,36 @@ def create_user(
     db.session.add(user)
     db.session.flush()
     return user
+
+
+CLINIC_ADDRESS_MAX_CHARS = 500
+CLINIC_PHONE_MAX_CHARS = 40
+
+
+def set_clinic_contact(
+    clinic: Clinic,
+    address: str | None,
+    phone: str | None,
+    *,
+    actor: User,
+    ip_address: str | None = None,
+) -> bool:
+    """Set (or clear) the clinic's postal address and phone, which its regulator's reports give
+    for the reporter; each change audited. False if neither changed. Raises `InvalidInput`,
+    changing nothing, for an address too long or a phone that is not a phone number."""
+    lines = [" ".join(line.split()) for line in (address or "").splitlines()]
+    address = "\n".join(line for line in lines if line) or None
+    phone = (phone or "").strip() or None
+    errors = {}
+    if address is not None and len(address) > CLINIC_ADDRESS_MAX_CHARS:
+        errors["address"] = f"Keep the address to {CLINIC_ADDRESS_MAX_CHARS} characters or fewer."
+    if phone is not None and not PHONE_RE.match(phone):
+        errors["phone"] = PHONE_ERROR
+    if errors:
+        raise InvalidInput(errors)
+    changes = {"address": address, "phone": phone}
+    changed = [
+        audit.change_clinic_setting(clinic, name, value, actor=actor, ip_address=ip_address)
+        for name, value in changes.items()
+    ]
+    return any(changed)

@@ -8,7 +8,7 @@ case at once are served one after the other. The caller audits and commits.
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 
@@ -16,9 +16,11 @@ from ...extensions import db
 from ...infrastructure.database import lock_for_update
 from ...invalid import InvalidInput
 from ...models import CLINICIAN_OUTCOMES, REASON_LABELS, Flag, FlagNote, Treatment, User
-from ...timeutil import utcnow
-from . import flag_actions
+from ...timeutil import local_date, utcnow
+from . import flag_actions, regulator_report
 from .queue import ACTIVE, URGENCY
+
+REPORTED_TO_REGULATOR = "reported_to_regulator"
 
 
 class CaseConflict(RuntimeError):
@@ -104,13 +106,24 @@ def resolve_case(
     note: str | None,
     shown_flag_ids: Collection[int],
     *,
+    reported_on: date | None = None,
+    reference: str | None = None,
     now: datetime | None = None,
 ) -> list[Flag]:
     """Resolve every active flag of the case with one outcome (the note kept once, on the most
-    urgent), provided they are exactly the flags the clinician was shown."""
+    urgent), provided they are exactly the flags the clinician was shown.
+
+    Resolved as reported to the regulator, the case's report keeps the date it was reported
+    (`reported_on`, by default today in the clinic's timezone; never in the future) and the
+    regulator's `reference` (required): refused, resolving nothing, without them."""
     if outcome not in CLINICIAN_OUTCOMES:
         raise InvalidInput({"outcome": "Choose one of the outcomes in the list."})
     now = now or utcnow()
+    if outcome == REPORTED_TO_REGULATOR:
+        today = local_date(now, treatment.patient.clinic.timezone)
+        if problems := regulator_report.reported_problems(reported_on, reference, today):
+            raise InvalidInput(problems)
+        reported_on = reported_on or today
     _locked(treatment)
     active = active_flags(treatment)
     if not active:
@@ -125,4 +138,6 @@ def resolve_case(
             flag_actions.resolve(flag, actor, outcome, note if position == 0 else None, now=now)
         except flag_actions.FlagConflict as conflict:
             raise CaseConflict(f"This case changed while you were looking: {conflict}") from None
+    if outcome == REPORTED_TO_REGULATOR:
+        regulator_report.record_reported(treatment, actor, reported_on, reference or "", now)
     return active

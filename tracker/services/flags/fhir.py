@@ -5,25 +5,71 @@ QuestionnaireResponse per check-in, and one AdverseEvent per flag whose suspectE
 Medication. Entries are linked by urn:uuid full URLs derived from our ids, so the same record
 always exports the same references. One builder for the JSON API and the clinician's download
 (`export_treatment`); the API describes its shape in `tracker.api.fhir`.
+
+Each AdverseEvent carries the case's regulator report: `outcome` is the outcome the clinician
+confirmed on the report, else the one the symptom's episodes propose (adverse-event-outcome:
+resolved, recovering, ongoing, resolvedWithSequelae, fatal, unknown; `text` says which, and how
+the flag stands). `seriousness` is serious when the report ticks any criterion, non-serious when
+a saved report ticks none, and, before the clinician has saved one, serious for an urgent flag or
+one resolved with emergency care. Each ticked criterion (`models.SERIOUSNESS`: death,
+life_threatening, hospitalisation, disability, congenital_anomaly, intervention,
+medically_important) is an extension `<base>/fhir/StructureDefinition/seriousness-criterion`
+with that code as its `valueCode`.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from ... import rules
 from ...catalogue import LANGUAGE_NAMES
-from ...models import OUTCOMES, RESOLVED, SYSTEM_OUTCOMES, CheckIn, Flag, Treatment
+from ...models import (
+    OUTCOMES,
+    REACTION_OUTCOMES,
+    RESOLVED,
+    SYSTEM_OUTCOMES,
+    CheckIn,
+    Flag,
+    RegulatorReport,
+    Treatment,
+)
 from ...rules import Reason
 from ...timeutil import utcnow
 from ..patients.treatments import TreatmentRecord, treatment_record
+from .regulator_report import UNKNOWN, proposed_outcomes, saved_report
 
 TERMINOLOGY = "http://terminology.hl7.org/CodeSystem"
 SEVERITY_CODES = {1: "mild", 2: "moderate", 3: "severe", 4: "severe"}
 SERIOUS_OUTCOMES = {"emergency_care"}
 LANGUAGE_TAGS = "urn:ietf:bcp:47"  # FHIR's system for language codes (BCP 47 tags: en, cy)
+FHIR_OUTCOMES = {
+    "recovered": ("resolved", "Resolved"),
+    "recovering": ("recovering", "Recovering"),
+    "not_recovered": ("ongoing", "Ongoing"),
+    "recovered_with_sequelae": ("resolvedWithSequelae", "Resolved with Sequelae"),
+    "fatal": ("fatal", "Fatal"),
+    "unknown": ("unknown", "Unknown"),
+}
+"""Each of our reaction outcomes as FHIR R4's adverse-event-outcome code and display."""
+
+
+@dataclass(frozen=True)
+class Reporting:
+    """What the case's regulator report says: the clinician's part (None: nothing saved yet)
+    and the outcome each reported symptom's episodes propose, by code."""
+
+    saved: RegulatorReport | None = None
+    proposed: dict[str, str] = field(default_factory=dict)
+
+    def outcome_of(self, flag: Flag) -> tuple[str, bool]:
+        """The flag's reaction outcome and whether a clinician confirmed it."""
+        if self.saved is not None and self.saved.outcome:
+            return self.saved.outcome, True
+        code = flag.symptom.code if flag.symptom is not None else None
+        return self.proposed.get(code, UNKNOWN), False
 
 
 def _when(value: datetime) -> str:
@@ -55,7 +101,7 @@ def _patient(treatment: Treatment, refs: _Refs) -> dict[str, Any]:
     telecom = [{"system": "email", "value": patient.email}]
     if patient.phone:
         telecom.append({"system": "phone", "value": patient.phone})
-    return {
+    resource: dict[str, Any] = {
         "resourceType": "Patient",
         "id": f"patient-{patient.id}",
         "identifier": [{"system": refs.system("patient-id"), "value": str(patient.id)}],
@@ -71,6 +117,11 @@ def _patient(treatment: Treatment, refs: _Refs) -> dict[str, Any]:
             }
         ],
     }
+    if patient.sex:  # our codes are FHIR's administrative-gender codes (female, male, other)
+        resource["gender"] = patient.sex
+    if patient.date_of_birth:
+        resource["birthDate"] = patient.date_of_birth.isoformat()
+    return resource
 
 
 def _medication(treatment: Treatment) -> dict[str, Any]:
@@ -170,7 +221,30 @@ def _episode(flag: Flag, checkins: list[CheckIn]) -> rules.Episode | None:
     return rules.episode_of_flag(code, history, flag.episode_started_at, flag.observed_at)
 
 
-def _adverse_event(flag: Flag, record: TreatmentRecord, refs: _Refs) -> dict[str, Any]:
+def _outcome(flag: Flag, reporting: Reporting) -> dict[str, Any]:
+    outcome, confirmed = reporting.outcome_of(flag)
+    code, display = FHIR_OUTCOMES[outcome]
+    how = "confirmed by a clinician" if confirmed else "proposed from the check-ins"
+    if flag.status == RESOLVED:
+        by = "system" if flag.outcome in SYSTEM_OUTCOMES else "clinic"
+        status = f"flag resolved by the {by}: {OUTCOMES.get(flag.outcome or '', 'no outcome')}"
+    else:
+        status = f"flag {flag.status}"
+    return {
+        "coding": [_coding(f"{TERMINOLOGY}/adverse-event-outcome", code, display)],
+        "text": f"{REACTION_OUTCOMES[outcome]} ({how}); {status}",
+    }
+
+
+def _is_serious(flag: Flag, reporting: Reporting) -> bool:
+    if reporting.saved is not None:
+        return bool(reporting.saved.seriousness)
+    return flag.reason == Reason.URGENT or flag.outcome in SERIOUS_OUTCOMES
+
+
+def _adverse_event(
+    flag: Flag, record: TreatmentRecord, refs: _Refs, reporting: Reporting
+) -> dict[str, Any]:
     treatment = record.treatment
     episode = _episode(flag, record.checkins) if flag.symptom is not None else None
     if flag.symptom is not None:
@@ -180,24 +254,17 @@ def _adverse_event(flag: Flag, record: TreatmentRecord, refs: _Refs) -> dict[str
         }
     else:
         event = {"text": "No check-in for 48 hours or more (no response)"}
-    serious = flag.reason == Reason.URGENT or flag.outcome in SERIOUS_OUTCOMES
-    seriousness = "Serious" if serious else "Non-serious"
-    if flag.status == RESOLVED:
-        by = "system" if flag.outcome in SYSTEM_OUTCOMES else "clinic"
-        outcome = {
-            "coding": [_coding(f"{TERMINOLOGY}/adverse-event-outcome", "resolved", "Resolved")],
-            "text": f"Resolved by the {by}: {OUTCOMES.get(flag.outcome or '', 'no outcome')}",
-        }
-    else:
-        outcome = {
-            "coding": [_coding(f"{TERMINOLOGY}/adverse-event-outcome", "ongoing", "Ongoing")],
-            "text": f"Ongoing: flag {flag.status}",
-        }
+    seriousness = "Serious" if _is_serious(flag, reporting) else "Non-serious"
+    criteria = reporting.saved.seriousness if reporting.saved is not None else []
     adverse_event: dict[str, Any] = {
         "resourceType": "AdverseEvent",
         "id": f"flag-{flag.id}",
         "extension": [
             {"url": refs.system("StructureDefinition/flag-reason"), "valueCode": flag.reason}
+        ]
+        + [
+            {"url": refs.system("StructureDefinition/seriousness-criterion"), "valueCode": code}
+            for code in criteria
         ],
         "identifier": {"system": refs.system("flag-id"), "value": str(flag.id)},
         "actuality": "potential" if flag.symptom is None else "actual",
@@ -211,7 +278,7 @@ def _adverse_event(flag: Flag, record: TreatmentRecord, refs: _Refs) -> dict[str
                 _coding(f"{TERMINOLOGY}/adverse-event-seriousness", seriousness, seriousness)
             ]
         },
-        "outcome": outcome,
+        "outcome": _outcome(flag, reporting),
         "suspectEntity": [
             {
                 "instance": {
@@ -230,9 +297,15 @@ def _adverse_event(flag: Flag, record: TreatmentRecord, refs: _Refs) -> dict[str
     return adverse_event
 
 
-def treatment_bundle(record: TreatmentRecord, base_url: str, now: datetime | None = None) -> dict:
+def treatment_bundle(
+    record: TreatmentRecord,
+    base_url: str,
+    now: datetime | None = None,
+    reporting: Reporting | None = None,
+) -> dict:
     """The treatment's Bundle (type collection), as JSON-ready dicts."""
     refs = _Refs(base_url)
+    reporting = reporting or Reporting()
     treatment = record.treatment
     entries = [
         (refs.url("patient", treatment.patient_id), _patient(treatment, refs)),
@@ -244,7 +317,7 @@ def treatment_bundle(record: TreatmentRecord, base_url: str, now: datetime | Non
             (refs.url("checkin", checkin.id), _questionnaire_response(checkin, treatment, refs))
         )
     for flag in sorted(record.flags, key=lambda f: (f.opened_at, f.id)):
-        entries.append((refs.url("flag", flag.id), _adverse_event(flag, record, refs)))
+        entries.append((refs.url("flag", flag.id), _adverse_event(flag, record, refs, reporting)))
     return {
         "resourceType": "Bundle",
         "id": f"treatment-{treatment.id}",
@@ -255,5 +328,7 @@ def treatment_bundle(record: TreatmentRecord, base_url: str, now: datetime | Non
 
 
 def export_treatment(treatment: Treatment, base_url: str, now: datetime | None = None) -> dict:
-    """Load the treatment's check-ins and flags and build its Bundle (the caller audits)."""
-    return treatment_bundle(treatment_record(treatment), base_url, now)
+    """Load the treatment's check-ins, flags and regulator report and build its Bundle (the
+    caller audits)."""
+    reporting = Reporting(saved_report(treatment.id), proposed_outcomes(treatment))
+    return treatment_bundle(treatment_record(treatment), base_url, now, reporting)

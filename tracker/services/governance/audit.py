@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from ...extensions import db
 from ...models import AuditEvent, Clinic, User
@@ -67,3 +68,23 @@ def record_clinic_change(
         target=f"clinic:{clinic.id}",
         ip_address=ip_address,
     )
+
+
+def change_clinic_setting(
+    clinic: Clinic,
+    setting: str,
+    value: Any,
+    *,
+    actor: User,
+    ip_address: str | None = None,
+    action: str | None = None,
+) -> bool:
+    """Set the clinic's `setting` to `value` with an audit row (`action`, by default
+    "clinic.<setting>.update"); False, and no row, if it already had that value. Flush only."""
+    if getattr(clinic, setting) == value:
+        return False
+    setattr(clinic, setting, value)
+    action = action or f"clinic.{setting}.update"
+    record_clinic_change(action, actor=actor, clinic=clinic, ip_address=ip_address)
+    db.session.flush()
+    return True

@@ -2,9 +2,10 @@
 
 Erasure is restriction, not deletion: treatments, check-ins and flags stay for the clinical
 record (a clinic must keep them), while everything that reaches or identifies the person goes:
-name and email become placeholders, the phone is cleared, reminders stop, unsent messages are
-deleted, sent ones keep only what was sent when (their address, subject and body are blanked),
-and every link and session ends.
+name and email become placeholders, the phone and the date of birth are cleared (the sex is
+kept: alone it identifies nobody, and a regulator's report still needs it), reminders stop,
+unsent messages are deleted, sent ones keep only what was sent when (their address, subject and
+body are blanked), and every link and session ends.
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ def export_record(patient: Patient, now: datetime | None = None) -> dict[str, An
             "phone": patient.phone,
             "timezone": patient.timezone,
             "language": patient.language,
+            "sex": patient.sex,
+            "date_of_birth": patient.date_of_birth.isoformat() if patient.date_of_birth else None,
             "created_at": _iso(patient.created_at),
             "erased_at": _iso(patient.erased_at),
         },
@@ -211,6 +214,9 @@ def erase_patient(patient: Patient, now: datetime | None = None) -> Erasure:
     patient.name = erased_name(patient.id)
     patient.email = placeholder
     patient.phone = None
+    # A date of birth identifies the patient (with the clinic, often uniquely): it goes with the
+    # contact data. Their sex stays, as the clinical record does: alone it identifies nobody.
+    patient.date_of_birth = None
     patient.reminders_enabled = False
     patient.erased_at = now
     db.session.flush()

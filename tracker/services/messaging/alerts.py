@@ -233,14 +233,9 @@ def set_alert_email(
     address = (address or "").strip() or None
     if address is not None:
         address = normalise_email(address, field="alert_email")
-    if address == clinic.alert_email:
-        return False
-    clinic.alert_email = address
-    audit.record_clinic_change(
-        "clinic.alert_email.update", actor=actor, clinic=clinic, ip_address=ip_address
+    return audit.change_clinic_setting(
+        clinic, "alert_email", address, actor=actor, ip_address=ip_address
     )
-    db.session.flush()
-    return True
 
 
 def urgent_alert_queued():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, func, or_, select
@@ -14,7 +14,7 @@ from ...catalogue import DEFAULT_SCHEDULE, ENGLISH, LANGUAGES
 from ...emails import normalise_email
 from ...extensions import db
 from ...invalid import InvalidInput
-from ...models import CheckIn, Flag, OutboxMessage, Patient, SymptomReport, Treatment
+from ...models import SEXES, CheckIn, Flag, OutboxMessage, Patient, SymptomReport, Treatment
 from ...models.flag import RESOLVED
 from ...timeutil import is_timezone, utcnow
 from ..flags.flagging import refresh_followup_state
@@ -22,7 +22,9 @@ from .erased import refuse_if_erased
 
 NAME_MAX_CHARS = 200
 PHONE_RE = re.compile(r"^\+?[0-9 ()\-.]{5,40}$")
+PHONE_ERROR = "Enter a phone number of digits, spaces and + ( ) - only."
 MESSAGES_SHOWN = 20
+EARLIEST_BIRTH_YEAR = 1900
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,9 @@ class PatientDetails:
     reminder_time: time = time(9, 0)
     reminders_enabled: bool = True
     language: str = ENGLISH  # of the patient's pages and emails, one of `catalogue.LANGUAGES`
+    # Optional, for a regulator's report (the patient's sex and age): None is not recorded.
+    sex: str | None = None  # one of `models.SEXES`
+    date_of_birth: date | None = None
 
 
 def current_details(patient: Patient) -> PatientDetails:
@@ -58,7 +63,7 @@ def _clean(details: PatientDetails) -> PatientDetails:
         errors.update(invalid.fields)
     phone = (details.phone or "").strip() or None
     if phone is not None and not PHONE_RE.match(phone):
-        errors["phone"] = "Enter a phone number of digits, spaces and + ( ) - only."
+        errors["phone"] = PHONE_ERROR
     if not is_timezone(details.timezone or ""):
         errors["timezone"] = "Choose the patient's timezone from the list."
     if not isinstance(details.reminder_time, time):
@@ -67,6 +72,10 @@ def _clean(details: PatientDetails) -> PatientDetails:
         errors["reminder_time"] = problem
     if details.language not in LANGUAGES:
         errors["language"] = "Choose the language of the patient's pages and emails from the list."
+    if details.sex is not None and details.sex not in SEXES:
+        errors["sex"] = "Choose the patient's sex from the list, or leave it not recorded."
+    if problem := birth_date_problem(details.date_of_birth):
+        errors["date_of_birth"] = problem
     if errors:
         raise InvalidInput(errors)
     return PatientDetails(
@@ -77,7 +86,22 @@ def _clean(details: PatientDetails) -> PatientDetails:
         reminder_time=details.reminder_time.replace(second=0, microsecond=0),
         reminders_enabled=bool(details.reminders_enabled),
         language=details.language,
+        sex=details.sex,
+        date_of_birth=details.date_of_birth,
     )
+
+
+def birth_date_problem(born: date | None, today: date | None = None) -> str | None:
+    """Why `born` cannot be a patient's date of birth (None: it can, or none was given)."""
+    if born is None:
+        return None
+    if not isinstance(born, date) or isinstance(born, datetime):
+        return "Give the date of birth as a date, e.g. 1980-04-21."
+    if born > (today or utcnow().date()):
+        return "A date of birth cannot be in the future."
+    if born.year < EARLIEST_BIRTH_YEAR:
+        return f"Give a date of birth from {EARLIEST_BIRTH_YEAR} on."
+    return None
 
 
 def create_patient(clinic_id: int, details: PatientDetails) -> Patient:

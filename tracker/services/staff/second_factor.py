@@ -158,11 +158,11 @@ def set_requirement(
     clinic: Clinic, required: bool, *, actor: User, ip_address: str | None = None
 ) -> bool:
     """Require (or stop requiring) a second factor of every clinician; audited. False if same."""
-    if clinic.require_second_factor == required:
-        return False
-    clinic.require_second_factor = required
-    audit.record_clinic_change(
-        "clinic.second_factor_requirement.update", actor=actor, clinic=clinic, ip_address=ip_address
+    return audit.change_clinic_setting(
+        clinic,
+        "require_second_factor",
+        required,
+        actor=actor,
+        ip_address=ip_address,
+        action="clinic.second_factor_requirement.update",
     )
-    db.session.flush()
-    return True

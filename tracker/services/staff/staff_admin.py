@@ -30,6 +30,7 @@ EMAIL_UNAVAILABLE = (
 """The refusal of an address that has an account, ours or another clinic's: the same words, so
 that adding staff never tells an admin who has an account elsewhere."""
 REGISTRATION_MAX_CHARS = 60
+PROFESSION_MAX_CHARS = 80
 AUDIT_PAGE_SIZE = 50
 
 
@@ -42,6 +43,7 @@ class NewStaff:
     role: str
     password: str
     registration_number: str | None = None
+    profession: str | None = None  # e.g. "Nurse prescriber", as a regulator's report names it
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,8 @@ def _problems(new: NewStaff) -> dict[str, str]:
         errors["role"] = f"Choose one of: {', '.join(ROLES)}."
     if len(new.registration_number or "") > REGISTRATION_MAX_CHARS:
         errors["registration_number"] = f"Keep it to {REGISTRATION_MAX_CHARS} characters or fewer."
+    if len(new.profession or "") > PROFESSION_MAX_CHARS:
+        errors["profession"] = f"Keep it to {PROFESSION_MAX_CHARS} characters or fewer."
     problem = password_problem(new.password, new.email, new.name)
     if problem:
         errors["password"] = problem
@@ -120,14 +124,42 @@ def add_staff(
         role=new.role,
         password=new.password,
         registration_number=(new.registration_number or "").strip() or None,
+        profession=(new.profession or "").strip() or None,
     )
     errors = _problems(new)
     if errors:
         raise InvalidInput(errors)
     # create_user's own refusals (a rule ours did not foresee) name the same fields as ours
     user = create_user(clinic, new.email, new.password, new.role, new.name, new.registration_number)
+    user.profession = new.profession
     _audit("staff.create", actor, user, ip_address, now)
     return user
+
+
+def set_professional_details(
+    user: User,
+    profession: str | None,
+    registration_number: str | None,
+    *,
+    actor: User,
+    ip_address: str | None = None,
+) -> bool:
+    """Set a staff member's profession and registration number (as their regulator's reports
+    and treatments name them); audited. False if unchanged; raises `InvalidInput` if too long."""
+    profession = (profession or "").strip() or None
+    registration_number = (registration_number or "").strip() or None
+    errors = {}
+    if len(profession or "") > PROFESSION_MAX_CHARS:
+        errors["profession"] = f"Keep it to {PROFESSION_MAX_CHARS} characters or fewer."
+    if len(registration_number or "") > REGISTRATION_MAX_CHARS:
+        errors["registration_number"] = f"Keep it to {REGISTRATION_MAX_CHARS} characters or fewer."
+    if errors:
+        raise InvalidInput(errors)
+    if (user.profession, user.registration_number) == (profession, registration_number):
+        return False
+    user.profession, user.registration_number = profession, registration_number
+    _audit("staff.update", actor, user, ip_address, None)
+    return True
 
 
 def deactivate(
