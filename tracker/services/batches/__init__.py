@@ -1,0 +1,1 @@
+"""Batches: the batch watch and its signals, quarantines, and the Batches pages' figures."""
