@@ -1,9 +1,10 @@
 """The batch watch: raising batch signals from the clinics' treatments, run by the sweep job.
 
-`watch_batches` looks only at batches with something to find, each found in one statement for
-all clinics: for a spread, batches with a spread-sign report in the lookback (a short range of
+`watch_batches` looks only at batches with something to find, found for all clinics at once:
+for a spread, batches with a spread-sign report in the lookback (a short range of
 `ix_reports_symptom_time` per spread-sign entry); for an excess, batches whose treatments in the
-lookback have urgent or severe flags from at least `excess_min_patients` patients. It reads
+lookback have urgent or severe flags from at least `excess_min_patients` patients (a range of
+`ix_flags_reason_opened` per reason). Both indexes are migration 0017's. It reads
 what the rules need (tracker/batch_rules.py) in a few statements, then stores each signal in
 its own short write transaction (`_store`): the clinic's signals of that kind and batch are read
 in it, `batch_rules.signal_change` decides, and the one-open-signal index refuses a duplicate
@@ -98,15 +99,17 @@ def _followed(since: datetime):
 
 
 def spread_candidates(since: datetime) -> list[BatchKey]:
-    """The batches with a spread-sign report (severity >= 1) since `since` (one statement)."""
+    """The batches with a spread-sign report (severity >= 1) since `since` (two statements:
+    the spread-sign entries, then their recent reports through `ix_reports_symptom_time`)."""
+    signs = list(db.session.scalars(select(Symptom.id).where(Symptom.spread_sign.is_(True))))
+    if not signs:
+        return []
     rows = db.session.execute(
         select(Treatment.clinic_id, Treatment.product_key, Treatment.batch_key)
         .distinct()
-        .select_from(Symptom)
-        .join(SymptomReport, SymptomReport.symptom_id == Symptom.id)
-        .join(Treatment, Treatment.id == SymptomReport.treatment_id)
+        .join(SymptomReport, SymptomReport.treatment_id == Treatment.id)
         .where(
-            Symptom.spread_sign.is_(True),
+            SymptomReport.symptom_id.in_(signs),
             SymptomReport.reported_at >= since,
             SymptomReport.severity >= 1,
             _followed(since),
@@ -172,11 +175,17 @@ def find_spread(key: BatchKey, since: datetime, policy: BatchWatchPolicy) -> Fou
 
 def excess_candidates(since: datetime, policy: BatchWatchPolicy) -> list[BatchKey]:
     """The batches whose treatments since `since` have urgent or severe flags from at least
-    `excess_min_patients` patients (one statement)."""
+    `excess_min_patients` patients (one statement, reading only those flags through
+    `ix_flags_reason_opened`: a flag opens after its treatment, so it opened since `since`)."""
     rows = db.session.execute(
         select(Treatment.clinic_id, Treatment.product_key, Treatment.batch_key)
-        .join(Flag, Flag.treatment_id == Treatment.id)
-        .where(Flag.reason.in_(batch_rules.SERIOUS_REASONS), _followed(since))
+        .select_from(Flag)
+        .join(Treatment, Treatment.id == Flag.treatment_id)
+        .where(
+            Flag.reason.in_(batch_rules.SERIOUS_REASONS),
+            Flag.opened_at >= since,
+            _followed(since),
+        )
         .group_by(Treatment.clinic_id, Treatment.product_key, Treatment.batch_key)
         .having(func.count(distinct(Treatment.patient_id)) >= policy.excess_min_patients)
     )
