@@ -15,6 +15,7 @@ from tracker.batch_rules import (
     excess,
     expected_rate,
     is_serious,
+    needs_notice,
     signal_change,
     spread_cluster,
 )
@@ -179,3 +180,17 @@ def test_a_signal_opens_once_and_a_closed_one_stays_closed(
     assert change.opens is opens
     assert change.treatment_ids == ids
     assert change.is_nothing is (not ids)
+
+
+@pytest.mark.parametrize(
+    ("has_open", "noticed", "source", "needed"),
+    [
+        pytest.param(False, set(), 7, True, id="first-notice"),
+        pytest.param(True, {7}, 7, False, id="open-already"),
+        pytest.param(True, {3}, 7, False, id="another-source-while-one-is-open"),
+        pytest.param(False, {7}, 7, False, id="closed-not-reopened-by-the-same-source"),
+        pytest.param(False, {3}, 7, True, id="a-new-source-after-a-closed-notice"),
+    ],
+)
+def test_a_clinic_hears_of_each_source_signal_once(has_open, noticed, source, needed):
+    assert needs_notice(has_open, noticed, source) is needed

@@ -8,7 +8,8 @@ Pure functions over plain data (no Flask, no SQLAlchemy), every threshold from
 - `excess`: a batch whose rate of serious cases is well above the product's other batches at
   the clinic (one-sided exact binomial test; for the morning digest);
 - `signal_change`: what the watch does with what a rule found, given the signals already
-  stored, so that re-running it raises nothing twice and a closed signal stays closed.
+  stored, so that re-running it raises nothing twice and a closed signal stays closed;
+  `needs_notice` the same for the notices other clinics get.
 """
 
 from __future__ import annotations
@@ -224,6 +225,13 @@ def signal_change(
     if found - frozenset(closed_ids):
         return SignalChange(True, found)
     return NOTHING
+
+
+def needs_notice(has_open_notice: bool, noticed_sources: Collection[int], source_id: int) -> bool:
+    """Whether another clinic that used the batch gets a notice of the signal `source_id`: not
+    while a notice of the batch is open there (one at a time), nor again for a source signal it
+    has had a notice of, open or closed (a closed notice is not reopened by the same signal)."""
+    return not has_open_notice and source_id not in noticed_sources
 
 
 def sorted_ids(ids: Iterable[int]) -> Sequence[int]:

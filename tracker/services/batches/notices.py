@@ -20,6 +20,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from ... import batch_rules
 from ...catalogue import DEFAULT_BATCH_WATCH, BatchWatchPolicy
 from ...extensions import db
 from ...infrastructure.database import insert_ignoring_conflicts
@@ -87,12 +88,6 @@ def other_clinics_using(
     )
 
 
-def needs_notice(has_open_notice: bool, noticed_sources: set[int], source_id: int) -> bool:
-    """Whether a clinic gets a notice of `source_id`: not while a notice of the batch is open
-    there, nor again for a source whose notice it has had (open or closed)."""
-    return not has_open_notice and source_id not in noticed_sources
-
-
 def notify_other_clinics(
     signal: BatchSignal, now: datetime, policy: BatchWatchPolicy = DEFAULT_BATCH_WATCH
 ) -> Told:
@@ -118,7 +113,7 @@ def notify_other_clinics(
     for clinic in db.session.scalars(select(Clinic).where(Clinic.id.in_(clinic_ids))):
         rows = [r for r in existing if r.clinic_id == clinic.id]
         has_open = any(r.closed_at is None for r in rows)
-        if not needs_notice(has_open, {r.source_id for r in rows}, signal.id):
+        if not batch_rules.needs_notice(has_open, {r.source_id for r in rows}, signal.id):
             continue
         notice_id = db.session.execute(
             insert_ignoring_conflicts(BatchSignal)
