@@ -35,6 +35,7 @@ def current_values(symptom: Symptom) -> dict[str, str]:
         "expected_hours": "" if hours is None else f"{hours:g}",
         "expected_text": symptom.expected_text,
         "advice": symptom.advice,
+        **({"spread_sign": "y"} if symptom.spread_sign else {}),  # a checkbox: sent when ticked
         **{
             translated_field(language, field): value
             for language in TRANSLATED_LANGUAGES
@@ -47,6 +48,7 @@ def edit(client, symptom: Symptom, **changes: str):
     """Open the entry's edit page and post it back with `changes` (and a valid CSRF token)."""
     url = f"/clinic/catalogue/{symptom.id}"
     data = {**current_values(symptom), **changes}
+    data = {name: value for name, value in data.items() if value is not None}  # None: unticked
     page = client.get(url)
     assert page.status_code == 200
     return client.post(url, data={"csrf_token": csrf_token(page.text), **data})
@@ -98,6 +100,61 @@ def test_edit_page_shows_the_entry_and_no_history_yet(admin_client, clinic):
     assert 'value="Bruising"' in page.text
     assert 'value="72"' in page.text
     assert "No changes since the clinic was set up." in page.text
+
+
+# --- the spread sign --------------------------------------------------------------------------
+
+
+def test_the_catalogue_and_the_edit_page_show_which_symptoms_are_spread_signs(admin_client, clinic):
+    page = admin_client.get("/clinic/catalogue").text
+    assert page.count("spread sign</span>") == 5  # the default catalogue's five
+    swallowing = builders.symptom(clinic.id, "difficulty_swallowing")
+    form = admin_client.get(f"/clinic/catalogue/{swallowing.id}").text
+    assert '<input aria-describedby="spread_sign-hint" checked id="spread_sign"' in form
+    bruising = builders.symptom(clinic.id, "bruising")
+    unticked = admin_client.get(f"/clinic/catalogue/{bruising.id}").text
+    assert '<input aria-describedby="spread_sign-hint" id="spread_sign"' in unticked
+
+
+def test_an_admin_marks_a_symptom_as_a_spread_sign_and_it_is_kept_in_the_history(
+    admin_client, clinic, admin
+):
+    headache = builders.symptom(clinic.id, "headache")
+    assert edit(admin_client, headache, spread_sign="y").status_code == 302
+    db.session.refresh(headache)
+    assert headache.spread_sign is True
+    [change] = changes_of(headache)
+    assert change.changes == {"spread_sign": [False, True]} and change.changed_by_id == admin.id
+    history = admin_client.get(f"/clinic/catalogue/{headache.id}").text
+    assert "Spread sign" in history and "no &rarr; yes" in history
+
+
+def test_an_admin_unmarks_a_spread_sign(admin_client, clinic):
+    swallowing = builders.symptom(clinic.id, "difficulty_swallowing")
+    assert edit(admin_client, swallowing, spread_sign=None).status_code == 302
+    db.session.refresh(swallowing)
+    assert swallowing.spread_sign is False
+    assert changes_of(swallowing)[-1].changes == {"spread_sign": [True, False]}
+
+
+def test_a_spread_sign_posted_back_unchanged_is_no_change(admin_client, clinic):
+    swallowing = builders.symptom(clinic.id, "difficulty_swallowing")
+    assert edit(admin_client, swallowing).status_code == 302
+    db.session.refresh(swallowing)
+    assert swallowing.spread_sign is True and changes_of(swallowing) == []
+
+
+def test_an_edit_that_does_not_say_leaves_the_spread_sign_as_it_is(clinic, admin):
+    swallowing = builders.symptom(clinic.id, "difficulty_swallowing")
+    kept = catalogue_admin.SymptomEdit.of(swallowing)
+    catalogue_admin.update_symptom(
+        swallowing,
+        catalogue_admin.SymptomEdit(kept.name + " (new)", kept.action, None, "", ""),
+        actor=admin,
+    )
+    db.session.commit()
+    assert swallowing.spread_sign is True
+    assert "spread_sign" not in changes_of(swallowing)[-1].changes
 
 
 # --- saving a change ---------------------------------------------------------------------------

@@ -26,6 +26,11 @@ TEMPLATES = ROOT / "templates"
 STAFF_EMAILS = {"_staff_layout.html", "digest.html", "digest.txt"} | {
     "urgent_alert.html",
     "urgent_alert.txt",
+    *(
+        f"{name}.{ext}"
+        for name in ("batch_spread_alert", "batch_notice")
+        for ext in ("html", "txt")
+    ),
 }
 """The emails to clinics, which stay English like the staff pages; every other email is a
 patient's."""

@@ -12,9 +12,10 @@ from .extensions import db
 from .infrastructure.database import begin_write
 from .invalid import InvalidInput
 from .models import Patient
+from .services.batches.watch import sweep_and_watch
 from .services.clinics import demo as demo_service
 from .services.clinics.clinics import create_clinic, create_user, find_clinic
-from .services.flags.flagging import rebuild_followup_state, sweep
+from .services.flags.flagging import rebuild_followup_state
 from .services.messaging.delivery import default_transport, deliver_due
 from .services.messaging.digest import send_due_digests
 from .services.messaging.reminders import send_due_reminders
@@ -130,8 +131,8 @@ def patient_link_command(patient_id: int) -> None:
 @tracker_cli.command("sweep")
 @click.option("--now", type=ISODateTime(), default=None, help="Judge as of this time.")
 def sweep_command(now: datetime | None) -> None:
-    """Run the flag sweep once."""
-    result = sweep(now or utcnow())
+    """Run the flag sweep once, then the batch watch."""
+    result = sweep_and_watch(now or utcnow())
     db.session.commit()
     click.echo(f"Swept: {result.summary()}.")
 

@@ -37,7 +37,7 @@ from flask import Flask
 
 from .extensions import db
 from .infrastructure.database import begin_write
-from .services.flags import flagging
+from .services.batches import watch
 from .services.messaging import delivery, reminders
 from .services.messaging import digest as morning_digest
 from .timeutil import utcnow
@@ -57,9 +57,10 @@ def deliver(now: datetime) -> Any:
 
 
 def sweep(now: datetime) -> Any:
-    """Open the flags that need time to pass (overdue, no response)."""
+    """Open the flags that need time to pass (overdue, no response), then the batch signals
+    (commits per batch and per signal itself)."""
     begin_write()
-    return flagging.sweep(now)
+    return watch.sweep_and_watch(now)
 
 
 def remind(now: datetime) -> Any:

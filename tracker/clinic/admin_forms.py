@@ -71,6 +71,7 @@ class SymptomForm(Form):
         "Where it is felt (groups the patient's check-in)",
         choices=[SelectChoice(a, AREA_NAMES[a]) for a in AREAS],
     )
+    spread_sign = BooleanField("A sign that the toxin may have spread")
     expected_hours = FloatField("Expected duration (hours)", validators=[Optional()])
     expected_text = TextAreaField(
         "What to expect (shown to the patient)", validators=[Length(max=TEXT_MAX_CHARS)]
@@ -116,6 +117,7 @@ class SymptomForm(Form):
                 if self[translated_field(language, "confirmed")].data
             ),
             area=self.area.data,
+            spread_sign=bool(self.spread_sign.data),
         )
 
 
@@ -123,6 +125,7 @@ CHANGE_LABELS = {
     "name": "Name",
     "action": "Action",
     "area": "Body area",
+    "spread_sign": "Spread sign",
     "expected_hours": "Expected hours",
     "expected_text": "What to expect",
     "advice": "Advice",

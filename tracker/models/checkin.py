@@ -66,6 +66,8 @@ class SymptomReport(db.Model):
             "reported_at",
             "severity",
         ),
+        # The batch watch's read of recent spread signs (a few catalogue entries).
+        Index("ix_reports_symptom_time", "symptom_id", "reported_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -69,6 +69,8 @@ class Flag(db.Model):
             postgresql_where=_NOT_RESOLVED,
         ),
         Index("ix_flags_clinic_status", "clinic_id", "status", "opened_at"),
+        # The batch watch's read of recent urgent and severe flags (tracker/services/batches).
+        Index("ix_flags_reason_opened", "reason", "opened_at", "treatment_id"),
         Index(
             "ix_flags_active_cases",
             "clinic_id",

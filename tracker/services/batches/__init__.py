@@ -1,3 +1,3 @@
-"""The batch watch as staff see it: the batches a clinic used (`usage`), one batch's record
-(`record`), quarantining it (`quarantine`), and closing its signals (`signals`; the sweep's
-rules raise them)."""
+"""The batch watch: the batches a clinic used (`usage`), one batch's record (`record`),
+quarantining it (`quarantine`), finding and raising signals in the sweep (`findings`, `watch`),
+telling the clinics (`notices`), and closing signals (`signals`)."""

@@ -12,14 +12,12 @@ from datetime import datetime
 
 from sqlalchemy import and_, case, func, select
 
+from ...batch_rules import SERIOUS_REASONS
 from ...catalogue import DEFAULT_BATCH_WATCH, BatchWatchPolicy
 from ...extensions import db
 from ...models import Flag, Treatment
 from ...rules import Reason
 from ...timeutil import utcnow
-
-SERIOUS_REASONS = (Reason.URGENT.value, Reason.SEVERE.value)
-"""A treatment with a flag for one of these reasons counts towards a batch's serious rate."""
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,16 @@ TEXT_FIELDS = tuple(f.name for f in fields(SymptomText))
 WITH_TRANSLATIONS = selectinload(Symptom.translations)
 """Load the entries' translations with them: one more query for any number of entries."""
 NO_TEXT = SymptomText("", "", "")
+EDITED_FIELDS = (
+    "name",
+    "action",
+    "expected_hours",
+    "expected_text",
+    "advice",
+    "area",
+    "spread_sign",
+)
+"""The entry's own columns an edit sets (translations are stored apart)."""
 
 
 def translated_field(language: str, field: str) -> str:
@@ -63,6 +73,8 @@ class SymptomEdit:
     """The languages whose translation the admin checked still says what the English says."""
     area: str | None = None
     """Where it is felt (catalogue.AREAS); None leaves it as it is."""
+    spread_sign: bool | None = None
+    """A sign the toxin may have spread (the batch watch counts it); None leaves it as it is."""
 
     @classmethod
     def of(cls, symptom: Symptom) -> SymptomEdit:
@@ -75,6 +87,7 @@ class SymptomEdit:
             symptom.advice,
             {language: stored_translation(symptom, language) for language in TRANSLATED_LANGUAGES},
             area=symptom.area,
+            spread_sign=symptom.spread_sign,
         )
 
     def values(self) -> dict[str, str | float | None]:
@@ -88,6 +101,8 @@ class SymptomEdit:
         }
         if self.area is not None:
             values["area"] = self.area
+        if self.spread_sign is not None:
+            values["spread_sign"] = self.spread_sign
         for language, text in (self.translations or {}).items():
             for field in TEXT_FIELDS:
                 values[translated_field(language, field)] = getattr(text, field)
@@ -158,6 +173,7 @@ def normalise(edit: SymptomEdit) -> SymptomEdit:
         ),
         confirmed=edit.confirmed,
         area=edit.area,
+        spread_sign=None if edit.spread_sign is None else bool(edit.spread_sign),
     )
 
 
@@ -224,13 +240,15 @@ def update_symptom(
         edit = replace(edit, translations=current.translations)
     if edit.area is None:
         edit = replace(edit, area=current.area)
+    if edit.spread_sign is None:
+        edit = replace(edit, spread_sign=current.spread_sign)
     before, after = current.values(), edit.values()
     changes = {f: [before[f], after[f]] for f in after if before[f] != after[f]}
     changes |= _outdated_changes(symptom, edit, changes)
     if not changes:
         return None
     now = now or utcnow()
-    for field in ("name", "action", "expected_hours", "expected_text", "advice", "area"):
+    for field in EDITED_FIELDS:
         setattr(symptom, field, after[field])
     if {"action", "expected_hours"} & changes.keys():
         judge_clinic_again(symptom.clinic_id, now)  # the rules it feeds find otherwise now

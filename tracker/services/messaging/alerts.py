@@ -62,6 +62,23 @@ def recipients(clinics: Iterable[Clinic]) -> dict[int, list[Recipient]]:
     return found
 
 
+def alert_address_and_admins(clinics: Iterable[Clinic]) -> dict[int, list[Recipient]]:
+    """Each clinic's alert address and every one of its active admins, one copy per address
+    (one query): who hears of a batch signal, which concerns the whole clinic."""
+    clinics = list(clinics)
+    admins = _active_admins([c.id for c in clinics])
+    found = {}
+    for clinic in clinics:
+        everyone = _alert_address(clinic)
+        for admin in admins[clinic.id]:
+            if all(as_compared(r.address) != as_compared(admin.address) for r in everyone):
+                everyone.append(admin)
+        if not everyone:
+            log.warning("Clinic %s has no alert address and no active admin to alert.", clinic.id)
+        found[clinic.id] = everyone
+    return found
+
+
 def urgent_recipients(
     clinic: Clinic, practitioner: Recipient | None, admins: Mapping[int, list[Recipient]]
 ) -> list[Recipient]:

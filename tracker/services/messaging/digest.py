@@ -1,7 +1,10 @@
-"""The morning digest: each clinic's cases with new flags that were not already emailed at once.
+"""The morning digest: each clinic's cases with new flags that were not already emailed at once,
+and its batch signals opened since the last digest that are still open.
 
 One line per case (a treatment), with its new reasons, the most urgent first, and a link to the
-case; the cases in the queue's order (most urgent reason, then the oldest). Due once the
+case; the cases in the queue's order (most urgent reason, then the oldest). Then the batch
+signals (an excess is told only here; a spread or a notice was emailed at once too), each with
+what the batch watch counted and its cases' links (none for a notice). Due once the
 clinic's local time reaches the digest time, once per clinic and local date, keyed
 `digest:<clinic>:<date>`; it goes to the alert address, or the admins (`alerts.recipients`).
 """
@@ -17,7 +20,20 @@ from sqlalchemy import func, or_, select
 from ...catalogue import DEFAULT_SCHEDULE
 from ...extensions import db
 from ...infrastructure.database import begin_write
-from ...models import RESOLVED, Clinic, Flag, OutboxMessage, Patient, Symptom, Treatment
+from ...models import (
+    EXCESS,
+    NOTICE,
+    RESOLVED,
+    SIGNAL_KINDS,
+    SPREAD,
+    BatchSignal,
+    Clinic,
+    Flag,
+    OutboxMessage,
+    Patient,
+    Symptom,
+    Treatment,
+)
 from ...rules import Reason
 from ...timeutil import local, local_date
 from .alerts import recipient_key, recipients, urgent_alert_queued
@@ -36,13 +52,15 @@ class DigestResult:
     digests: int = 0
     cases: int = 0
     flags: int = 0
+    signals: int = 0
     emails: int = 0
 
     def summary(self) -> str:
         """One line for the logs and the command line."""
         return (
             f"{self.clinics_due} clinics due a digest; {self.digests} had new flags "
-            f"({self.cases} cases, {self.flags} flags, {self.emails} emails queued)."
+            f"({self.cases} cases, {self.flags} flags, {self.emails} emails queued)"
+            + (f", {self.signals} batch signals." if self.signals else ".")
         )
 
 
@@ -73,16 +91,18 @@ def send_due_digests(now: datetime) -> DigestResult:
         return result
     since = {c.id: last_sent.get(c.id, now - DIGEST_LOOKBACK) for c in due}
     new_cases = _new_cases(since, now)
-    to = recipients(c for c in due if new_cases[c.id])
+    new_signals = _new_signals(since, now)
+    to = recipients(c for c in due if new_cases[c.id] or new_signals[c.id])
     messages = []
     for clinic in due:
-        cases = new_cases[clinic.id]
-        if not cases:
+        cases, signals = new_cases[clinic.id], new_signals[clinic.id]
+        if not cases and not signals:
             continue
         result.digests += 1
         result.cases += len(cases)
         result.flags += sum(len(c.reasons) for c in cases)
-        email = _digest_email(clinic, cases, since[clinic.id])
+        result.signals += len(signals)
+        email = _digest_email(clinic, cases, signals, since[clinic.id])
         base = f"{DIGEST}:{clinic.id}:{today[clinic.id].isoformat()}"
         messages += [
             Outgoing(clinic.id, DIGEST, r.address, email, recipient_key(base, r))
@@ -169,13 +189,76 @@ def _new_cases(since: dict[int, datetime], now: datetime) -> dict[int, list[Dige
     return found
 
 
-def _digest_email(clinic: Clinic, cases: list[DigestCase], since: datetime) -> Email:
-    count = len(cases)
+@dataclass(frozen=True)
+class DigestSignal:
+    """One open batch signal, as the digest tells it."""
+
+    title: str
+    detail: str
+    case_links: list[str]
+
+
+def describe_signal(signal: BatchSignal) -> DigestSignal:
+    """A batch signal in the digest's words: what, which batch, what was counted, its cases."""
+    figures = signal.figures or {}
+    patients = figures.get("patients", 0)
+    if signal.kind == SPREAD:
+        symptoms = ", ".join(figures.get("symptoms", []))
+        detail = f"{patients} different patients reported signs of toxin spread ({symptoms})."
+    elif signal.kind == EXCESS:
+        p_value = figures.get("p_value")
+        detail = (
+            f"{patients} patients with urgent or severe flags: {figures.get('serious', 0)} of "
+            f"{figures.get('treatments', 0)} treatments ({figures.get('rate', 0):.0%}), against "
+            f"{figures.get('other_rate', 0):.1%} of the product's other batches here "
+            f"(one-sided exact binomial test, p = {p_value:.2g})."
+        )
+    else:
+        detail = (
+            f"Another clinic on this system: {SIGNAL_KINDS[figures.get('kind', NOTICE)].lower()}"
+            f" ({patients} patients). Check your patients treated from this batch."
+        )
+    return DigestSignal(
+        f"{SIGNAL_KINDS[signal.kind]}: {signal.product} batch {signal.batch_number}",
+        detail,
+        [case_url(treatment_id) for treatment_id in signal.treatment_ids or []],
+    )
+
+
+def _new_signals(since: dict[int, datetime], now: datetime) -> dict[int, list[DigestSignal]]:
+    """Each clinic's batch signals opened since its `since` and still open (one query)."""
+    found: dict[int, list[DigestSignal]] = defaultdict(list)
+    for signal in db.session.scalars(
+        select(BatchSignal)
+        .where(
+            BatchSignal.clinic_id.in_(since),
+            BatchSignal.closed_at.is_(None),
+            BatchSignal.opened_at > min(since.values()),
+            BatchSignal.opened_at <= now,
+        )
+        .order_by(BatchSignal.opened_at, BatchSignal.id)
+    ):
+        if signal.opened_at > since[signal.clinic_id]:
+            found[signal.clinic_id].append(describe_signal(signal))
+    return found
+
+
+def _digest_email(
+    clinic: Clinic, cases: list[DigestCase], signals: list[DigestSignal], since: datetime
+) -> Email:
+    count, signal_count = len(cases), len(signals)
+    signal_words = f"{signal_count} batch signal{'s' if signal_count != 1 else ''}"
+    if count:
+        subject = f"{count} case{'s' if count != 1 else ''} with new flags"
+        subject += f" and {signal_words}" if signal_count else ""
+    else:
+        subject = signal_words
     return render_email(
         DIGEST,
-        f"{count} case{'s' if count != 1 else ''} with new flags at {clinic.name}",
+        f"{subject} at {clinic.name}",
         clinic=clinic,
         cases=cases,
+        signals=signals,
         since=since,
         queue_link=absolute_url("clinic.queue"),
     )

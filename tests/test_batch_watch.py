@@ -1,0 +1,373 @@
+"""The batch watch end to end in-process: check-ins and flags in, signals, alerts, notices and the
+digest out, through the sweep job (tracker/services/batches/watch.py, notices.py)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from tests import builders
+from tests.conftest import STAFF_PASSWORD
+from tracker import scheduler
+from tracker.extensions import db
+from tracker.models import EXCESS, NOTICE, SPREAD, BatchSignal, Clinic, OutboxMessage
+from tracker.services.batches import notices
+from tracker.services.batches.notices import BATCH_SIGNAL
+from tracker.services.batches.watch import sweep_and_watch, watch_batches
+from tracker.services.clinics.clinics import create_clinic, create_user
+from tracker.services.messaging.digest import DIGEST, send_due_digests
+
+DAY0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+BATCH = "C 3709 c3"
+
+
+def signals(kind: str | None = None) -> list[BatchSignal]:
+    query = select(BatchSignal).order_by(BatchSignal.id)
+    if kind:
+        query = query.where(BatchSignal.kind == kind)
+    return list(db.session.scalars(query))
+
+
+def emails(kind: str = BATCH_SIGNAL, clinic: Clinic | None = None) -> list[OutboxMessage]:
+    query = select(OutboxMessage).where(OutboxMessage.kind == kind).order_by(OutboxMessage.id)
+    if clinic is not None:
+        query = query.where(OutboxMessage.clinic_id == clinic.id)
+    return list(db.session.scalars(query))
+
+
+def treated(clinic: Clinic, name: str, day: float, batch: str = BATCH, product: str = "Botox"):
+    patient = builders.patient(clinic, name)
+    return builders.treatment(patient, DAY0 + timedelta(days=day), product=product, batch=batch)
+
+
+def spread_checkin(treatment, days_after: float = 2, code: str = "difficulty_swallowing"):
+    builders.checkin(treatment, treatment.treated_at + timedelta(days=days_after), {code: 1})
+    db.session.commit()
+
+
+def spread_pair(clinic: Clinic, code: str = "difficulty_swallowing"):
+    """Two patients treated from the batch a week apart, each reporting `code` two days on."""
+    first, second = treated(clinic, "Ann Able", 0), treated(clinic, "Bea Baker", 7)
+    db.session.commit()
+    spread_checkin(first, code=code)
+    spread_checkin(second, code=code)
+    return first, second
+
+
+@pytest.fixture
+def riverside(clinic, admin):
+    """The test clinic, with an alert address and an admin."""
+    clinic.alert_email = "alerts@riverside.test"
+    db.session.commit()
+    return clinic
+
+
+@pytest.fixture
+def hillside(app):
+    """A second clinic on the installation, with its own alert address."""
+    other = create_clinic("Hillside Clinic")
+    other.alert_email = "alerts@hillside.test"
+    create_user(other, "admin@hillside.test", STAFF_PASSWORD, "admin")
+    db.session.commit()
+    return other
+
+
+def sweep(now: datetime):
+    run = sweep_and_watch(now)
+    db.session.commit()
+    return run
+
+
+# --- spread ---------------------------------------------------------------------------------------
+
+
+def test_two_patients_a_week_apart_with_a_spread_sign_raise_one_signal_and_one_alert(riverside):
+    first = treated(riverside, "Ann Able", 0)
+    second = treated(riverside, "Bea Baker", 7, batch="c3709C3")  # the same batch, typed otherwise
+    db.session.commit()
+    spread_checkin(first)
+    spread_checkin(second, code="vision_problems")
+
+    run = sweep(DAY0 + timedelta(days=10))
+
+    [signal] = signals()
+    assert signal.kind == SPREAD and signal.closed_at is None
+    assert signal.treatment_ids == [first.id, second.id]
+    assert (signal.product_key, signal.batch_key) == ("botox", "C3709C3")
+    assert signal.figures["patients"] == 2 and signal.figures["treatments"] == 2
+    assert signal.figures["symptoms"] == ["Difficulty swallowing", "Double or blurred vision"]
+    assert run.watch.opened == [signal.id]
+    sent = emails()
+    assert {m.to_address for m in sent} == {"alerts@riverside.test", "admin@riverside.test"}
+    body = sent[0].body_text
+    assert "2 different patients" in body and "Botox batch c3709C3" in body
+    for treatment in (first, second):
+        assert f"cases/{treatment.id}" in body and f"cases/{treatment.id}" in sent[0].body_html
+        for text in (body, sent[0].body_html, sent[0].subject):
+            assert treatment.patient.name not in text
+    assert "Difficulty swallowing" in body
+    batch_page = "/clinic/batches/botox/C3709C3"
+    assert batch_page in body and batch_page in sent[0].body_html
+    assert "opened 1 batch signals" in run.summary()
+
+
+def test_a_second_sweep_raises_nothing_new_and_a_closed_signal_stays_closed(riverside):
+    first, second = spread_pair(riverside)
+    sweep(DAY0 + timedelta(days=10))
+    alerts = len(emails())
+
+    again = sweep(DAY0 + timedelta(days=10, hours=1))
+    assert len(signals()) == 1 and len(emails()) == alerts
+    assert again.watch.opened == [] and again.watch.grown == 0
+
+    [signal] = signals()
+    signal.closed_at, signal.outcome = DAY0 + timedelta(days=11), "no_concern"
+    db.session.commit()
+    sweep(DAY0 + timedelta(days=12))
+    assert len(signals()) == 1 and len(emails()) == alerts  # the same cases: not reopened
+
+    third = treated(riverside, "Cal Cole", 14)
+    db.session.commit()
+    spread_checkin(third, code="muscle_weakness")
+    sweep(DAY0 + timedelta(days=17))
+    closed, new = signals()
+    assert closed.closed_at is not None and new.closed_at is None
+    assert new.treatment_ids == [first.id, second.id, third.id]
+    assert len(emails()) == 2 * alerts  # a new signal: told again
+
+
+def test_a_new_case_joins_the_open_signal_without_a_second_alert(riverside):
+    first, second = spread_pair(riverside)
+    sweep(DAY0 + timedelta(days=10))
+    alerts = len(emails())
+    third = treated(riverside, "Cal Cole", 14)
+    db.session.commit()
+    spread_checkin(third)
+
+    run = sweep(DAY0 + timedelta(days=17))
+
+    [signal] = signals()
+    assert signal.treatment_ids == [first.id, second.id, third.id]
+    assert signal.figures["patients"] == 3 and run.watch.grown == 1
+    assert len(emails()) == alerts
+
+
+@pytest.mark.parametrize(
+    ("second_day", "second_batch", "report_after_days", "signalled"),
+    [
+        pytest.param(40, BATCH, 2, False, id="40-days-apart"),
+        pytest.param(7, "OTHER1", 2, False, id="another-batch"),
+        pytest.param(7, BATCH, 30, False, id="reported-after-the-follow-up"),
+    ],
+)
+def test_what_is_not_a_spread_signal(
+    riverside, second_day, second_batch, report_after_days, signalled
+):
+    first = treated(riverside, "Ann Able", 0)
+    second = treated(riverside, "Bea Baker", second_day, batch=second_batch)
+    db.session.commit()
+    spread_checkin(first)
+    spread_checkin(second, days_after=report_after_days)
+    sweep(second.treated_at + timedelta(days=report_after_days + 1))
+    assert bool(signals()) is signalled and emails() == []
+
+
+def test_a_symptom_that_is_not_a_spread_sign_counts_for_nothing(riverside):
+    spread_pair(riverside, code="allergic_reaction")  # urgent, but not a spread sign
+    sweep(DAY0 + timedelta(days=10))
+    assert signals() == []
+
+
+def test_two_sweeps_at_once_raise_one_signal(app, riverside):
+    first, second = spread_pair(riverside)
+    now = DAY0 + timedelta(days=10)
+    start, errors = threading.Barrier(2), []
+
+    def run():
+        with app.app_context():
+            try:
+                start.wait()
+                watch_batches(now)
+                db.session.commit()
+            except Exception as error:  # noqa: BLE001 (reported by the assertion below)
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    db.session.expire_all()
+    assert len(signals()) == 1
+    assert len(emails()) == 2  # the alert address and the admin, once each
+
+
+def test_the_scheduler_job_runs_the_watch(app, riverside):
+    first, second = spread_pair(riverside)
+    run = scheduler.run_job(app, "sweep", now=DAY0 + timedelta(days=10))
+    assert run.ok and "opened 1 batch signals" in run.summary
+    assert len(signals(SPREAD)) == 1
+
+
+# --- excess -------------------------------------------------------------------------------------
+
+
+def seed_excess(clinic: Clinic, serious_patients: int = 4, others: int = 40):
+    """A batch of 10 treatments, `serious_patients` of them with a severe flag, and `others`
+    treatments of the product's other batches without one."""
+    bad = []
+    for n in range(10):
+        treatment = treated(clinic, f"Pat{n} Bad", n, batch="BAD1")
+        if n < serious_patients:
+            builders.flag(
+                treatment, "severe", "headache", opened_at=treatment.treated_at + timedelta(days=1)
+            )
+            bad.append(treatment)
+    for n in range(others):
+        treated(clinic, f"Pat{n} Good", n % 30, batch=f"GOOD{n % 3}")
+    db.session.commit()
+    return bad
+
+
+def test_a_batch_with_more_serious_cases_than_the_others_raises_an_excess_signal(riverside):
+    bad = seed_excess(riverside)
+
+    sweep(DAY0 + timedelta(days=40))
+
+    [signal] = signals()
+    assert signal.kind == EXCESS and signal.batch_key == "BAD1"
+    assert signal.treatment_ids == [t.id for t in bad]
+    figures = signal.figures
+    assert (figures["patients"], figures["serious"], figures["treatments"]) == (4, 4, 10)
+    assert figures["other_treatments"] == 40 and figures["other_serious"] == 0
+    assert figures["p_value"] < 0.01
+    assert emails() == []  # an excess waits for the morning digest
+
+    sweep(DAY0 + timedelta(days=40, hours=1))
+    assert len(signals()) == 1
+
+
+def test_too_few_patients_or_no_other_batch_raise_no_excess(riverside):
+    seed_excess(riverside, serious_patients=2)
+    sweep(DAY0 + timedelta(days=40))
+    assert signals() == []
+
+
+def test_no_other_batch_of_the_product_is_no_test(riverside):
+    seed_excess(riverside, others=0)
+    sweep(DAY0 + timedelta(days=40))
+    assert signals() == []
+
+
+def test_the_digest_tells_of_an_excess_even_without_new_flags(riverside):
+    seed_excess(riverside)
+    now = DAY0 + timedelta(days=40)
+    sweep(now)
+    morning = datetime(2026, 4, 12, 8, 0, tzinfo=UTC)  # 09:00 in London (summer time)
+    # yesterday's digest told of the flags: since then only the signal is new
+    db.session.add(
+        OutboxMessage(
+            clinic_id=riverside.id,
+            kind=DIGEST,
+            to_address="alerts@riverside.test",
+            subject="s",
+            body_text="t",
+            status="sent",
+            created_at=now - timedelta(hours=1),
+            next_attempt_at=now,
+        )
+    )
+    db.session.commit()
+
+    result = send_due_digests(morning)
+    db.session.commit()
+
+    assert result.digests == 1 and result.signals == 1 and result.cases == 0
+    [digest] = [m for m in emails(DIGEST) if m.status == "pending"]
+    assert digest.subject == "1 batch signal at Riverside Clinic"
+    assert "More serious reactions than the product's other batches" in digest.body_text
+    assert (
+        "BAD1" in digest.body_text and "4 patients with urgent or severe flags" in digest.body_text
+    )
+
+
+# --- cross-clinic notices -------------------------------------------------------------------------
+
+
+def test_another_clinic_that_used_the_batch_gets_a_notice_with_counts_only(riverside, hillside):
+    theirs = treated(hillside, "Hal Hill", 3, batch="c3709c3")
+    treated(hillside, "Ike Ives", 3, batch="ELSE1")
+    first, second = spread_pair(riverside)
+
+    sweep(DAY0 + timedelta(days=10))
+
+    spread = signals(SPREAD)[0]
+    [notice] = signals(NOTICE)
+    assert notice.clinic_id == hillside.id and notice.source_id == spread.id
+    assert notice.treatment_ids == []
+    assert notice.figures == {"kind": SPREAD, "patients": 2, "treatments": 2}
+    told = emails(clinic=hillside)
+    assert {m.to_address for m in told} == {"alerts@hillside.test", "admin@hillside.test"}
+    for message in told:
+        for text in (message.subject, message.body_text, message.body_html):
+            assert "Riverside" not in text
+            assert "another clinic on this system" in text.lower() or text == message.subject
+            for treatment in (first, second):
+                assert treatment.patient.name not in text
+                assert f"cases/{treatment.id}" not in text
+    assert "2 patients" in told[0].body_text
+    assert theirs.patient.name not in told[0].body_text
+    assert "/clinic/batches/botox/C3709C3" in told[0].body_text  # their own page of the batch
+
+    sweep(DAY0 + timedelta(days=10, hours=1))
+    assert len(signals(NOTICE)) == 1 and len(emails(clinic=hillside)) == len(told)
+
+
+def test_a_closed_notice_is_not_reopened_by_the_same_signal(riverside, hillside):
+    treated(hillside, "Hal Hill", 3)
+    spread_pair(riverside)
+    sweep(DAY0 + timedelta(days=10))
+    [notice] = signals(NOTICE)
+    notice.closed_at, notice.outcome = DAY0 + timedelta(days=11), "no_concern"
+    db.session.commit()
+    source = db.session.get(BatchSignal, notice.source_id)
+
+    told = notices.notify_other_clinics(source, DAY0 + timedelta(days=12))
+    db.session.commit()
+    assert told.notices == 0 and len(signals(NOTICE)) == 1
+
+    # a new signal at the first clinic (its first closed, a new patient's case) is a new notice
+    source.closed_at, source.outcome = DAY0 + timedelta(days=12), "reported"
+    third = treated(riverside, "Cal Cole", 14)
+    db.session.commit()
+    spread_checkin(third)
+    sweep(DAY0 + timedelta(days=17))
+    closed, new = signals(NOTICE)
+    assert new.closed_at is None and new.source_id != closed.source_id
+    assert new.figures == {"kind": SPREAD, "patients": 3, "treatments": 3}
+
+
+def test_an_excess_is_told_to_another_clinic_that_used_the_batch(riverside, hillside):
+    treated(hillside, "Hal Hill", 3, batch="BAD1")
+    seed_excess(riverside)
+    sweep(DAY0 + timedelta(days=40))
+    [notice] = signals(NOTICE)
+    assert notice.figures == {"kind": EXCESS, "patients": 4, "treatments": 4}
+    [alert, admin] = emails(clinic=hillside)
+    assert "more serious reactions than the product's other batches" in alert.body_text
+    assert "Pat0" not in alert.body_text and "Riverside" not in alert.body_text
+
+
+def test_a_clinic_that_did_not_use_the_batch_hears_nothing(riverside, hillside):
+    treated(hillside, "Hal Hill", 3, batch="ELSE1")
+    treated(hillside, "Ida Iron", -200)  # the same batch, long before the lookback
+    spread_pair(riverside)
+    sweep(DAY0 + timedelta(days=10))
+    assert signals(NOTICE) == [] and emails(clinic=hillside) == []
+    assert db.session.scalar(select(func.count(BatchSignal.id))) == 1
