@@ -11,6 +11,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import Flask
+from pyotp import random_base32
 from sqlalchemy import select
 
 from tests import builders
@@ -18,12 +19,13 @@ from tests.e2e.harness import CLINIC, Stack
 from tracker import create_app
 from tracker.catalogue import ENGLISH
 from tracker.extensions import db
-from tracker.models import LoginAttempt, Patient, Treatment
+from tracker.models import LoginAttempt, Patient, SecondFactor, Treatment
 from tracker.services.clinics.clinics import create_clinic, create_user, find_clinic
 from tracker.services.messaging.reminder_settings import stop_url
 from tracker.services.patients.links import issue_link
 from tracker.services.patients.patients import PatientDetails, create_patient
 from tracker.services.patients.treatments import TreatmentDetails, record_treatment
+from tracker.services.staff.recovery_codes import replace_codes
 from tracker.timeutil import utcnow
 
 
@@ -66,10 +68,16 @@ class Treated:
 
 
 def treated_patient(
-    app: Flask, name: str, clinic_name: str = CLINIC, language: str = ENGLISH
+    app: Flask,
+    name: str,
+    clinic_name: str = CLINIC,
+    language: str = ENGLISH,
+    *,
+    batch_number: str = "C1234AB5",
+    days_ago: float = 0,
 ) -> Treated:
-    """A new patient (reading `language`) with a treatment of this morning, as the clinic
-    records one."""
+    """A new patient (reading `language`) treated from `batch_number` two hours (and
+    `days_ago` days) ago, as the clinic records one."""
     email = unique_email(name)
     with on(app):
         clinic = find_clinic(clinic_name)
@@ -80,9 +88,9 @@ def treated_patient(
         recorded = record_treatment(
             patient,
             TreatmentDetails(
-                treated_at=utcnow() - timedelta(hours=2),
+                treated_at=utcnow() - timedelta(days=days_ago, hours=2),
                 product="Botox",
-                batch_number="C1234AB5",
+                batch_number=batch_number,
                 indication="cosmetic",
                 units_by_area={"forehead": 10},
             ),
@@ -101,6 +109,27 @@ def clinic_of_its_own(app: Flask, stack: Stack, nurse_name: str) -> tuple[str, s
         create_user(clinic, email, stack.password, "clinician", name=nurse_name)
         db.session.commit()
     return name, email
+
+
+@dataclass(frozen=True)
+class Admin:
+    """An admin with a second factor set up (as if enrolled earlier) and its recovery codes."""
+
+    email: str
+    recovery_codes: list[str]
+
+
+def admin_of(app: Flask, stack: Stack, clinic_name: str, name: str) -> Admin:
+    """A new admin of `clinic_name` (the stack's password) who has enrolled a second factor."""
+    email = f"admin.{secrets.token_hex(4)}@example.test"
+    with on(app):
+        admin = create_user(find_clinic(clinic_name), email, stack.password, "admin", name=name)
+        factor = SecondFactor(user_id=admin.id, secret=random_base32(), confirmed_at=utcnow())
+        db.session.add(factor)
+        db.session.flush()
+        codes = replace_codes(admin)
+        db.session.commit()
+    return Admin(email, codes)
 
 
 def flag_for(app: Flask, treated: Treated, code: str = "headache", severity: int = 4) -> int:

@@ -162,7 +162,8 @@ class Stack:
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     tokens: list[str] = field(default_factory=list)
     """Every personal-link and stop token a journey used: none may appear in an access log."""
-    deliveries: int = 0
+    commands: int = 0
+    """How many `flask tracker` job commands ran, numbering their logs."""
     certificate: Path | None = None
 
     def __post_init__(self) -> None:
@@ -244,8 +245,13 @@ class Stack:
 
     def deliver(self) -> str:
         """Send the outbox now (`flask tracker deliver`, as the scheduler's job does)."""
-        self.deliveries += 1
-        return run(["tracker", "deliver"], self.env, self.log(f"deliver-{self.deliveries}"))
+        self.commands += 1
+        return run(["tracker", "deliver"], self.env, self.log(f"deliver-{self.commands}"))
+
+    def sweep(self) -> str:
+        """Judge what is due now (`flask tracker sweep`, as the scheduler's job does)."""
+        self.commands += 1
+        return run(["tracker", "sweep"], self.env, self.log(f"sweep-{self.commands}"))
 
     def mail_to(self, address: str) -> list[EmailMessage]:
         """The messages aiosmtpd has taken for `address`, oldest first."""

@@ -30,10 +30,9 @@ def test_an_admin_sees_a_spread_signal_quarantines_the_batch_and_opens_the_repor
     clinic, _ = data.clinic_of_its_own(seeding, stack, "Nia Nurse")
     admin = data.admin_of(seeding, stack, clinic, "Aled Admin")
     batch = f"SP {secrets.token_hex(3).upper()}"
+    latest = batch.replace(" ", "").lower()  # one batch; shown as the latest treatment spelt it
     first = data.treated_patient(seeding, "Siân Swallow", clinic, batch_number=batch, days_ago=7)
-    second = data.treated_patient(
-        seeding, "Vic Vision", clinic, batch_number=batch.replace(" ", "").lower()
-    )
+    second = data.treated_patient(seeding, "Vic Vision", clinic, batch_number=latest)
 
     check_in_with(stack, seeding, phone, first, "Difficulty swallowing")
     check_in_with(stack, seeding, phone, second, "Double or blurred vision")
@@ -41,7 +40,7 @@ def test_an_admin_sees_a_spread_signal_quarantines_the_batch_and_opens_the_repor
     stack.deliver()
     (alert,) = [m for m in stack.mail_to(admin.email) if "batch" in m["Subject"].lower()]
     body = alert.get_body(("plain",)).get_content()
-    assert batch in alert["Subject"] + body
+    assert latest in alert["Subject"] and latest in body
     assert "Siân" not in body and "Vic" not in body  # the cases are links, never names
     case_links = links_in(alert, "clinic")
     assert {link.rsplit("/", 1)[1] for link in case_links} >= {
@@ -55,7 +54,7 @@ def test_an_admin_sees_a_spread_signal_quarantines_the_batch_and_opens_the_repor
     expect(page.get_by_role("heading", name="Cases", exact=True)).to_be_visible()
     banner = page.locator("#open-signals")
     expect(banner).to_contain_text("Possible toxin spread")
-    banner.get_by_role("link", name=f"Botox batch {batch}").click()
+    banner.get_by_role("link", name=f"Botox batch {latest}").click()
 
     signals = page.locator("#signals")
     expect(signals).to_contain_text("Possible toxin spread")
@@ -72,7 +71,7 @@ def test_an_admin_sees_a_spread_signal_quarantines_the_batch_and_opens_the_repor
     expect(page.get_by_role("heading", level=1)).to_have_text("Siân Swallow")
     page.locator("#case-report-link").click()
     expect(page.get_by_role("heading", name="Suspected adverse reaction report")).to_be_visible()
-    expect(page.locator("#patient-initials")).to_have_text("SS")
+    expect(page.locator("#patient-initials")).to_have_text("S.S.")
     expect(page.locator("#report-product")).to_contain_text(batch)
     expect(page.locator("#product-route")).to_have_text("Intramuscular")
     expect(page.locator("#report")).to_contain_text("Difficulty swallowing")
