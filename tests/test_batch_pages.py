@@ -335,3 +335,34 @@ def test_an_admin_of_another_clinic_cannot_quarantine_this_clinics_batch(
 
     assert response.status_code == 404
     assert db.session.scalar(select(func.count()).select_from(BatchQuarantine)) == 0
+
+
+def test_a_signal_says_what_its_rule_counted_in_words(clinician_client, clinic):
+    treated(clinic, "Ann One")
+    signal(
+        clinic,
+        figures={
+            "patients": 2,
+            "treatments": 2,
+            "symptoms": ["Difficulty swallowing", "Double or blurred vision"],
+            "first_treated_at": "2026-03-02T10:00:00+00:00",
+            "last_treated_at": "2026-03-09T10:00:00+00:00",
+            "within_days": 28,
+        },
+    )
+    excess = {"patients": 4, "treatments": 10, "serious": 4, "rate": 0.4, "other_treatments": 90}
+    excess |= {"other_serious": 3, "other_rate": 0.0333, "expected_rate": 0.0385}
+    signal(clinic, kind="excess", figures=excess | {"p_value": 0.000412})
+    signal(clinic, kind="notice", figures={"kind": "spread", "patients": 3, "treatments": 4})
+    db.session.commit()
+
+    page = " ".join(clinician_client.get(batch_url()).text.split())
+
+    assert (
+        "2 different patients treated from this batch between 02 Mar 2026 and 09 Mar 2026"
+        " (within 28 days of each other) reported signs that the toxin may have spread:"
+        " Difficulty swallowing, Double or blurred vision." in page
+    )
+    assert "4 of 10 treatments (40%) against 3 of 90 (3%)" in page
+    assert "exact binomial test gives p = 0.00041 (a signal below 0.01)" in page
+    assert "At another clinic: possible toxin spread, from 3 patients (4 treatments)." in page

@@ -114,9 +114,15 @@ def symptom_name(symptom: Symptom) -> str:
     return symptom_text(symptom).name
 
 
+def format_iso_local(value: str | None, tz_name: str, pattern: str = "moment") -> str:
+    """`format_local` of a time kept as ISO 8601 text (in JSON, e.g. a batch signal's figures)."""
+    return format_local(datetime.fromisoformat(value), tz_name, pattern) if value else ""
+
+
 def register(app: Flask) -> None:
     """Make the filters and globals available to every template."""
     app.add_template_filter(format_local, "local")
+    app.add_template_filter(format_iso_local, "iso_local")
     app.add_template_filter(format_hours, "duration")
     app.add_template_filter(format_elapsed, "elapsed")
     app.add_template_filter(tel_href, "tel")

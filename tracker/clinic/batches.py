@@ -70,6 +70,7 @@ def show_batch(record: BatchRecord, status: int = 200, refusal: str | None = Non
         REASON_LABELS=REASON_LABELS,
         SIGNAL_KINDS=SIGNAL_KINDS,
         SIGNAL_OUTCOMES=SIGNAL_OUTCOMES,
+        excess_p_value=DEFAULT_BATCH_WATCH.excess_p_value,
         **forms,
     )
     db.session.commit()  # after rendering: committing first would expire the rows shown
