@@ -131,14 +131,14 @@ def test_an_admin_token_quarantines_lifts_and_closes(admin_api, clinic, admin):
     made = admin_api.post(api_url() + "/quarantine", {"reason": "Recalled"})
     assert made.status_code == 201 and made.get_json()["reason"] == "Recalled"
     assert_error(admin_api.post(api_url() + "/quarantine", {"reason": "Again"}), 409)
-    lifted = admin_api.post(api_url() + "/quarantine/lift")
-    assert lifted.status_code == 200 and lifted.get_json()["lifted_by"]["id"] == admin.id
     closed = admin_api.post(api_url() + f"/signals/{row.id}/close", {"outcome": "quarantined"})
     assert closed.status_code == 200 and closed.get_json()["outcome"] == "quarantined"
     assert closed.get_json()["closed_by"] == {"id": admin.id, "name": admin.name}
     assert_error(
         admin_api.post(api_url() + f"/signals/{row.id}/close", {"outcome": "reported"}), 409
     )
+    lifted = admin_api.post(api_url() + "/quarantine/lift")
+    assert lifted.status_code == 200 and lifted.get_json()["lifted_by"]["id"] == admin.id
     actions = set(db.session.scalars(select(AuditEvent.action)))
     assert {"batch.quarantine", "batch.quarantine_lift", "batch_signal.close"} <= actions
 
@@ -149,6 +149,7 @@ def test_an_admin_token_quarantines_lifts_and_closes(admin_api, clinic, admin):
         ("/quarantine", {"reason": "x" * 10_000}, "reason"),
         ("/quarantine", {"reason": "   "}, "reason"),
         ("/signals/{id}/close", {"outcome": "thrown_away"}, "outcome"),
+        ("/signals/{id}/close", {"outcome": "quarantined"}, "outcome"),  # it is not
         ("/signals/{id}/close", {"outcome": "reported", "note": "x" * 10_000}, "note"),
     ],
 )

@@ -14,6 +14,7 @@ from tests.test_catalogue_cy import SCRIPTS, database_at, insert_catalogue
 from tracker.batches import batch_key, product_key, tidy
 from tracker.catalogue import DEFAULT_CATALOGUE
 from tracker.extensions import db
+from tracker.invalid import InvalidInput
 from tracker.models import Symptom, Treatment
 from tracker.services.patients.treatments import TreatmentDetails, record_treatment
 from tracker.timeutil import utcnow
@@ -120,3 +121,23 @@ def test_the_migration_keys_existing_treatments_and_marks_spread_signs(tmp_path)
         columns = {c["name"] for c in sa.inspect(db.engine).get_columns("treatments")}
         tables_left = set(sa.inspect(db.engine).get_table_names())
     assert "batch_key" not in columns and "batch_signals" not in tables_left
+
+
+@pytest.mark.parametrize(
+    ("product", "batch", "field"),
+    [("Botox", "ß" * 31, "batch_number"), ("ß" * 61, "C1", "product")],
+)
+def test_a_name_whose_key_outgrows_its_column_is_refused_not_stored(
+    app, clinic, make_patient, product, batch, field
+):
+    patient, earlier = make_patient()
+    details = TreatmentDetails(
+        treated_at=earlier.treated_at,
+        product=product,
+        batch_number=batch,
+        indication="cosmetic",
+        units_by_area={"forehead": 10},
+    )
+    with pytest.raises(InvalidInput) as refused:
+        record_treatment(patient, details)
+    assert set(refused.value.fields) == {field}

@@ -476,6 +476,8 @@ def test_the_clinicians_part_through_the_api(api, case):
         {"other_medicines": "x" * 10_000},
         {"descriptions": {"999999": "not a reaction"}},
         {"descriptions": {"pain": "keyed by code"}},
+        {"descriptions": {"²": "a digit that is no number"}},
+        {"descriptions": {"1" * 11: "beyond any id"}},
         {"surprise": 1},
     ],
 )

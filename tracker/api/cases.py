@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import datetime, timedelta
 
 from ..extensions import db
@@ -159,8 +160,11 @@ def get_case_report(treatment: Treatment):
     return result
 
 
+SYMPTOM_ID_KEY = re.compile(r"[0-9]{1,10}")
+
+
 def _descriptions(sent: dict[str, str]) -> dict[int, str]:
-    if any(not key.isdigit() or len(key) > 10 for key in sent):
+    if any(not SYMPTOM_ID_KEY.fullmatch(key) for key in sent):  # not isdigit(): "²" is a digit
         raise ApiError(422, fields={"descriptions": "Key each description by a symptom_id."})
     return {int(key): text for key, text in sent.items()}
 

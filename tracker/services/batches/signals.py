@@ -13,7 +13,11 @@ from ...extensions import db
 from ...invalid import InvalidInput
 from ...models import SIGNAL_OUTCOMES, BatchSignal, User
 from ...timeutil import utcnow
+from . import quarantine
 from .reasons import optional_note
+
+QUARANTINED = "quarantined"
+"""The outcome that says the batch is quarantined: true only while a quarantine is in force."""
 
 
 class SignalConflict(Exception):
@@ -46,11 +50,17 @@ def close_signal(
     now: datetime | None = None,
 ) -> BatchSignal:
     """Close the open `signal` with `outcome` and `note` (flush only). Raises `InvalidInput`
-    for an unknown outcome or a too long note, `SignalConflict` when it is closed already
+    for an unknown outcome, "quarantined" while the batch is not, or a too long note, `SignalConflict` when it is closed already
     (compared and set in one statement, so two admins cannot both close it)."""
     if outcome not in SIGNAL_OUTCOMES:
         choices = ", ".join(SIGNAL_OUTCOMES)
         raise InvalidInput.on("outcome", f"Choose an outcome: one of {choices}.")
+    if outcome == QUARANTINED and not quarantine.in_force(
+        signal.clinic_id, signal.product_key, signal.batch_key
+    ):
+        raise InvalidInput.on(
+            "outcome", "The batch is not quarantined: quarantine it first, with a reason."
+        )
     note = optional_note(note)
     closed = db.session.execute(
         update(BatchSignal)

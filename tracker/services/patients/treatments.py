@@ -32,6 +32,8 @@ from .erased import refuse_if_erased
 from .followup import followed_up_treatment
 
 TEXT_MAX_CHARS = {"product": 120, "batch_number": 60}
+KEY_OF = {"product": product_key, "batch_number": batch_key}
+"""Each text's key (tracker/batches.py), stored beside it in a column as long as the text's."""
 AREA_MAX_CHARS = 60
 MAX_UNITS_PER_AREA = 1000
 
@@ -135,7 +137,7 @@ def _validate(
         value = (getattr(details, name) or "").strip()
         if not value:
             errors[name] = "Required."
-        elif len(value) > limit:
+        elif len(value) > limit or len(KEY_OF[name](value)) > limit:  # "ß" keys as "SS"
             errors[name] = f"Keep it to {limit} characters or fewer."
     if details.indication not in INDICATIONS:
         errors["indication"] = "Choose one of: " + ", ".join(INDICATIONS) + "."
