@@ -50,8 +50,9 @@ def close_signal(
     now: datetime | None = None,
 ) -> BatchSignal:
     """Close the open `signal` with `outcome` and `note` (flush only). Raises `InvalidInput`
-    for an unknown outcome, "quarantined" while the batch is not, or a too long note, `SignalConflict` when it is closed already
-    (compared and set in one statement, so two admins cannot both close it)."""
+    for an unknown outcome, "quarantined" while the batch is not, or a too long note;
+    `SignalConflict` when it is closed already (compared and set in one statement, so two
+    admins cannot both close it)."""
     if outcome not in SIGNAL_OUTCOMES:
         choices = ", ".join(SIGNAL_OUTCOMES)
         raise InvalidInput.on("outcome", f"Choose an outcome: one of {choices}.")
