@@ -155,7 +155,11 @@ def test_an_api_check_in_closes_the_silence_and_the_exports_say_so(silent, api):
     (event,) = [
         e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "AdverseEvent"
     ]
-    assert event["outcome"]["text"] == "Resolved by the system: Patient checked in"
+    # The outcome is the patient's (proposed from the check-ins until confirmed), the flag's
+    # resolution beside it.
+    assert event["outcome"]["text"] == (
+        "Unknown (proposed from the check-ins); flag resolved by the system: Patient checked in"
+    )
 
 
 # --- the outcome is the system's, never a clinician's ---------------------------------------

@@ -24,7 +24,7 @@ from tests.e2e.conftest import DESKTOP, PHONE, TIMEOUT_MS
 from tests.e2e.pages import Page, assert_accessible, enter_password, expect, start_check_in
 from tests.test_course_chart import contrast
 from tracker.extensions import db
-from tracker.models import OutboxMessage, Patient, Treatment, User
+from tracker.models import BatchSignal, OutboxMessage, Patient, Treatment, User
 from tracker.models.outbox import FAILED
 from tracker.services.clinics.catalogue_admin import clinic_symptoms
 from tracker.services.clinics.clinics import create_user, find_clinic
@@ -50,6 +50,7 @@ class World:
     links: dict[str, str]
     stop_token: str
     untreated_link: str
+    clinician_id: int
 
 
 def _link(seeding, patient_id: int, now=None) -> str:
@@ -84,6 +85,20 @@ def world(stack, seeding) -> World:
                 name="Una Untreated", email=data.unique_email("Una"), timezone="Europe/London"
             ),
         ).id
+        treated = db.session.get(Treatment, patient.treatment_id)
+        db.session.add(  # a signal on the patient's batch: the batch page shows it, to close
+            BatchSignal(
+                clinic_id=treated.clinic_id,
+                kind="spread",
+                product_key=treated.product_key,
+                batch_key=treated.batch_key,
+                product=treated.product,
+                batch_number=treated.batch_number,
+                treatment_ids=[treated.id],
+                figures={"patients": 2, "treatments": 2, "symptoms": ["Difficulty breathing"]},
+            )
+        )
+        clinician_id = db.session.scalar(select(User.id).where(User.email == clinician))
         for message in db.session.scalars(  # the invite bounced: Messages lists it
             select(OutboxMessage).where(OutboxMessage.patient_id == patient.patient_id)
         ):
@@ -109,6 +124,7 @@ def world(stack, seeding) -> World:
         links=links,
         stop_token=data.stop_token(seeding, patient),
         untreated_link=_link(seeding, untreated),
+        clinician_id=clinician_id,
     )
 
 
@@ -310,7 +326,11 @@ STAFF_PAGES: dict[str, Visit] = {
     "staff-list": go("/clinic/staff", shows="tr[id^=staff-] form"),
     "staff-new": go("/clinic/staff/new"),
     "staff-new-with-errors": form_with_errors("/clinic/staff/new", "Add"),
+    "staff-details": go("/clinic/staff/{w.clinician_id}/details"),
     "audit-log": go("/clinic/audit"),
+    "batches": go("/clinic/batches"),
+    "batch-page": go("/clinic/batches/botox/C1234AB5"),
+    "case-report": go("/clinic/cases/{w.patient.treatment_id}/report"),
     "messages-failed": go("/clinic/messages", shows="tr[id^=message-]"),
     "account": go("/account/password"),
     "api-docs": go("/api/v1/docs"),
