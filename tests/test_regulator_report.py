@@ -90,6 +90,8 @@ def test_initials(name, expected):
         (date(1980, 3, 3), date(2026, 3, 2), 45),
         (date(2000, 2, 29), date(2026, 2, 28), 25),
         (date(2000, 2, 29), date(2026, 3, 1), 26),
+        (date(2026, 3, 3), date(2026, 3, 2), None),  # born after it: mistyped, asked again
+        (None, date(2026, 3, 2), None),
     ],
 )
 def test_age_in_whole_years_at_the_treatment(born, day, age):
@@ -378,10 +380,21 @@ def test_resolving_as_reported_without_a_date_is_today(client, nurse, case):
         {"reference": "   "},
         {"reference": "R" * 10_000},
         {"reported_on": "2026-03-06"},
+        {"reported_on": "2026-03-01"},
+        {"reported_on": "0001-01-01"},
         {"reported_on": "not a date"},
         {"outcome": "made_up"},
     ],
-    ids=["no reference", "blank reference", "10 kB reference", "future", "bad date", "outcome"],
+    ids=[
+        "no reference",
+        "blank reference",
+        "10 kB reference",
+        "future",
+        "before the treatment",
+        "year one",
+        "bad date",
+        "outcome",
+    ],
 )
 def test_a_bad_report_leaves_the_case_unresolved(client, nurse, case, values):
     before = _active_flag_ids(case)
@@ -515,6 +528,7 @@ def test_resolving_through_the_api_keeps_the_report(api, case):
         {"reference": None},
         {"reference": " "},
         {"reported_on": "2026-03-06"},
+        {"reported_on": "2026-03-01"},
         {"reported_on": "yesterday"},
     ],
 )

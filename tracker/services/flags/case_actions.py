@@ -120,8 +120,9 @@ def resolve_case(
         raise InvalidInput({"outcome": "Choose one of the outcomes in the list."})
     now = now or utcnow()
     if outcome == REPORTED_TO_REGULATOR:
-        today = local_date(now, treatment.patient.clinic.timezone)
-        if problems := regulator_report.reported_problems(reported_on, reference, today):
+        tz = treatment.patient.clinic.timezone
+        today, given_on = local_date(now, tz), local_date(treatment.treated_at, tz)
+        if problems := regulator_report.reported_problems(reported_on, reference, today, given_on):
             raise InvalidInput(problems)
         reported_on = reported_on or today
     _locked(treatment)

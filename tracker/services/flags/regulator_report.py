@@ -81,8 +81,11 @@ def initials(name: str) -> str:
     return "".join(f"{word[0].upper()}." for word in words if word[0].isalpha())
 
 
-def age_on(born: date, day: date) -> int:
-    """Whole years from `born` to `day`."""
+def age_on(born: date | None, day: date) -> int | None:
+    """Whole years from `born` to `day`; None without a date of birth, or with one after `day`
+    (a mistyped date: the report asks for it again rather than give a negative age)."""
+    if born is None or born > day:
+        return None
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
@@ -233,7 +236,7 @@ def build_report(treatment: Treatment, reporter: User) -> Report:
         proposed_outcome=propose_outcome(episodes),
         given_on=given_on,
         patient_initials=None if patient.erased_at else initials(patient.name),
-        patient_age=age_on(patient.date_of_birth, given_on) if patient.date_of_birth else None,
+        patient_age=age_on(patient.date_of_birth, given_on),
         route=route_of(treatment.indication),
     )
     report.missing.extend(missing(report))
@@ -244,7 +247,7 @@ def missing(report: Report) -> list[str]:
     """What the report still lacks, as keys of `MISSING_LABELS`, in the form's order."""
     gaps = {
         "sex": not report.patient.sex,
-        "date_of_birth": not report.patient.date_of_birth,
+        "date_of_birth": report.patient_age is None,
         "clinic_address": not report.clinic.address,
         "clinic_phone": not report.clinic.phone,
         "profession": not report.reporter.profession,
@@ -324,11 +327,16 @@ def update_report(
     return saved
 
 
-def reported_problems(reported_on: date | None, reference: str | None, today: date) -> dict:
-    """Why a report to the regulator cannot be recorded as given (empty: it can)."""
+def reported_problems(
+    reported_on: date | None, reference: str | None, today: date, given_on: date
+) -> dict:
+    """Why a report to the regulator cannot be recorded as given (empty: it can): its date
+    must be from the day the treatment was given (`given_on`) to `today`."""
     errors = {}
     if reported_on is not None and reported_on > today:
         errors["reported_on"] = "The date it was reported cannot be in the future."
+    elif reported_on is not None and reported_on < given_on:
+        errors["reported_on"] = "The date it was reported cannot be before the treatment."
     reference = (reference or "").strip()
     if not reference:
         errors["reference"] = "Give the regulator's reference for the report."
