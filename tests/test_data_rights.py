@@ -19,6 +19,7 @@ from tracker.models import (
     OutboxMessage,
     Patient,
     PatientLink,
+    RegulatorReport,
     Treatment,
     User,
 )
@@ -99,6 +100,35 @@ def test_admin_downloads_the_whole_record_as_json_attachment(app, case):
     )
     assert flag["notes"][0]["body"] == NOTE
     assert flag["resolved_at"].endswith("+00:00")
+    assert (treatment["quarantine_reason"], treatment["regulator_report"]) == (None, None)
+
+
+def test_the_export_holds_the_reason_a_quarantine_was_passed_and_the_regulator_report(app, case):
+    treatment = case.treatments[0]
+    treatment.quarantine_reason = "Only stock; patient agreed."
+    db.session.add(
+        RegulatorReport(
+            clinic_id=case.clinic_id,
+            treatment_id=treatment.id,
+            seriousness=["medically_important"],
+            outcome="recovering",
+            other_medicines="Ibuprofen",
+            reaction_notes={"9": "Heavy lid by evening."},
+            reported_on=NOW.date(),
+            reference="YC-1",
+        )
+    )
+    db.session.commit()
+
+    (exported,) = json.loads(signed_in(app).get(f"/clinic/patients/{case.id}/export.json").text)[
+        "treatments"
+    ]
+
+    assert exported["quarantine_reason"] == "Only stock; patient agreed."
+    report = exported["regulator_report"]
+    assert (report["seriousness"], report["outcome"]) == (["medically_important"], "recovering")
+    assert report["reaction_descriptions"] == {"9": "Heavy lid by evening."}
+    assert (report["reported_on"], report["reference"]) == ("2026-03-03", "YC-1")
 
 
 def test_export_is_audited_without_symptom_text(app, case):

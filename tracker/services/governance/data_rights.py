@@ -18,7 +18,17 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import selectinload
 
 from ...extensions import db
-from ...models import FAILED, PENDING, SENDING, SENT, Flag, FlagNote, OutboxMessage, Patient
+from ...models import (
+    FAILED,
+    PENDING,
+    SENDING,
+    SENT,
+    Flag,
+    FlagNote,
+    OutboxMessage,
+    Patient,
+    RegulatorReport,
+)
 from ...timeutil import utcnow
 from ..patients.erased import refuse_if_erased
 from ..patients.links import revoke_links
@@ -49,6 +59,21 @@ def _staff(user) -> dict[str, Any] | None:
     return {"id": user.id, "name": user.name, "registration_number": user.registration_number}
 
 
+def _report(report: RegulatorReport | None) -> dict[str, Any] | None:
+    """What a clinician gave a treatment's regulator report (the rest is in the record)."""
+    if report is None:
+        return None
+    return {
+        "seriousness": list(report.seriousness),
+        "outcome": report.outcome,
+        "other_medicines": report.other_medicines,
+        "reaction_descriptions": dict(report.reaction_notes),
+        "reported_on": report.reported_on.isoformat() if report.reported_on else None,
+        "reference": report.reference,
+        "updated_at": _iso(report.updated_at),
+    }
+
+
 def export_record(patient: Patient, now: datetime | None = None) -> dict[str, Any]:
     """The patient's whole record as plain JSON-ready data, oldest first."""
     record = patient_record(patient)
@@ -62,6 +87,14 @@ def export_record(patient: Patient, now: datetime | None = None) -> dict[str, An
                 selectinload(Flag.notes).selectinload(FlagNote.author),
                 selectinload(Flag.acknowledged_by),
                 selectinload(Flag.resolved_by),
+            )
+        )
+    }
+    reports = {
+        r.treatment_id: r
+        for r in db.session.scalars(
+            select(RegulatorReport).where(
+                RegulatorReport.treatment_id.in_([t.id for t in record.treatments])
             )
         )
     }
@@ -102,6 +135,8 @@ def export_record(patient: Patient, now: datetime | None = None) -> dict[str, An
                 "units_by_area": dict(t.units_by_area),
                 "units_total": t.units_total,
                 "practitioner": _staff(t.practitioner),
+                "quarantine_reason": t.quarantine_reason,
+                "regulator_report": _report(reports.get(t.id)),
                 "created_at": _iso(t.created_at),
             }
             for t in reversed(record.treatments)
