@@ -66,6 +66,9 @@ def test_the_list_has_the_pages_figures_and_each_batchs_url(nurse_api, clinic, o
     detail = nurse_api.get(batch["url"])
     assert detail.status_code == 200
     assert [t["patient_id"] for t in detail.get_json()["treatments"]] != []
+    figures = {name: batch[name] for name in detail.get_json()["figures"]}
+    assert detail.get_json()["figures"] == figures  # the list's figures, for the one batch
+    assert len(figures) == 8
 
 
 def test_the_detail_has_treatments_cases_quarantine_and_signals(nurse_api, clinic, admin):

@@ -82,6 +82,11 @@ def test_a_batch_page_lists_its_treatments_cases_and_signals(clinician_client, c
 
     page = clinician_client.get(batch_url()).text
 
+    figures = " ".join(page[page.index('id="batch-figures"') :].split("</dl>")[0].split())
+    assert "<dt>Treatments</dt><dd>2</dd> <dt>Patients</dt><dd>2</dd>" in figures
+    assert "<dt>Patients with urgent flags</dt><dd>1</dd>" in figures
+    assert "<dt>Patients with severe flags</dt><dd>1</dd>" in figures
+    assert "100% <span" in figures and "(2 of 2 treatments with an urgent" in figures
     assert "Ann One" in page and "Bea Two" in page and "Cal Other" not in page
     treatments = page[page.index('id="batch-treatments"') :]
     assert treatments.index("Bea Two") < treatments.index("Ann One")  # the newest first

@@ -15,12 +15,9 @@ SignalKind = Literal[tuple(SIGNAL_KINDS)]  # type: ignore[valid-type]
 SignalOutcome = Literal[tuple(SIGNAL_OUTCOMES)]  # type: ignore[valid-type]
 
 
-class BatchOut(Out):
-    product: str = Field(description="As the clinic's latest treatment from it spelt it.")
-    batch_number: str
-    product_key: str = Field(description="The product however typed: trimmed, case folded.")
-    batch_key: str = Field(description="The batch number without spaces, in capitals.")
-    url: str = Field(description="This batch's path in the API (its keys encoded).")
+class BatchFigures(Out):
+    """A batch's figures over the look-back, as the Batches page shows them."""
+
     treatments: int
     patients: int = Field(description="Distinct patients treated from it.")
     urgent_patients: int = Field(description="Patients with an urgent flag (any status).")
@@ -29,6 +26,14 @@ class BatchOut(Out):
     serious_treatments: int = Field(description="Treatments with an urgent or severe flag.")
     serious_rate: float = Field(description="serious_treatments / treatments.")
     last_used_at: OutTimestamp
+
+
+class BatchOut(BatchFigures):
+    product: str = Field(description="As the clinic's latest treatment from it spelt it.")
+    batch_number: str
+    product_key: str = Field(description="The product however typed: trimmed, case folded.")
+    batch_key: str = Field(description="The batch number without spaces, in capitals.")
+    url: str = Field(description="This batch's path in the API (its keys encoded).")
     quarantined: bool
     open_signals: int
 
@@ -78,6 +83,9 @@ class BatchDetail(Out):
     batch_number: str
     product_key: str
     batch_key: str
+    figures: BatchFigures | None = Field(
+        description="The Batches page's figures over the look-back; null: not used in it."
+    )
     treatments: list[BatchTreatmentOut] = Field(description="The newest first, any date.")
     cases: list[FlagOut] = Field(description="The flags of those treatments, the newest first.")
     quarantine: QuarantineOut | None = Field(description="The quarantine in force, if any.")

@@ -28,6 +28,7 @@ add_converter(bp)
 BATCH = "/batches/<batch_key:product>/<batch_key:batch>"
 USAGE_FIELDS = tuple(set(out.BatchOut.model_fields) - {"url", "quarantined", "open_signals"})
 """The list's fields that are the usage figures themselves (`usage.BatchUsage`)."""
+FIGURES = tuple(out.BatchFigures.model_fields)
 
 
 def _staff(user: User | None) -> schemas.StaffBrief | None:
@@ -66,6 +67,11 @@ def detail_out(record: BatchRecord) -> out.BatchDetail:
         batch_number=record.batch_number,
         product_key=record.product_key,
         batch_key=record.batch_key,
+        figures=(
+            out.BatchFigures(**{name: getattr(record.usage, name) for name in FIGURES})
+            if record.usage
+            else None
+        ),
         treatments=[out.BatchTreatmentOut.model_validate(t) for t in record.treatments],
         cases=[flag_out(f, patient_of[f.treatment_id]) for f in record.flags],
         quarantine=quarantine_out(record.quarantine) if record.quarantine else None,

@@ -71,6 +71,7 @@ def show_batch(record: BatchRecord, status: int = 200, refusal: str | None = Non
         SIGNAL_KINDS=SIGNAL_KINDS,
         SIGNAL_OUTCOMES=SIGNAL_OUTCOMES,
         excess_p_value=DEFAULT_BATCH_WATCH.excess_p_value,
+        lookback_days=DEFAULT_BATCH_WATCH.lookback_days,
         **forms,
     )
     db.session.commit()  # after rendering: committing first would expire the rows shown

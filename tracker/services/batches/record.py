@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from ...extensions import db
 from ...models import NOTICE, BatchQuarantine, BatchSignal, Flag, Treatment
+from .usage import BatchUsage, batch_usage
 
 
 @dataclass
@@ -27,6 +28,8 @@ class BatchRecord:
     """The clinic's quarantines of the batch, the latest first (at most one in force)."""
     signals: list[BatchSignal]
     """The clinic's signals of the batch: the open ones first, then the closed, newest first."""
+    usage: BatchUsage | None
+    """The Batches page's figures of it over the look-back (None: not used in it)."""
     by_id: dict[int, Treatment] = field(init=False)
     """The treatments by id."""
 
@@ -94,6 +97,13 @@ def batch_record(clinic_id: int, product_key: str, batch_key: str) -> BatchRecor
             BatchSignal.closed_at.is_not(None), BatchSignal.opened_at.desc(), BatchSignal.id.desc()
         )
     )
+    usage = batch_usage(clinic_id, only=(product_key, batch_key))
     return BatchRecord(
-        product_key, batch_key, treatments, list(flags), list(quarantines), list(signals)
+        product_key,
+        batch_key,
+        treatments,
+        list(flags),
+        list(quarantines),
+        list(signals),
+        usage[0] if usage else None,
     )

@@ -44,8 +44,9 @@ class BatchUsage:
         return self.serious_treatments / self.treatments if self.treatments else 0.0
 
 
-def _flag_marks(clinic_id: int):
-    """Per treatment of the clinic with flags: whether any is urgent, severe or for review."""
+def _flag_marks(treatments):
+    """Per treatment of `treatments` (a select of ids) with flags: whether any is urgent,
+    severe or for review (the flags read by their treatment, not every flag of the clinic)."""
 
     def has(*reasons: str):
         return func.max(case((Flag.reason.in_(reasons), 1), else_=0))
@@ -58,24 +59,33 @@ def _flag_marks(clinic_id: int):
             has(Reason.REVIEW).label("review"),
             has(*SERIOUS_REASONS).label("serious"),
         )
-        .where(Flag.clinic_id == clinic_id)
+        .where(Flag.treatment_id.in_(treatments))
         .group_by(Flag.treatment_id)
         .subquery()
     )
 
 
 def batch_usage(
-    clinic_id: int, now: datetime | None = None, policy: BatchWatchPolicy = DEFAULT_BATCH_WATCH
+    clinic_id: int,
+    now: datetime | None = None,
+    policy: BatchWatchPolicy = DEFAULT_BATCH_WATCH,
+    only: tuple[str, str] | None = None,
 ) -> list[BatchUsage]:
-    """Every batch the clinic treated from in the policy's look-back before `now`, the most
-    recently used first: two statements (the figures, the latest spelling of each)."""
+    """Every batch the clinic treated from in the policy's look-back before `now` (or the
+    one batch `only` names by its keys), the most recently used first: two statements (the
+    figures, the latest spelling of each)."""
     now = now or utcnow()
     in_window = and_(
         Treatment.clinic_id == clinic_id,
         Treatment.treated_at >= now - policy.lookback,
         Treatment.treated_at <= now,
+        *(
+            (Treatment.product_key == only[0], Treatment.batch_key == only[1])
+            if only is not None
+            else ()
+        ),
     )
-    marks = _flag_marks(clinic_id)
+    marks = _flag_marks(select(Treatment.id).where(in_window))
 
     def patients_with(mark):
         return func.count(func.distinct(case((mark == 1, Treatment.patient_id))))
