@@ -47,6 +47,9 @@ def t(treatment_id: int, patient_id: int, day: float, sign: bool = True) -> Batc
             [t(1, 1, 0), t(2, 2, 20), t(3, 3, 40)], {1, 2, 3}, id="a-chain-of-close-pairs"
         ),
         pytest.param(
+            [t(1, 1, 0), t(2, 2, 20), t(3, 3, 45)], {1, 2, 3}, id="days-0-20-45-one-cluster"
+        ),
+        pytest.param(
             [t(1, 1, 0), t(2, 1, 5), t(3, 2, 10)], {1, 2, 3}, id="a-patient-twice-and-another"
         ),
     ],
