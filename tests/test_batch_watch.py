@@ -7,14 +7,15 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from tests import builders
 from tests.conftest import STAFF_PASSWORD
-from tracker import scheduler
+from tracker import batch_rules, scheduler
 from tracker.extensions import db
 from tracker.models import EXCESS, NOTICE, SPREAD, BatchSignal, Clinic, OutboxMessage
-from tracker.services.batches import notices
+from tracker.services.batches import findings, notices
 from tracker.services.batches.notices import BATCH_SIGNAL
 from tracker.services.batches.watch import sweep_and_watch, watch_batches
 from tracker.services.clinics.clinics import create_clinic, create_user
@@ -153,6 +154,24 @@ def test_a_new_case_joins_the_open_signal_without_a_second_alert(riverside):
     assert signal.treatment_ids == [first.id, second.id, third.id]
     assert signal.figures["patients"] == 3 and run.watch.grown == 1
     assert len(emails()) == alerts
+
+
+def test_the_alert_says_each_case_was_within_28_days_of_another_not_of_each_other(riverside):
+    """Days 0, 20 and 45 make one cluster (0-20 and 20-45 overlap), 45 days end to end."""
+    cases = [treated(riverside, name, day) for name, day in (("Ann A", 0), ("Bea B", 20))]
+    cases.append(treated(riverside, "Cal C", 45))
+    db.session.commit()
+    for case in cases:
+        spread_checkin(case)
+
+    sweep(DAY0 + timedelta(days=48))
+
+    [signal] = signals(SPREAD)
+    assert signal.treatment_ids == [c.id for c in cases]
+    [alert, _] = emails()
+    for body in (alert.body_text, alert.body_html):
+        assert "between Mon 02 Mar 2026 and Thu 16 Apr 2026, each within 28 days of another" in body
+        assert "of each other" not in body
 
 
 @pytest.mark.parametrize(
@@ -371,3 +390,22 @@ def test_a_clinic_that_did_not_use_the_batch_hears_nothing(riverside, hillside):
     sweep(DAY0 + timedelta(days=10))
     assert signals(NOTICE) == [] and emails(clinic=hillside) == []
     assert db.session.scalar(select(func.count(BatchSignal.id))) == 1
+
+
+def test_batch_figures_is_one_grouped_read_without_a_probe_per_treatment(riverside):
+    """Two serious flags on one treatment count once; an erased patient counts for nothing; and
+    the read joins the serious treatments once instead of probing flags per treatment."""
+    bad = seed_excess(riverside)
+    builders.flag(bad[0], "urgent", "headache", opened_at=bad[0].treated_at + timedelta(days=2))
+    bad[1].patient.erased_at = DAY0 + timedelta(days=20)
+    db.session.commit()
+    statements = []
+    listen = lambda *args: statements.append(args[2])  # noqa: E731 (the statement text)
+    sa_event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        figures = findings.batch_figures(riverside.id, "botox", DAY0 - timedelta(days=1))
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", listen)
+    assert figures["BAD1"] == batch_rules.BatchFigures(9, 3, 3)
+    assert sum(f.treatments for f in figures.values()) == 49
+    assert statements and not any("EXISTS" in s.upper() for s in statements)
