@@ -47,6 +47,9 @@ def t(treatment_id: int, patient_id: int, day: float, sign: bool = True) -> Batc
             [t(1, 1, 0), t(2, 2, 20), t(3, 3, 40)], {1, 2, 3}, id="a-chain-of-close-pairs"
         ),
         pytest.param(
+            [t(1, 1, 0), t(2, 2, 20), t(3, 3, 45)], {1, 2, 3}, id="days-0-20-45-one-cluster"
+        ),
+        pytest.param(
             [t(1, 1, 0), t(2, 1, 5), t(3, 2, 10)], {1, 2, 3}, id="a-patient-twice-and-another"
         ),
     ],
@@ -183,14 +186,13 @@ def test_a_signal_opens_once_and_a_closed_one_stays_closed(
 
 
 @pytest.mark.parametrize(
-    ("has_open", "noticed", "source", "needed"),
+    ("told", "source", "needed"),
     [
-        pytest.param(False, set(), 7, True, id="first-notice"),
-        pytest.param(True, {7}, 7, False, id="open-already"),
-        pytest.param(True, {3}, 7, False, id="another-source-while-one-is-open"),
-        pytest.param(False, {7}, 7, False, id="closed-not-reopened-by-the-same-source"),
-        pytest.param(False, {3}, 7, True, id="a-new-source-after-a-closed-notice"),
+        pytest.param(set(), 7, True, id="first-notice"),
+        pytest.param({7}, 7, False, id="told-already-open-or-closed"),
+        pytest.param({3}, 7, True, id="another-source-while-one-is-open"),
+        pytest.param({3, 7}, 7, False, id="told-of-both"),
     ],
 )
-def test_a_clinic_hears_of_each_source_signal_once(has_open, noticed, source, needed):
-    assert needs_notice(has_open, noticed, source) is needed
+def test_a_clinic_hears_of_each_source_signal_once(told, source, needed):
+    assert needs_notice(told, source) is needed

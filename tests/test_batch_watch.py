@@ -7,14 +7,15 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from tests import builders
 from tests.conftest import STAFF_PASSWORD
-from tracker import scheduler
+from tracker import batch_rules, scheduler
 from tracker.extensions import db
 from tracker.models import EXCESS, NOTICE, SPREAD, BatchSignal, Clinic, OutboxMessage
-from tracker.services.batches import notices
+from tracker.services.batches import findings, notices
 from tracker.services.batches.notices import BATCH_SIGNAL
 from tracker.services.batches.watch import sweep_and_watch, watch_batches
 from tracker.services.clinics.clinics import create_clinic, create_user
@@ -139,20 +140,67 @@ def test_a_second_sweep_raises_nothing_new_and_a_closed_signal_stays_closed(rive
     assert len(emails()) == 2 * alerts  # a new signal: told again
 
 
-def test_a_new_case_joins_the_open_signal_without_a_second_alert(riverside):
+def test_a_new_patient_joins_the_open_signal_with_a_follow_up_alert_once(riverside, hillside):
+    treated(hillside, "Hal Hill", 3)
     first, second = spread_pair(riverside)
     sweep(DAY0 + timedelta(days=10))
-    alerts = len(emails())
+    alerts, told = len(emails(clinic=riverside)), len(emails(clinic=hillside))
     third = treated(riverside, "Cal Cole", 14)
     db.session.commit()
     spread_checkin(third)
 
     run = sweep(DAY0 + timedelta(days=17))
 
-    [signal] = signals()
+    [signal] = signals(SPREAD)
     assert signal.treatment_ids == [first.id, second.id, third.id]
     assert signal.figures["patients"] == 3 and run.watch.grown == 1
+    follow_up = emails(clinic=riverside)[alerts:]
+    assert {m.to_address for m in follow_up} == {"alerts@riverside.test", "admin@riverside.test"}
+    assert {m.dedupe_key for m in follow_up} >= {f"batch_signal:{signal.id}:patients:3"}
+    for message in follow_up:
+        assert "now 3 patients" in message.subject
+        assert f"cases/{third.id}" in message.body_text
+        assert "now counts 3 patients" in message.body_text
+    [notice] = signals(NOTICE)  # the other clinic's notice has the new counts, no new email
+    assert notice.figures["patients"] == 3 and notice.figures["treatments"] == 3
+    assert len(emails(clinic=hillside)) == told
+
+    sweep(DAY0 + timedelta(days=17, hours=1))
+    assert len(emails(clinic=riverside)) == alerts + len(follow_up)  # told once
+
+
+def test_a_new_treatment_of_a_patient_already_in_the_signal_is_no_new_alert(riverside):
+    first, second = spread_pair(riverside)
+    sweep(DAY0 + timedelta(days=10))
+    alerts = len(emails())
+    again = builders.treatment(first.patient, DAY0 + timedelta(days=12), batch=BATCH)
+    db.session.commit()
+    spread_checkin(again)
+
+    run = sweep(DAY0 + timedelta(days=16))
+
+    [signal] = signals()
+    assert signal.treatment_ids == [first.id, second.id, again.id]
+    assert signal.figures["patients"] == 2 and run.watch.grown == 1
     assert len(emails()) == alerts
+
+
+def test_the_alert_says_each_case_was_within_28_days_of_another_not_of_each_other(riverside):
+    """Days 0, 20 and 45 make one cluster (0-20 and 20-45 overlap), 45 days end to end."""
+    cases = [treated(riverside, name, day) for name, day in (("Ann A", 0), ("Bea B", 20))]
+    cases.append(treated(riverside, "Cal C", 45))
+    db.session.commit()
+    for case in cases:
+        spread_checkin(case)
+
+    sweep(DAY0 + timedelta(days=48))
+
+    [signal] = signals(SPREAD)
+    assert signal.treatment_ids == [c.id for c in cases]
+    [alert, _] = emails()
+    for body in (alert.body_text, alert.body_html):
+        assert "between Mon 02 Mar 2026 and Thu 16 Apr 2026, each within 28 days of another" in body
+        assert "of each other" not in body
 
 
 @pytest.mark.parametrize(
@@ -311,7 +359,12 @@ def test_another_clinic_that_used_the_batch_gets_a_notice_with_counts_only(river
     [notice] = signals(NOTICE)
     assert notice.clinic_id == hillside.id and notice.source_id == spread.id
     assert notice.treatment_ids == []
-    assert notice.figures == {"kind": SPREAD, "patients": 2, "treatments": 2}
+    assert notice.figures == {
+        "kind": SPREAD,
+        "patients": 2,
+        "treatments": 2,
+        "sources": [spread.id],
+    }
     told = emails(clinic=hillside)
     assert {m.to_address for m in told} == {"alerts@hillside.test", "admin@hillside.test"}
     for message in told:
@@ -350,7 +403,12 @@ def test_a_closed_notice_is_not_reopened_by_the_same_signal(riverside, hillside)
     sweep(DAY0 + timedelta(days=17))
     closed, new = signals(NOTICE)
     assert new.closed_at is None and new.source_id != closed.source_id
-    assert new.figures == {"kind": SPREAD, "patients": 3, "treatments": 3}
+    assert new.figures == {
+        "kind": SPREAD,
+        "patients": 3,
+        "treatments": 3,
+        "sources": [new.source_id],
+    }
 
 
 def test_an_excess_is_told_to_another_clinic_that_used_the_batch(riverside, hillside):
@@ -358,7 +416,12 @@ def test_an_excess_is_told_to_another_clinic_that_used_the_batch(riverside, hill
     seed_excess(riverside)
     sweep(DAY0 + timedelta(days=40))
     [notice] = signals(NOTICE)
-    assert notice.figures == {"kind": EXCESS, "patients": 4, "treatments": 4}
+    assert notice.figures == {
+        "kind": EXCESS,
+        "patients": 4,
+        "treatments": 4,
+        "sources": [notice.source_id],
+    }
     [alert, admin] = emails(clinic=hillside)
     assert "more serious reactions than the product's other batches" in alert.body_text
     assert "Pat0" not in alert.body_text and "Riverside" not in alert.body_text
@@ -371,3 +434,77 @@ def test_a_clinic_that_did_not_use_the_batch_hears_nothing(riverside, hillside):
     sweep(DAY0 + timedelta(days=10))
     assert signals(NOTICE) == [] and emails(clinic=hillside) == []
     assert db.session.scalar(select(func.count(BatchSignal.id))) == 1
+
+
+def test_batch_figures_is_one_grouped_read_without_a_probe_per_treatment(riverside):
+    """Two serious flags on one treatment count once; an erased patient counts for nothing; and
+    the read joins the serious treatments once instead of probing flags per treatment."""
+    bad = seed_excess(riverside)
+    builders.flag(bad[0], "urgent", "headache", opened_at=bad[0].treated_at + timedelta(days=2))
+    bad[1].patient.erased_at = DAY0 + timedelta(days=20)
+    db.session.commit()
+    statements = []
+    listen = lambda *args: statements.append(args[2])  # noqa: E731 (the statement text)
+    sa_event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        figures = findings.batch_figures(riverside.id, "botox", DAY0 - timedelta(days=1))
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", listen)
+    assert figures["BAD1"] == batch_rules.BatchFigures(9, 3, 3)
+    assert sum(f.treatments for f in figures.values()) == 49
+    assert statements and not any("EXISTS" in s.upper() for s in statements)
+
+
+def test_a_clinic_that_uses_the_batch_after_the_signal_opened_is_told_once(riverside, hillside):
+    spread_pair(riverside)
+    sweep(DAY0 + timedelta(days=10))
+    assert signals(NOTICE) == []
+    treated(hillside, "Hal Hill", 11)  # starts using the batch a day after the signal opened
+    db.session.commit()
+
+    run = sweep(DAY0 + timedelta(days=11, hours=1))
+
+    [spread] = signals(SPREAD)
+    [notice] = signals(NOTICE)
+    assert notice.clinic_id == hillside.id and notice.source_id == spread.id
+    assert run.watch.notices == 1 and "1 notices" in run.summary()
+    told = emails(clinic=hillside)
+    assert {m.to_address for m in told} == {"alerts@hillside.test", "admin@hillside.test"}
+
+    sweep(DAY0 + timedelta(days=11, hours=2))
+    assert len(signals(NOTICE)) == 1 and len(emails(clinic=hillside)) == len(told)
+
+
+def test_a_clinic_with_an_open_notice_of_the_batch_hears_of_a_second_source_in_it(
+    app, riverside, hillside
+):
+    """Three clinics used the batch; the first two each raise a signal: the third's one open
+    notice takes the newer source, and it is emailed once of each."""
+    lakeside = create_clinic("Lakeside Clinic")
+    lakeside.alert_email = "alerts@lakeside.test"
+    db.session.commit()
+    treated(lakeside, "Lou Lake", 3)
+    spread_pair(riverside)
+    sweep(DAY0 + timedelta(days=10))
+    [first_notice] = [n for n in signals(NOTICE) if n.clinic_id == lakeside.id]
+    riverside_signal = db.session.get(BatchSignal, first_notice.source_id)
+    assert len(emails(clinic=lakeside)) == 1
+
+    h1, h2 = treated(hillside, "Hal Hill", 4), treated(hillside, "Hue Hart", 6)
+    db.session.commit()
+    spread_checkin(h1)
+    spread_checkin(h2)
+    sweep(DAY0 + timedelta(days=12))
+
+    hillside_signal = next(s for s in signals(SPREAD) if s.clinic_id == hillside.id)
+    [notice] = [n for n in signals(NOTICE) if n.clinic_id == lakeside.id]
+    assert notice.id == first_notice.id and notice.closed_at is None
+    assert notice.source_id == hillside_signal.id
+    assert notice.figures["sources"] == sorted([riverside_signal.id, hillside_signal.id])
+    assert len(emails(clinic=lakeside)) == 2  # one email per source signal
+
+    for hours in (1, 2):  # both sources still open: no flip back, no more email
+        sweep(DAY0 + timedelta(days=12, hours=hours))
+    db.session.expire_all()
+    assert db.session.get(BatchSignal, notice.id).source_id == hillside_signal.id
+    assert len(emails(clinic=lakeside)) == 2

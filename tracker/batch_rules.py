@@ -227,11 +227,13 @@ def signal_change(
     return NOTHING
 
 
-def needs_notice(has_open_notice: bool, noticed_sources: Collection[int], source_id: int) -> bool:
-    """Whether another clinic that used the batch gets a notice of the signal `source_id`: not
-    while a notice of the batch is open there (one at a time), nor again for a source signal it
-    has had a notice of, open or closed (a closed notice is not reopened by the same signal)."""
-    return not has_open_notice and source_id not in noticed_sources
+def needs_notice(told_sources: Collection[int], source_id: int) -> bool:
+    """Whether another clinic that used the batch is told of the signal `source_id`: once per
+    source signal, whether its notice of it is still open or closed (a closed notice is not
+    reopened by the same signal). A clinic with an open notice of the batch from another source
+    is told too: that notice then carries the newer source (one open notice per clinic and
+    batch), and `told_sources` are every source any of its notices of the batch told of."""
+    return source_id not in told_sources
 
 
 def sorted_ids(ids: Iterable[int]) -> Sequence[int]:

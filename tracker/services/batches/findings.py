@@ -6,8 +6,8 @@ for a spread, batches with a spread-sign report in the lookback (`ix_reports_sym
 short range per spread-sign entry); for an excess, batches whose treatments in the lookback
 have urgent or severe flags from at least `excess_min_patients` patients
 (`ix_flags_reason_opened`, a range per reason). Erased patients' treatments count for nothing:
-no job judges an erased record. `serious_case` and `batch_figures` are the one measure of a
-serious case in SQL, for the Batches pages too.
+no job judges an erased record. `serious_case`, `serious_treatments` and `batch_figures` are the
+one measure of a serious case in SQL, for the Batches pages too.
 """
 
 from __future__ import annotations
@@ -196,23 +196,49 @@ def batch_figures(
     clinic_id: int, product_key: str, since: datetime
 ) -> dict[str, batch_rules.BatchFigures]:
     """Each batch of one product at the clinic since `since`: treatments, serious cases and
-    their patients (one statement)."""
-    serious = serious_case()
+    their patients (two statements: the clinic's erased patients, then one grouped read).
+
+    The serious cases are a LEFT JOIN to the clinic's serious treatments, read once
+    (`serious_treatments`), not a probe of the flags per treatment; erased patients are left
+    out by their ids (few: an erasure is rare), not by a lookup per row."""
+    serious = serious_treatments(clinic_id).subquery()
+    is_serious = serious.c.treatment_id.is_not(None)
+    erased = erased_patient_ids(clinic_id)
     rows = db.session.execute(
         select(
             Treatment.batch_key,
             func.count(Treatment.id),
-            func.sum(case((serious, 1), else_=0)),
-            func.count(distinct(case((serious, Treatment.patient_id)))),
+            func.count(serious.c.treatment_id),
+            func.count(distinct(case((is_serious, Treatment.patient_id)))),
         )
+        .outerjoin(serious, serious.c.treatment_id == Treatment.id)
         .where(
             Treatment.clinic_id == clinic_id,
             Treatment.product_key == product_key,
-            _followed(since),
+            Treatment.treated_at >= since,
+            *([Treatment.patient_id.not_in(erased)] if erased else []),
         )
         .group_by(Treatment.batch_key)
     )
-    return {row[0]: batch_rules.BatchFigures(row[1], int(row[2] or 0), row[3]) for row in rows}
+    return {row[0]: batch_rules.BatchFigures(row[1], row[2], row[3]) for row in rows}
+
+
+def serious_treatments(clinic_id: int):
+    """SQL: the clinic's serious treatments (`serious_case`), each once."""
+    return (
+        select(Flag.treatment_id)
+        .distinct()
+        .where(Flag.clinic_id == clinic_id, Flag.reason.in_(batch_rules.SERIOUS_REASONS))
+    )
+
+
+def erased_patient_ids(clinic_id: int) -> list[int]:
+    """The clinic's erased patients (one statement)."""
+    return list(
+        db.session.scalars(
+            select(Patient.id).where(Patient.clinic_id == clinic_id, Patient.erased_at.is_not(None))
+        )
+    )
 
 
 def _serious_cases(key: BatchKey, since: datetime) -> list:

@@ -5,9 +5,14 @@ in a few statements), then stores each signal in its own short write transaction
 the clinic's signals of that kind and batch are read in it, `batch_rules.signal_change`
 decides, and the one-open-signal index refuses a duplicate opened meanwhile by another sweep
 (insert-or-ignore, then nothing more is done), so running it twice, or two at once, raises
-nothing twice. A signal that opens is told at once in the same transaction: a spread to the
-clinic (`notices.queue_spread_alert`), and either kind to every other clinic that used the
-batch (`notices.notify_other_clinics`); an excess waits for the morning digest.
+nothing twice. A spread signal is told to its clinic at once, in the transaction that opens it
+(`notices.queue_spread_alert`), and again each time it gains a patient (a new treatment of a
+patient already in it is no news); an excess waits for the morning digest.
+
+Then, on every pass, each open spread or excess signal is told to the other clinics that used
+its batch in the lookback and were not told of it yet (`notices.notify_other_clinics`, in its
+own write transaction): one statement finds the open signals, and each needs two indexed reads
+when there is nothing to tell.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from ... import batch_rules
 from ...catalogue import DEFAULT_BATCH_WATCH, BatchWatchPolicy
 from ...extensions import db
 from ...infrastructure.database import begin_write, insert_ignoring_conflicts
-from ...models import SPREAD, BatchSignal
+from ...models import EXCESS, SPREAD, BatchSignal
 from ...timeutil import utcnow
 from ..flags import flagging
 from . import findings, notices
@@ -52,7 +57,9 @@ def _store(found: Found, now: datetime, policy: BatchWatchPolicy, result: WatchR
     """Open, grow or leave the signal of what was found, in the caller's write transaction."""
     clinic_id, product_key, batch_key = found.key
     rows = db.session.execute(
-        select(BatchSignal.id, BatchSignal.closed_at, BatchSignal.treatment_ids).where(
+        select(
+            BatchSignal.id, BatchSignal.closed_at, BatchSignal.treatment_ids, BatchSignal.figures
+        ).where(
             BatchSignal.clinic_id == clinic_id,
             BatchSignal.kind == found.kind,
             BatchSignal.product_key == product_key,
@@ -79,6 +86,9 @@ def _store(found: Found, now: datetime, policy: BatchWatchPolicy, result: WatchR
             .execution_options(synchronize_session=False)
         )
         result.grown += 1
+        if found.kind == SPREAD and found.figures["patients"] > open_row.figures["patients"]:
+            signal = db.session.get(BatchSignal, open_row.id, populate_existing=True)
+            result.alerts += notices.queue_spread_alert(signal, now, grown=True)
         return
     signal_id = db.session.execute(
         insert_ignoring_conflicts(BatchSignal)
@@ -101,9 +111,27 @@ def _store(found: Found, now: datetime, policy: BatchWatchPolicy, result: WatchR
     result.opened.append(signal_id)
     if signal.kind == SPREAD:
         result.alerts += notices.queue_spread_alert(signal, now)
-    told = notices.notify_other_clinics(signal, now, policy)
-    result.notices += told.notices
-    result.alerts += told.emails
+
+
+def _tell_other_clinics(now: datetime, policy: BatchWatchPolicy, result: WatchResult) -> None:
+    """Tell the other clinics of every open spread or excess signal, each in its own write
+    transaction (see the module's docstring)."""
+    open_signals = list(
+        db.session.scalars(
+            select(BatchSignal)
+            .where(BatchSignal.closed_at.is_(None), BatchSignal.kind.in_((SPREAD, EXCESS)))
+            .order_by(BatchSignal.id)
+        )
+    )
+    for signal in open_signals:  # as read: the commits below do not read them again
+        db.session.expunge(signal)
+    db.session.commit()
+    for signal in open_signals:
+        begin_write()
+        told = notices.notify_other_clinics(signal, now, policy)
+        result.notices += told.notices
+        result.alerts += told.emails
+        db.session.commit()
 
 
 def watch_batches(
@@ -125,6 +153,7 @@ def watch_batches(
         begin_write()
         _store(one, now, policy, result)
         db.session.commit()
+    _tell_other_clinics(now, policy, result)
     return result
 
 
@@ -137,7 +166,7 @@ class SweepRun:
 
     def summary(self) -> str:
         line = self.flags.summary()
-        if self.watch.opened or self.watch.grown:
+        if self.watch.opened or self.watch.grown or self.watch.notices:
             line += f"; {self.watch.summary()}"
         return line
 
