@@ -75,7 +75,7 @@ def test_the_detail_has_treatments_cases_quarantine_and_signals(nurse_api, clini
     first = treated(clinic, "Ann One", reasons=("urgent",))
     second = treated(clinic, "Bea Two", at=TREATED_AT + timedelta(days=2))
     signal(clinic, treatment_ids=[first.id, 424242])
-    signal(clinic, kind="notice", figures={"patients": 4, "clinics": 1})
+    signal(clinic, kind="notice", figures={"patients": 4, "clinics": 1, "sources": [77]})
     row = BatchQuarantine(
         clinic_id=clinic.id,
         product_key="botox",

@@ -365,7 +365,7 @@ def test_a_signal_says_what_its_rule_counted_in_words(clinician_client, clinic):
 
     assert (
         "2 different patients treated from this batch between 02 Mar 2026 and 09 Mar 2026"
-        " (within 28 days of each other) reported signs that the toxin may have spread:"
+        ", each within 28 days of another, reported signs that the toxin may have spread:"
         " Difficulty swallowing, Double or blurred vision." in page
     )
     assert "4 of 10 treatments (40%) against 3 of 90 (3%)" in page

@@ -45,13 +45,17 @@ def quarantine_out(row: BatchQuarantine) -> out.QuarantineOut:
     )
 
 
+INTERNAL_FIGURES = {"sources"}
+"""A notice's keeping of which other clinic's signals it told of: their ids stay here."""
+
+
 def signal_out(signal: BatchSignal, case_ids: list[int]) -> out.SignalOut:
     return out.SignalOut(
         id=signal.id,
         kind=signal.kind,
         kind_label=SIGNAL_KINDS[signal.kind],
         opened_at=signal.opened_at,
-        figures=dict(signal.figures or {}),
+        figures={k: v for k, v in (signal.figures or {}).items() if k not in INTERNAL_FIGURES},
         case_treatment_ids=case_ids,
         closed_at=signal.closed_at,
         closed_by=_staff(signal.closed_by),
