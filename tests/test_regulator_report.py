@@ -438,7 +438,12 @@ def test_the_json_report_has_every_part(api, case):
     assert reactions["pain"]["proposed_outcome"] == "recovered"
     assert reactions["pain"]["ended_at"] is not None
     assert body["outcome"] == {"confirmed": None, "proposed": "not_recovered"}
-    assert body["serious"] is False and body["seriousness"] == []
+    # Not assessed yet: proposed serious (an urgent symptom), as the FHIR export says too.
+    assert (body["serious"], body["serious_assessed"], body["seriousness"]) == (True, False, [])
+    bundle = api.get(f"/api/v1/treatments/{case.id}/fhir").get_json()
+    events = [e["resource"] for e in bundle["entry"] if e["resource"]["id"].startswith("flag-")]
+    (urgent,) = [e for e in events if any(x.get("valueCode") == "urgent" for x in e["extension"])]
+    assert urgent["seriousness"]["coding"][0]["code"] == "Serious"
     assert set(body["missing"]) == {
         "sex",
         "date_of_birth",

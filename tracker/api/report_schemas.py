@@ -70,7 +70,11 @@ class ReportOut(Out):
     patient: ReportPatient
     product: ReportProduct
     reactions: list[ReportReaction]
-    serious: bool
+    serious: bool = Field(
+        description="As the ticked criteria say once a clinician saved the report; until then "
+        "proposed (an urgent symptom or emergency care), as the FHIR export says."
+    )
+    serious_assessed: bool = Field(description="Whether a clinician has saved the report.")
     seriousness: list[Seriousness]
     outcome: ReportOutcome
     other_medicines: str
@@ -150,6 +154,7 @@ def report_out(report: Report) -> ReportOut:
             for r in report.reactions
         ],
         serious=report.is_serious,
+        serious_assessed=report.saved is not None,
         seriousness=report.seriousness,
         outcome=ReportOutcome(confirmed=report.confirmed_outcome, proposed=report.proposed_outcome),
         other_medicines=report.other_medicines,

@@ -36,14 +36,12 @@ from ...models import (
     RegulatorReport,
     Treatment,
 )
-from ...rules import Reason
 from ...timeutil import utcnow
 from ..patients.treatments import TreatmentRecord, treatment_record
-from .regulator_report import UNKNOWN, proposed_outcomes, saved_report
+from .regulator_report import UNKNOWN, proposed_outcomes, proposed_serious, saved_report
 
 TERMINOLOGY = "http://terminology.hl7.org/CodeSystem"
 SEVERITY_CODES = {1: "mild", 2: "moderate", 3: "severe", 4: "severe"}
-SERIOUS_OUTCOMES = {"emergency_care"}
 LANGUAGE_TAGS = "urn:ietf:bcp:47"  # FHIR's system for language codes (BCP 47 tags: en, cy)
 FHIR_OUTCOMES = {
     "recovered": ("resolved", "Resolved"),
@@ -239,7 +237,7 @@ def _outcome(flag: Flag, reporting: Reporting) -> dict[str, Any]:
 def _is_serious(flag: Flag, reporting: Reporting) -> bool:
     if reporting.saved is not None:
         return bool(reporting.saved.seriousness)
-    return flag.reason == Reason.URGENT or flag.outcome in SERIOUS_OUTCOMES
+    return proposed_serious([flag])
 
 
 def _adverse_event(

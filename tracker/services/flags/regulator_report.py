@@ -81,6 +81,17 @@ def initials(name: str) -> str:
     return "".join(f"{word[0].upper()}." for word in words if word[0].isalpha())
 
 
+SERIOUS_OUTCOMES = frozenset({"emergency_care"})
+"""Flag outcomes that make a reaction serious until a clinician has assessed it."""
+
+
+def proposed_serious(flags: Iterable[Flag]) -> bool:
+    """Whether reactions with these flags are serious before a clinician ticks any criterion:
+    an urgent symptom, or one that needed emergency care. The report and the FHIR export both
+    propose it so, and both follow the clinician's criteria once saved."""
+    return any(f.reason == rules.Reason.URGENT or f.outcome in SERIOUS_OUTCOMES for f in flags)
+
+
 def age_on(born: date | None, day: date) -> int | None:
     """Whole years from `born` to `day`; None without a date of birth, or with one after `day`
     (a mistyped date: the report asks for it again rather than give a negative age)."""
@@ -123,6 +134,7 @@ class Report:
     reactions: list[Reaction]
     saved: RegulatorReport | None
     proposed_outcome: str
+    proposed_serious: bool
     given_on: date
     patient_initials: str | None
     patient_age: int | None
@@ -135,7 +147,8 @@ class Report:
 
     @property
     def is_serious(self) -> bool:
-        return bool(self.seriousness)
+        """As the clinician's criteria say, once saved; until then as proposed."""
+        return bool(self.seriousness) if self.saved else self.proposed_serious
 
     @property
     def confirmed_outcome(self) -> str | None:
@@ -224,7 +237,8 @@ def build_report(treatment: Treatment, reporter: User) -> Report:
     patient = treatment.patient
     clinic = patient.clinic  # (a treatment is of its patient's clinic)
     saved = saved_report(treatment.id)
-    reactions, episodes = _reactions(treatment, case_flags(treatment), saved)
+    flags = case_flags(treatment)
+    reactions, episodes = _reactions(treatment, flags, saved)
     given_on = local_date(treatment.treated_at, clinic.timezone)
     report = Report(
         treatment=treatment,
@@ -234,6 +248,7 @@ def build_report(treatment: Treatment, reporter: User) -> Report:
         reactions=reactions,
         saved=saved,
         proposed_outcome=propose_outcome(episodes),
+        proposed_serious=proposed_serious(flags),
         given_on=given_on,
         patient_initials=None if patient.erased_at else initials(patient.name),
         patient_age=age_on(patient.date_of_birth, given_on),
