@@ -19,6 +19,7 @@ from tests.e2e.harness import CLINIC, Stack
 from tracker import create_app
 from tracker.catalogue import ENGLISH
 from tracker.extensions import db
+from tracker.infrastructure.database import WRITE
 from tracker.models import LoginAttempt, Patient, SecondFactor, Treatment
 from tracker.services.clinics.clinics import create_clinic, create_user, find_clinic
 from tracker.services.messaging.reminder_settings import stop_url
@@ -30,8 +31,13 @@ from tracker.timeutil import utcnow
 
 
 def seeding_app(stack: Stack) -> Flask:
-    """An app in this process on the stack's database, with its key (links are signed with it)."""
-    return create_app(
+    """An app in this process on the stack's database, with its key (links are signed with it).
+
+    Every transaction it begins is a write transaction (BEGIN IMMEDIATE on SQLite), as the
+    app's requests are: seeding reads, then writes, while gunicorn writes too, and a SQLite
+    transaction that read before another connection committed cannot write any more.
+    """
+    app = create_app(
         {
             "TESTING": True,  # never starts a scheduler here, whatever the environment says
             "TRACKER_SCHEDULER": False,
@@ -40,6 +46,9 @@ def seeding_app(stack: Stack) -> Flask:
             "TRACKER_BASE_URL": stack.base_url,
         }
     )
+    with app.app_context():
+        db.engine.update_execution_options(**WRITE)
+    return app
 
 
 @contextlib.contextmanager
