@@ -9,6 +9,7 @@ check-ins, seeded once for the module; each page is its own test id.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -51,6 +52,7 @@ class World:
     stop_token: str
     untreated_link: str
     clinician_id: int
+    batch_key: str
 
 
 def _link(seeding, patient_id: int, now=None) -> str:
@@ -67,7 +69,10 @@ def world(stack, seeding) -> World:
     with data.on(seeding):
         create_user(find_clinic(clinic), admin, stack.password, "admin", name="Adam Admin")
         db.session.commit()
-    patient = data.treated_patient(seeding, "Alys Access", clinic)
+    # Its own batch: the open signal on it below must reach no other journey's clinic (the
+    # sweep tells every clinic that used a batch of its open signals).
+    batch = f"AX{secrets.token_hex(3).upper()}"
+    patient = data.treated_patient(seeding, "Alys Access", clinic, batch_number=batch)
     flag_id = data.flag_for(seeding, patient, "headache", 4)
     checkins = {}
     with data.on(seeding):
@@ -125,6 +130,7 @@ def world(stack, seeding) -> World:
         stop_token=data.stop_token(seeding, patient),
         untreated_link=_link(seeding, untreated),
         clinician_id=clinician_id,
+        batch_key=batch,
     )
 
 
@@ -329,7 +335,7 @@ STAFF_PAGES: dict[str, Visit] = {
     "staff-details": go("/clinic/staff/{w.clinician_id}/details"),
     "audit-log": go("/clinic/audit"),
     "batches": go("/clinic/batches"),
-    "batch-page": go("/clinic/batches/botox/C1234AB5"),
+    "batch-page": go("/clinic/batches/botox/{w.batch_key}"),
     "case-report": go("/clinic/cases/{w.patient.treatment_id}/report"),
     "messages-failed": go("/clinic/messages", shows="tr[id^=message-]"),
     "account": go("/account/password"),
