@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from tests import test_patient_pages
 from tests.conftest import PatientActions, StaffActions, csrf_token
-from tests.photo_helpers import image_size, jpeg_bytes, no_file, stored_photo, upload
+from tests.photo_page_helpers import image_size, jpeg_bytes, no_file, stored_photo, upload
 from tests.sql_helpers import executed_statements
 from tests.test_patient_pages import DAY1, SESSION_ENDED, follow
 from tracker.extensions import db
