@@ -252,3 +252,14 @@ def test_just_within_the_pixel_limit_is_accepted():
 def test_an_upload_over_10_mb_is_refused_before_decoding():
     too_big = jpeg() + b"\x00" * MAX_UPLOAD_BYTES
     assert refusal(too_big) == "That photo is too large: use one of at most 10 MB."
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"progressive": True}, {"restart_marker_blocks": 4}, {"subsampling": 0, "quality": 100}],
+    ids=["progressive", "restart-markers", "no-subsampling"],
+)
+def test_jpegs_written_other_ways_are_whole(options):
+    upload = encoded(Image.effect_noise((300, 200), 40).convert("RGB"), "JPEG", **options)
+    assert process(upload).width == 300
+    assert refusal(upload + HTML).startswith(EXTRA)
