@@ -24,6 +24,7 @@ from tests.photo_helpers import (
     png_with_text_bomb,
     webp,
 )
+from tracker.services.photos import images
 from tracker.services.photos.images import (
     MAX_PIXELS,
     MAX_SIDE,
@@ -229,6 +230,20 @@ def test_pillows_own_bomb_guard_is_set_to_the_same_limit():
     assert Image.MAX_IMAGE_PIXELS == MAX_PIXELS
 
 
+def test_the_header_check_alone_refuses_a_bomb(monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # Pillow's guard off
+    assert refusal(png_declaring(30_000, 30_000)) == TOO_MANY_PIXELS
+    assert refusal(compressible_png(7000, 7000)) == TOO_MANY_PIXELS
+
+
+@pytest.mark.parametrize("side", [30_000, 7_000], ids=["past-twice-the-limit", "past-the-limit"])
+def test_pillows_guard_alone_refuses_a_bomb(monkeypatch, side):
+    # Our own header check off: Pillow's error (past twice the limit) and its warning (past the
+    # limit, made an error) still refuse the picture before its pixels are loaded.
+    monkeypatch.setattr(images, "MAX_PIXELS", 10**12)
+    assert refusal(png_declaring(side, side)).startswith("That photo is too big to process")
+
+
 def test_just_within_the_pixel_limit_is_accepted():
     result = process(compressible_png(6000, 6000))  # 36 MP of black, a few kilobytes
     assert (result.width, result.height) == (MAX_SIDE, MAX_SIDE)
@@ -237,3 +252,14 @@ def test_just_within_the_pixel_limit_is_accepted():
 def test_an_upload_over_10_mb_is_refused_before_decoding():
     too_big = jpeg() + b"\x00" * MAX_UPLOAD_BYTES
     assert refusal(too_big) == "That photo is too large: use one of at most 10 MB."
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"progressive": True}, {"restart_marker_blocks": 4}, {"subsampling": 0, "quality": 100}],
+    ids=["progressive", "restart-markers", "no-subsampling"],
+)
+def test_jpegs_written_other_ways_are_whole(options):
+    upload = encoded(Image.effect_noise((300, 200), 40).convert("RGB"), "JPEG", **options)
+    assert process(upload).width == 300
+    assert refusal(upload + HTML).startswith(EXTRA)

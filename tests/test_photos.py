@@ -201,3 +201,16 @@ def test_a_welsh_patient_reads_the_refusal_in_welsh(make_patient):
     with force_locale("cy"):
         message = refused(checkin, [b"not a photo"])
     assert message.startswith("Nid yw'r ffeil honno'n llun y gallwn ei ddarllen")
+
+
+def test_a_refused_photo_leaves_a_checkin_of_the_same_transaction_to_be_committed(make_patient):
+    _, treatment = make_patient()
+    checkin = builders.checkin(treatment, TREATED_AT + timedelta(hours=5), {"bruising": 2}).checkin
+    with pytest.raises(InvalidInput):
+        add_photos(checkin, [jpeg(), jpeg() + HTML])
+    db.session.commit()  # what a page does: keep the check-in, show the photo's refusal
+    checkin_id = checkin.id
+    db.session.expunge_all()
+    kept = db.session.get(CheckIn, checkin_id)
+    assert [r.severity for r in kept.reports] == [2]
+    assert stored() == 0

@@ -37,8 +37,10 @@ JPEG_QUALITY = 85
 
 pillow_heif.register_heif_opener()
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-"""Pillow warns past this many pixels and refuses past twice as many; the warning is an error
-here (`_open`), so a bomb whose header slipped past our own check still stops."""
+"""Pillow warns past this many pixels and refuses past twice as many; `process` makes the
+warning an error, so a bomb whose header slipped past our own check still stops. (The warnings
+filter is process-wide, so with threads it is a second guard only: our header check, which
+needs no filter, refuses first.)"""
 
 HEIF = "HEIF"
 ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", HEIF})

@@ -44,8 +44,10 @@ def add_photos(
     Every upload is decoded and re-encoded first; if any is refused, or the check-in would have
     more than `MAX_PER_CHECKIN` photos or its treatment more than `MAX_PER_TREATMENT` (counting
     what is stored), raises `InvalidInput` on "photos" with the reason and stores nothing.
-    Raises `PatientErased` for an erased patient's record. Flushes only: the caller commits (and
-    audits). Empty `uploads` store nothing."""
+    Raises `PatientErased` for an erased patient's record. Either refusal comes before anything
+    is added to the session, so a caller that has just recorded the check-in in the same
+    transaction can catch it and still commit the check-in (its symptoms are never lost to a bad
+    photo). Flushes only: the caller commits (and audits). Empty `uploads` store nothing."""
     uploads = [upload for upload in uploads if upload is not None]
     if not uploads:
         return []
