@@ -19,8 +19,8 @@ from ..services.patients import history
 from ..services.photos.photos import MAX_PER_CHECKIN, patient_photo
 from ..services.photos.photos import add_photos as store_photos
 from . import bp
+from .answers import answer_page
 from .photo_forms import AddPhotosForm
-from .routes import answer_page
 from .session import audit_patient, patient_required, sent_in_this_session
 
 

@@ -8,7 +8,6 @@ from flask import (
     abort,
     flash,
     g,
-    get_flashed_messages,
     redirect,
     render_template,
     request,
@@ -28,23 +27,22 @@ from ..models import CheckIn, PatientLink, SymptomReport, Treatment
 from ..photo_files import photos_chosen, uploaded_photos
 from ..services.clinics.catalogue_admin import clinic_symptoms
 from ..services.flags.timeline import build_timeline, treatment_day
-from ..services.patients import fresh_links, history
+from ..services.patients import fresh_links
 from ..services.patients.checkins import SymptomEntry, record_checkin
 from ..services.patients.followup import followed_up_treatment
 from ..services.patients.fresh_links import FreshLink, daily_cap, offers_fresh_link
 from ..services.patients.links import LinkState, check_link, use_link
-from ..services.photos.photos import add_photos, photos_by_checkin
+from ..services.photos.photos import add_photos
 from ..timeutil import local_date, utcnow
 from . import bp
 from .forms import CheckInForm, NoSymptomsForm, OpenLinkForm, SameAsLastForm
-from .photo_forms import PHOTOS_REFUSED, AddPhotosForm
+from .photo_forms import PHOTOS_REFUSED
 from .session import (
     WAY_BACK,
     audit_patient,
     current_patient,
     end_patient_session,
     patient_required,
-    sent_in_this_session,
     start_patient_session,
 )
 
@@ -304,69 +302,3 @@ def same_as_last():
     if not severities:
         abort(400)
     return _recorded(treatment, [SymptomEntry(code, n) for code, n in severities.items()])
-
-
-@bp.get("/checkins/<int:checkin_id>")
-@patient_required
-def answer(checkin_id: int):
-    """What to expect and what to do about each symptom in one check-in."""
-    checkin = history.patient_checkin(g.patient.id, checkin_id)
-    if checkin is None:
-        abort(404)
-    refusals = get_flashed_messages(category_filter=[PHOTOS_REFUSED])
-    return answer_page(checkin, photo_refusal=" ".join(refusals) or None)
-
-
-def answer_page(checkin: CheckIn, status: int = 200, photo_refusal: str | None = None):
-    """The answer page of one of the patient's check-ins (audited), with its photos and, in the
-    session it was sent in, the form to add more; `photo_refusal` says why photos were not."""
-    reports = [r for r in checkin.reports if r.severity >= 1]
-    clinic_knows = history.what_the_clinic_knows(checkin, {r.symptom_id for r in reports})
-    urgent = [r for r in reports if r.symptom.action == "urgent"]
-    timeline = build_timeline(
-        checkin.treatment, [r.symptom for r in reports], g.patient.timezone, utcnow()
-    )
-    audit_patient("patient.checkin.view", target=f"checkin:{checkin.id}")
-    html = render_template(
-        "patient/answer.html",
-        checkin=checkin,
-        reports=sorted(reports, key=lambda r: r.symptom.position),
-        urgent=urgent,
-        urgent_knows=[clinic_knows[r.symptom_id] for r in urgent if r.symptom_id in clinic_knows],
-        clinic_knows=clinic_knows,
-        timeline=timeline,
-        photos=photos_by_checkin([checkin.id]).get(checkin.id, []),
-        photos_form=AddPhotosForm() if sent_in_this_session(checkin) else None,
-        photo_refusal=photo_refusal,
-    )
-    db.session.commit()  # after rendering: committing first would expire the rows shown
-    return html, status
-
-
-@bp.get("/timeline")
-@patient_required
-def timeline():
-    """Each symptom's days against its expected duration."""
-    treatment = followed_up_treatment(g.patient.id, utcnow())
-    if treatment is None:
-        return render_template("patient/no_treatment.html")
-    data = build_timeline(
-        treatment, clinic_symptoms(g.patient.clinic_id), g.patient.timezone, utcnow()
-    )
-    audit_patient("patient.timeline.view", target=f"treatment:{treatment.id}")
-    html = render_template(
-        "patient/timeline.html", timeline=data, photos=photos_of_treatment(treatment)
-    )
-    db.session.commit()  # after rendering: committing first would expire the rows shown
-    return html
-
-
-def photos_of_treatment(treatment: Treatment) -> list[tuple[CheckIn, list]]:
-    """The treatment's check-ins that have photos, oldest first, each with its photos."""
-    checkins = db.session.scalars(
-        select(CheckIn)
-        .where(CheckIn.treatment_id == treatment.id)
-        .order_by(CheckIn.reported_at, CheckIn.id)
-    ).all()
-    photos = photos_by_checkin([c.id for c in checkins])
-    return [(c, photos[c.id]) for c in checkins if photos.get(c.id)]
