@@ -19,13 +19,19 @@ from .photo_forms import PHOTOS_REFUSED, AddPhotosForm
 from .session import audit_patient, patient_required, sent_in_this_session
 
 
+def own_checkin_or_404(checkin_id: int) -> CheckIn:
+    """A check-in of the signed-in patient's (with its reports), or 404 for anyone else's."""
+    checkin = history.patient_checkin(g.patient.id, checkin_id)
+    if checkin is None:
+        abort(404)
+    return checkin
+
+
 @bp.get("/checkins/<int:checkin_id>")
 @patient_required
 def answer(checkin_id: int):
     """What to expect and what to do about each symptom in one check-in."""
-    checkin = history.patient_checkin(g.patient.id, checkin_id)
-    if checkin is None:
-        abort(404)
+    checkin = own_checkin_or_404(checkin_id)
     refusals = get_flashed_messages(category_filter=[PHOTOS_REFUSED])
     return answer_page(checkin, photo_refusal=" ".join(refusals) or None)
 

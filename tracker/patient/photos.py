@@ -15,11 +15,10 @@ from ..extensions import db
 from ..infrastructure.database import restart_write
 from ..invalid import InvalidInput
 from ..photo_files import photo_response, uploaded_photos
-from ..services.patients import history
 from ..services.photos.photos import MAX_PER_CHECKIN, patient_photo
 from ..services.photos.photos import add_photos as store_photos
 from . import bp
-from .answers import answer_page
+from .answers import answer_page, own_checkin_or_404
 from .photo_forms import AddPhotosForm
 from .session import audit_patient, patient_required, sent_in_this_session
 
@@ -28,9 +27,7 @@ from .session import audit_patient, patient_required, sent_in_this_session
 @patient_required
 def add_photos(checkin_id: int):
     """Add photos to a check-in the patient sent in this session; its answer page again."""
-    checkin = history.patient_checkin(g.patient.id, checkin_id)
-    if checkin is None:
-        abort(404)
+    checkin = own_checkin_or_404(checkin_id)
     if not sent_in_this_session(checkin):
         return render_error(
             403,
