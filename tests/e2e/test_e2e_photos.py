@@ -10,6 +10,7 @@ from sqlalchemy import select
 from tests.e2e import data
 from tests.e2e.conftest import DESKTOP, _page
 from tests.e2e.pages import (
+    assert_accessible,
     enter_password,
     expect,
     report,
@@ -55,6 +56,7 @@ def test_a_phone_photo_reaches_the_nurse_and_no_other_clinic(
     phone.get_by_text("Add photos (optional)").tap()
     phone.get_by_label("Take a photo with your camera").set_input_files(picture)
     screenshot(phone, "phone-checkin-with-photo")
+    assert_accessible(phone)
     report(phone, {"Eyelid drooping": "Moderate"})
     photos = phone.locator("#photos")
     expect(photos.get_by_role("heading", name="Photos with this check-in")).to_be_visible()
@@ -62,6 +64,7 @@ def test_a_phone_photo_reaches_the_nurse_and_no_other_clinic(
     expect(thumbnail).to_have_count(1)
     assert thumbnail.evaluate("img => img.complete && img.naturalWidth") > 0
     screenshot(phone, "phone-answer-with-photo")
+    assert_accessible(phone)
     [(photo_id, checkin_id, width, height)] = stored_photos(seeding, treated)
     assert checkin_ids(seeding, treated) == [checkin_id]
     assert (width, height) == (320, 240)
@@ -76,6 +79,7 @@ def test_a_phone_photo_reaches_the_nurse_and_no_other_clinic(
     expect(image).to_be_visible()
     assert image.evaluate("img => img.complete && img.naturalWidth") > 0
     screenshot(desktop, "case-page-with-photo")
+    assert_accessible(desktop)
     with desktop.expect_response(lambda r: r.url.endswith(f"/clinic/photos/{photo_id}")) as full:
         row.get_by_role("link").click()
     response = full.value
