@@ -19,8 +19,9 @@ from tests.photo_page_helpers import image_size, jpeg_bytes, no_file, stored_pho
 from tests.sql_helpers import executed_statements
 from tests.test_patient_pages import DAY1, SESSION_ENDED, follow
 from tracker.extensions import db
-from tracker.models import AuditEvent, CheckIn, Photo, SymptomReport
+from tracker.models import AuditEvent, CheckIn, OutboxMessage, Photo, SymptomReport
 from tracker.security import CONTENT_SECURITY_POLICY
+from tracker.services.messaging.alerts import URGENT_ALERT
 from tracker.services.patients.checkins import SymptomEntry, record_checkin
 
 signed_in = test_patient_pages.signed_in
@@ -116,6 +117,17 @@ def test_a_refused_photo_keeps_the_checkin_and_says_so_on_its_answer_page(client
     assert "patient.photo.add" not in audit_actions()
     # The message was for that one page.
     assert "not your photos" not in client.get(f"/checkins/{checkin.id}").text
+
+
+def test_an_urgent_checkin_with_a_refused_photo_still_alerts_the_clinic_at_once(
+    client, admin, signed_in
+):
+    response = post_checkin(client, [upload(NOT_AN_IMAGE)], urgent="difficulty_breathing")
+    assert response.status_code == 302
+    alerts = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == URGENT_ALERT))
+    assert len(alerts.all()) == 1
+    answer = follow(client, response).text
+    assert "Your clinic has been alerted." in answer and "not your photos" in answer
 
 
 def test_a_refused_form_with_photos_says_to_choose_them_again(client, signed_in):
