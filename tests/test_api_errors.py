@@ -138,6 +138,8 @@ CONTRACT = {
     ("post", "/api/v1/batches/{product}/{batch}/signals/{signal_id}/close"),
     ("get", "/api/v1/cases/{treatment_id}/report"),
     ("put", "/api/v1/cases/{treatment_id}/report"),
+    ("get", "/api/v1/checkins/{checkin_id}/photos"),
+    ("get", "/api/v1/photos/{photo_id}"),
 }
 
 

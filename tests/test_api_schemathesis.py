@@ -16,8 +16,10 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi import checks
 
 from tests.api_helpers import mint_token
+from tests.photo_helpers import jpeg
 from tracker.extensions import db
 from tracker.services.patients.checkins import SymptomEntry, record_checkin
+from tracker.services.photos.photos import add_photos
 from tracker.timeutil import utcnow
 
 EXAMPLES = 8
@@ -33,16 +35,20 @@ EXCLUDED = [
 
 @pytest.fixture
 def ids(clinic, make_patient):
-    """Real ids in the token's clinic: a patient, their treatment and an open flag."""
+    """Real ids in the token's clinic: a patient, their treatment, an open flag, and a check-in
+    with a photo."""
     patient, treatment = make_patient(treated_at=utcnow() - timedelta(days=1))
     result = record_checkin(
         treatment, [SymptomEntry("eyelid_drooping", 2)], reported_at=utcnow() - timedelta(hours=1)
     )
+    (photo,) = add_photos(result.checkin, [jpeg()])
     db.session.commit()
     return {
         "patient_id": patient.id,
         "treatment_id": treatment.id,
         "flag_id": result.new_flags[0].id,
+        "checkin_id": result.checkin.id,
+        "photo_id": photo.id,
     }
 
 
@@ -75,7 +81,8 @@ def test_the_api_survives_fuzzing_from_its_own_document(app, ids):
     headers = {"Authorization": f"Bearer {mint_token()}"}
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 24  # 17, the five batch operations and the case report's two
+    # 17, the five batch operations, the case report's two and the photos' two
+    assert len(operations) == 26
     for operation in operations:
         real_ids = ids if "{" in operation.path else None
         if operation.method.upper() == "DELETE" and operation.path == "/api/v1/token":

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import TREATED_AT, PatientActions, StaffActions, csrf_token, give_second_factor
+from tests.photo_page_helpers import stored_photo
 from tracker.extensions import db
 from tracker.models import BatchSignal, Flag, Symptom, User
 from tracker.services.clinics.clinics import create_clinic, create_user
@@ -25,6 +26,7 @@ ID_ARGUMENTS = {
     "product",  # with "batch": a batch, by its keys
     "batch",
     "signal_id",
+    "photo_id",
 }
 
 
@@ -45,6 +47,7 @@ def records(app, clinic, make_patient, time_machine):
         subject="Riley's invite",
         body_text="Riley Private, your link",
     )
+    photo = stored_photo(result.checkin)
     message.status = "failed"  # the one kind of message with a page of its own
     signal = BatchSignal(
         clinic_id=clinic.id,
@@ -68,6 +71,7 @@ def records(app, clinic, make_patient, time_machine):
         "product": treatment.product_key,
         "batch": treatment.batch_key,
         "signal_id": signal.id,
+        "photo_id": photo.id,
         "patient": patient,
         "owner_admin": owner_admin,
     }
@@ -136,6 +140,11 @@ def test_the_case_routes_are_among_those_walked(app):
         "api.get_batch",
         "api.quarantine_batch",
         "api.close_signal",
+        "clinic.photo",
+        "clinic.photo_thumbnail",
+        "patient.photo",
+        "patient.photo_thumbnail",
+        "patient.add_photos",
     } <= walked
 
 

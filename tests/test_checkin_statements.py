@@ -7,6 +7,7 @@ language and reused, and an edit of the catalogue is seen by the very next reque
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -38,11 +39,12 @@ def graded_codes(clinic_id: int) -> list[str]:
     return [s.code for s in clinic_symptoms(clinic_id) if s.action != URGENT]
 
 
-def checkin_statements(client, clinic_id: int) -> list[str]:
-    """The statements of one check-in through the form reporting three symptoms as mild."""
+def checkin_statements(client, clinic_id: int, **files) -> list[str]:
+    """The statements of one check-in through the form reporting three symptoms as mild
+    (sent url-encoded, or multipart with `files`)."""
     page = client.get("/checkin")
     assert page.status_code == 200
-    data = {"csrf_token": csrf_token(page.text)}
+    data = {"csrf_token": csrf_token(page.text), **files}
     data.update({f"severity_{code}": "1" for code in graded_codes(clinic_id)[:3]})
     with executed_statements() as statements:
         response = client.post("/checkin", data=data)
@@ -70,6 +72,20 @@ def test_one_checkin_through_the_form_runs_a_bounded_number_of_statements(client
     patient, _ = signed_in
     statements = checkin_statements(client, patient.clinic_id)
     assert len(statements) <= MAX_STATEMENTS_PER_CHECKIN, "\n".join(statements)
+
+
+def test_a_checkin_from_the_phones_multipart_form_without_photos_costs_the_same(
+    client, signed_in, time_machine
+):
+    """The form can carry photos now (multipart, two file inputs); left empty, the check-in
+    runs exactly the statements of the same check-in sent url-encoded: no photo query at all."""
+    patient, _ = signed_in
+    plain = checkin_statements(client, patient.clinic_id)
+    time_machine.move_to(DAY1 + timedelta(minutes=5), tick=False)
+    empty_inputs = {"photos": [(io.BytesIO(b""), ""), (io.BytesIO(b""), "")]}
+    multipart = checkin_statements(client, patient.clinic_id, **empty_inputs)
+    assert len(multipart) == len(plain), "\n".join(multipart)
+    assert not [s for s in multipart if "photos" in s]
 
 
 def test_the_statements_do_not_grow_with_the_history_or_the_catalogue(

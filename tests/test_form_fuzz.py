@@ -65,7 +65,8 @@ class FormReader(HTMLParser):
         super().__init__()
         self.forms: list[tuple[str | None, set[str]]] = []
         self.ticks: set[str] = set()
-        """Checkboxes and buttons: only whether they are sent counts, never their text."""
+        """Checkboxes, buttons and file inputs: only whether they are sent counts, never their
+        text (a file's bytes are judged by the photo service: tests/test_photo_images.py)."""
         self._fields: set[str] | None = None
 
     def handle_starttag(self, tag, attrs):
@@ -77,7 +78,7 @@ class FormReader(HTMLParser):
             name = attrs.get("name")
             if name and name != "csrf_token":
                 self._fields.add(name)
-                if attrs.get("type") in ("checkbox", "submit"):
+                if attrs.get("type") in ("checkbox", "submit", "file"):
                     self.ticks.add(name)
 
     def handle_endtag(self, tag):

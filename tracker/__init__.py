@@ -63,7 +63,9 @@ def register_extensions(app: Flask) -> None:
     from .forms import refuse_nul_in_query_string
     from .i18n import init_app as init_i18n
     from .infrastructure.database import IdConverter, begin_request_transaction, configure_sqlite
+    from .uploads import SizedRequest
 
+    app.request_class = SizedRequest  # before any request: the photo pages' size limit
     app.url_map.converters["int"] = IdConverter  # before any route is added
     db.init_app(app)
     init_login(app)

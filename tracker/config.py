@@ -78,6 +78,9 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
 DEFAULTS: dict[str, Any] = {
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "MAX_CONTENT_LENGTH": 1024 * 1024,
+    # The pages that take photos (`uploads.PHOTO_ENDPOINTS`): three of up to 10 MB each, and the
+    # form around them. Every other request keeps the 1 MiB above.
+    "MAX_PHOTO_REQUEST_LENGTH": 32 * 1024 * 1024,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from .catalogue import AREA_NAMES, LANGUAGE_OWN_NAMES, SEVERITY_LABELS, SymptomText
 from .i18n import current_locale, place_time
 from .models import Symptom
+from .services.photos.photos import MAX_PER_CHECKIN
 from .timeutil import local
 
 NAME_CODES = {"%a": "EEE", "%A": "EEEE", "%b": "MMM", "%B": "MMMM"}
@@ -134,6 +135,7 @@ def register(app: Flask) -> None:
     app.add_template_global(SEVERITY_LABELS, "SEVERITY_LABELS")
     app.add_template_global(AREA_NAMES, "AREA_NAMES")
     app.add_template_global(LANGUAGE_OWN_NAMES, "LANGUAGE_OWN_NAMES")
+    app.add_template_global(MAX_PER_CHECKIN, "MAX_PHOTOS")
 
     @app.context_processor
     def settings() -> dict:

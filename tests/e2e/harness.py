@@ -107,7 +107,7 @@ http {{
         server_name 127.0.0.1;
         ssl_certificate     {cert};
         ssl_certificate_key {key};
-        client_max_body_size 2m;
+        client_max_body_size 40m;  # photo forms: the app takes up to 32 MiB there, 1 MiB elsewhere
 
         # As docs/deploy.md's site for TRUSTED_PROXIES=1.
         location / {{

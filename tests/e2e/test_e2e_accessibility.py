@@ -393,8 +393,14 @@ def test_forbidden_page_has_no_axe_violation(stack, world, fresh_desktop):
 
 # --- every page is in the lists above ------------------------------------------------------
 
-NOT_PAGES = {"static", "health.healthz", "clinic.treatment_fhir"}
-"""GET endpoints that answer with no HTML page (besides the API's JSON and the downloads)."""
+NOT_PAGES = {
+    "static",
+    "health.healthz",
+    "clinic.treatment_fhir",
+    *("clinic.photo", "clinic.photo_thumbnail", "patient.photo", "patient.photo_thumbnail"),
+}
+"""GET endpoints that answer with no HTML page (besides the API's JSON and the downloads): the
+photos are JPEGs, shown in the pages that are checked (the answer page, the case page)."""
 TESTED_ON_THEIR_OWN = {"auth.signin", "auth.enter_code", "auth.enrol"}  # the sign-in tests
 
 

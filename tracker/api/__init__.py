@@ -12,4 +12,4 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 errors.register(bp)
 
-from . import batches, cases, docs, flags, views  # noqa: E402,F401  (views attach themselves to bp)
+from . import batches, cases, docs, flags, photos, views  # noqa: E402,F401  (views attach themselves to bp)

@@ -13,26 +13,38 @@ from sqlalchemy import Select, select
 
 from ..extensions import db
 from ..infrastructure.database import keyset_page
-from ..models import CheckIn, Flag, Patient, Treatment
+from ..models import CheckIn, Flag, Patient, Photo, Treatment
 from ..services.governance import audit
 from . import schemas
 from .auth import current_user
 from .errors import ApiError
 
-Model = TypeVar("Model", Patient, Treatment, Flag)
+Model = TypeVar("Model", Patient, Treatment, Flag, CheckIn, Photo)
 
 
 def owned_or_404(model: type[Model], object_id: int) -> Model:
-    """A patient, treatment or flag of the token user's clinic; anything else is a 404."""
-    found = db.session.scalar(
-        select(model).where(model.id == object_id, model.clinic_id == current_user().clinic_id)
-    )
+    """A patient, treatment, flag, check-in or photo of the token user's clinic; anything else
+    is a 404 (a check-in is the clinic's through its treatment)."""
+    clinic_id = current_user().clinic_id
+    stmt = select(model).where(model.id == object_id)
+    if model is CheckIn:
+        stmt = stmt.join(Treatment, Treatment.id == CheckIn.treatment_id)
+        stmt = stmt.where(Treatment.clinic_id == clinic_id)
+    else:
+        stmt = stmt.where(model.clinic_id == clinic_id)
+    found = db.session.scalar(stmt)
     if found is None:
         raise ApiError(404)
     return found
 
 
-PATH_RECORDS = {"patient_id": Patient, "treatment_id": Treatment, "flag_id": Flag}
+PATH_RECORDS = {
+    "patient_id": Patient,
+    "treatment_id": Treatment,
+    "flag_id": Flag,
+    "checkin_id": CheckIn,
+    "photo_id": Photo,
+}
 PATH_CHECKS: list[Callable[[dict[str, Any]], None]] = []
 """Other records a URL may name, each checked (404) with the ids: e.g. a batch by its keys."""
 

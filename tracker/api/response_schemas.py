@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import Field
+from flask import url_for
+from pydantic import Field, computed_field
 
 from .fields import (
     Action,
@@ -163,6 +164,33 @@ class CheckInOut(Out):
 class CheckInPage(Out):
     checkins: list[CheckInOut]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: end.")
+
+
+# --- photos --------------------------------------------------------------------------------
+
+
+class PhotoOut(Out):
+    id: int
+    checkin_id: int
+    created_at: OutTimestamp
+    content_type: Literal["image/jpeg"] = Field(
+        description="Always a JPEG: every upload is re-encoded, with no metadata kept."
+    )
+    width: int
+    height: int
+    byte_size: int
+
+    @computed_field(
+        examples=["/api/v1/photos/7"],
+        description="GET it with the same bearer token for the JPEG itself (audited).",
+    )
+    @property
+    def download_url(self) -> str:
+        return url_for("api.get_photo", photo_id=self.id)
+
+
+class PhotoList(Out):
+    photos: list[PhotoOut] = Field(description="In the order they were added (at most 3).")
 
 
 # --- flags ---------------------------------------------------------------------------------

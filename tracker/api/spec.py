@@ -24,6 +24,11 @@ JSON_MIMETYPES = ("application/json",)
 REF_TEMPLATE = "#/components/schemas/{model}"
 
 
+class Binary:
+    """A response of raw bytes in the operation's `media_type` (e.g. image/jpeg), not a JSON
+    model: described as a string of that media type (OpenAPI 3.1 `contentMediaType`)."""
+
+
 @dataclass
 class Operation:
     """What the OpenAPI document says about one view."""
@@ -31,7 +36,7 @@ class Operation:
     summary: str
     description: str
     tag: str
-    responses: dict[int, type[BaseModel] | None]  # None: no content (204)
+    responses: dict[int, type[BaseModel] | type[Binary] | None]  # None: no content (204)
     body: type[BaseModel] | None = None
     body_required: bool = True
     query: type[BaseModel] | None = None
@@ -45,7 +50,7 @@ def operation(
     summary: str,
     *,
     tag: str,
-    responses: dict[int, type[BaseModel] | None],
+    responses: dict[int, type[BaseModel] | type[Binary] | None],
     body: type[BaseModel] | None = None,
     body_required: bool = True,
     query: type[BaseModel] | None = None,
@@ -201,7 +206,7 @@ def build_openapi(app: Flask, *, title: str, version: str, description: str) -> 
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             name = rule.endpoint.rsplit(".", 1)[-1]
             operations.append((name, path, method.lower(), meta, parameters))
-        models.update(model for model in meta.responses.values() if model is not None)
+        models.update(model for model in meta.responses.values() if model not in (None, Binary))
         if meta.body is not None:
             models.add(meta.body)
 
@@ -237,7 +242,10 @@ def build_openapi(app: Flask, *, title: str, version: str, description: str) -> 
             }
         for status, model in meta.responses.items():
             entry["responses"][str(status)] = {"description": _status_text(status)}
-            if model is not None:
+            if model is Binary:
+                schema = {"schema": {"type": "string", "contentMediaType": meta.media_type}}
+                entry["responses"][str(status)]["content"] = {meta.media_type: schema}
+            elif model is not None:
                 schema = {"schema": refs[(model, "serialization")]}
                 entry["responses"][str(status)]["content"] = {meta.media_type: schema}
         for status in _error_statuses(meta, bool(path_parameters)):

@@ -14,6 +14,7 @@ from . import (  # noqa: E402,F401  (attach views)
     messages,
     navigation,
     patients,
+    photos,
     reports,
     treatments,
 )

@@ -17,6 +17,7 @@ from ..invalid import InvalidInput
 from ..models import OUTCOMES, REASON_LABELS, SYSTEM_OUTCOMES, Treatment, User
 from ..services.clinics.catalogue_admin import clinic_symptoms
 from ..services.flags import case_actions, cases, regulator_report
+from ..services.photos.photos import photos_by_checkin
 from ..services.staff.staff_admin import staff_by_name
 from ..timeutil import local_date, utcnow
 from . import bp
@@ -68,6 +69,7 @@ def show_case(
     html = render_template(
         "clinic/case_detail.html",
         case=case,
+        photos=photos_by_checkin([c.id for c in case.checkins]),  # one statement, no image read
         focus=focus,
         refusal=refusal,
         report=regulator_report.saved_report(treatment.id),

@@ -48,15 +48,20 @@ def erase_patient(patient_id: int):
     form = EraseForm()
     if form.validate_on_submit():
         if data_rights.name_matches(patient, form.confirm_name.data):
-            done = data_rights.erase_patient(patient)
+            done = data_rights.erase_patient(patient, delete_photos=form.delete_photos.data)
             audit_staff(
                 "patient.erase",
                 patient.id,
                 target=f"outbox:-{done.messages_deleted},~{done.messages_blanked};"
                 f"links:{done.links_revoked}",
             )
+            if form.delete_photos.data:
+                audit_staff("photo.delete", patient.id, target=f"photos:-{done.photos_deleted}")
             db.session.commit()
-            flash("Contact data erased. The clinical record is kept, restricted to reading.")
+            flash(
+                "Contact data erased. The clinical record is kept, restricted to reading"
+                + (", without their photos." if form.delete_photos.data else ".")
+            )
             return redirect(url_for("clinic.patient_detail", patient_id=patient.id))
         form.confirm_name.errors.append("Type the patient's name exactly as shown to confirm.")
     if form.errors:

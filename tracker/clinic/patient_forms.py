@@ -66,6 +66,7 @@ class EraseForm(Form):
     """Confirm an erasure by typing the patient's name (the service compares it)."""
 
     confirm_name = StringField("Type the patient's name to confirm", validators=[Length(max=200)])
+    delete_photos = BooleanField("Also delete their photos")
     submit = SubmitField("Erase contact data")
 
 

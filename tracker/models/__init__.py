@@ -30,6 +30,7 @@ from .flag import (
 )
 from .outbox import FAILED, MESSAGE_STATUSES, PENDING, SENDING, SENT, OutboxMessage
 from .patient import INDICATIONS, SEXES, Patient, PatientLink, PatientSession, Treatment
+from .photo import Photo
 from .second_factor import RecoveryCode, SecondFactor
 from .staff import CatalogueChange, LoginAttempt, StaffSession
 
@@ -71,6 +72,7 @@ __all__ = [
     "Flag",
     "FlagNote",
     "Patient",
+    "Photo",
     "PatientLink",
     "PatientSession",
     "RecoveryCode",

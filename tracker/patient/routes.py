@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from flask import abort, g, redirect, render_template, request, url_for
+from collections.abc import Sequence
+
+from flask import (
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -14,16 +24,19 @@ from ..i18n import current_locale, show_page_to
 from ..infrastructure.database import restart_write
 from ..invalid import InvalidInput
 from ..models import CheckIn, PatientLink, SymptomReport, Treatment
+from ..photo_files import photos_chosen, uploaded_photos
 from ..services.clinics.catalogue_admin import clinic_symptoms
 from ..services.flags.timeline import build_timeline, treatment_day
-from ..services.patients import fresh_links, history
+from ..services.patients import fresh_links
 from ..services.patients.checkins import SymptomEntry, record_checkin
 from ..services.patients.followup import followed_up_treatment
 from ..services.patients.fresh_links import FreshLink, daily_cap, offers_fresh_link
 from ..services.patients.links import LinkState, check_link, use_link
+from ..services.photos.photos import add_photos
 from ..timeutil import local_date, utcnow
 from . import bp
 from .forms import CheckInForm, NoSymptomsForm, OpenLinkForm, SameAsLastForm
+from .photo_forms import PHOTOS_REFUSED
 from .session import (
     WAY_BACK,
     audit_patient,
@@ -162,7 +175,8 @@ def checkin():
         if form.validate_on_submit() and not unknown and not twice:
             try:
                 entries = form.entries(g.patient.timezone)
-                return _recorded(treatment, entries, note=form.note.data)
+                uploads = uploaded_photos(request.files)
+                return _recorded(treatment, entries, note=form.note.data, uploads=uploads)
             except InvalidInput as invalid:
                 form.show_refusal(invalid)
         if unknown:
@@ -175,6 +189,10 @@ def checkin():
                     "Answered twice: %(names)s. Give one answer each. Nothing was saved.",
                     names=", ".join(twice),
                 )
+            )
+        if photos_chosen(request.files):
+            form.form_errors.append(
+                gettext("Your photos were not saved either: choose them again.")
             )
         restart_write()
         status = 422
@@ -227,11 +245,34 @@ def _is_today(checkin: CheckIn) -> bool:
     return local_date(checkin.reported_at, tz) == local_date(utcnow(), tz)
 
 
-def _recorded(treatment: Treatment, entries: list[SymptomEntry], note: str | None = None):
-    """Record a check-in, audit it, commit, and show its answer page."""
+def _recorded(
+    treatment: Treatment,
+    entries: list[SymptomEntry],
+    note: str | None = None,
+    uploads: Sequence[bytes] = (),
+):
+    """Record a check-in (and its photos), audit it, commit, and show its answer page.
+
+    A photo refused does not refuse the check-in: its symptoms are saved (and an urgent one
+    alerts the clinic) at once, whatever the photos, and the answer page says which photos
+    were refused and why, with the form to add them again. Showing the check-in form again
+    instead would lose nothing typed, but would hold back a report that may be urgent until
+    the patient finds a photo the server accepts, and the chosen files would be lost anyway
+    (a browser never fills a file input in again).
+    """
     result = record_checkin(treatment, entries, note=note)
     checkin_id = result.checkin.id  # read before the commit expires it (no re-read after)
     audit_patient("patient.checkin.create", target=f"checkin:{checkin_id}")
+    if uploads:  # a check-in without photos costs not one statement more
+        try:
+            add_photos(result.checkin, uploads)
+        except InvalidInput as refused:
+            refusal = gettext(
+                "Your check-in was saved, but not your photos: %(reason)s", reason=refused
+            )
+            flash(refusal, PHOTOS_REFUSED)
+        else:
+            audit_patient("patient.photo.add", target=f"checkin:{checkin_id}")
     db.session.commit()
     return redirect(url_for("patient.answer", checkin_id=checkin_id))
 
@@ -261,45 +302,3 @@ def same_as_last():
     if not severities:
         abort(400)
     return _recorded(treatment, [SymptomEntry(code, n) for code, n in severities.items()])
-
-
-@bp.get("/checkins/<int:checkin_id>")
-@patient_required
-def answer(checkin_id: int):
-    """What to expect and what to do about each symptom in one check-in."""
-    checkin = history.patient_checkin(g.patient.id, checkin_id)
-    if checkin is None:
-        abort(404)
-    reports = [r for r in checkin.reports if r.severity >= 1]
-    clinic_knows = history.what_the_clinic_knows(checkin, {r.symptom_id for r in reports})
-    urgent = [r for r in reports if r.symptom.action == "urgent"]
-    timeline = build_timeline(
-        checkin.treatment, [r.symptom for r in reports], g.patient.timezone, utcnow()
-    )
-    audit_patient("patient.checkin.view", target=f"checkin:{checkin.id}")
-    html = render_template(
-        "patient/answer.html",
-        checkin=checkin,
-        reports=sorted(reports, key=lambda r: r.symptom.position),
-        urgent=urgent,
-        urgent_knows=[clinic_knows[r.symptom_id] for r in urgent if r.symptom_id in clinic_knows],
-        clinic_knows=clinic_knows,
-        timeline=timeline,
-    )
-    db.session.commit()  # after rendering: committing first would expire the rows shown
-    return html
-
-
-@bp.get("/timeline")
-@patient_required
-def timeline():
-    """Each symptom's days against its expected duration."""
-    treatment = followed_up_treatment(g.patient.id, utcnow())
-    if treatment is None:
-        return render_template("patient/no_treatment.html")
-    data = build_timeline(
-        treatment, clinic_symptoms(g.patient.clinic_id), g.patient.timezone, utcnow()
-    )
-    audit_patient("patient.timeline.view", target=f"treatment:{treatment.id}")
-    db.session.commit()
-    return render_template("patient/timeline.html", timeline=data)

@@ -16,11 +16,12 @@ from ..errors import render_error
 from ..extensions import db
 from ..i18n import N_, show_page_to
 from ..infrastructure.database import begin_write
-from ..models import Patient
+from ..models import CheckIn, Patient
 from ..services.governance import audit
 from ..services.patients import patient_sessions as sessions
 from ..services.patients.patient_sessions import Ended
 from ..services.staff import staff_sessions
+from ..timeutil import utcnow
 
 SESSION_KEY = sessions.COOKIE_KEY
 WAY_BACK = N_(
@@ -37,6 +38,7 @@ def load_patient_session() -> None:
     begins for the view, so the view rolling its own work back never undoes the check.
     """
     g.patient = None
+    g.patient_session_started_at = None
     token = session.get(SESSION_KEY)
     if not token:
         return
@@ -48,6 +50,7 @@ def load_patient_session() -> None:
         session.pop(SESSION_KEY, None)
         g.patient_session_ended = found.ended
     g.patient = found.patient
+    g.patient_session_started_at = found.started_at
 
 
 def start_patient_session(patient: Patient) -> None:
@@ -60,7 +63,9 @@ def start_patient_session(patient: Patient) -> None:
     staff_sessions.end_session(session.get(STAFF_SESSION_KEY))
     session.clear()
     session.permanent = True
-    session[SESSION_KEY] = sessions.start_session(patient)
+    now = utcnow()
+    session[SESSION_KEY] = sessions.start_session(patient, now)
+    g.patient_session_started_at = now
 
 
 def end_patient_session() -> bool:
@@ -75,6 +80,15 @@ def end_patient_session() -> bool:
 def current_patient() -> Patient | None:
     """The signed-in patient of this request, or None if there is no live session."""
     return g.get("patient")
+
+
+def sent_in_this_session(checkin: CheckIn) -> bool:
+    """Whether the signed-in patient sent `checkin` in this very session (photos may be added
+    to it only then: later, a photo would be dated by a check-in it was not taken for)."""
+    started_at = g.get("patient_session_started_at")
+    return (
+        started_at is not None and checkin.source == "patient" and checkin.created_at >= started_at
+    )
 
 
 def ended_session_hint() -> str:

@@ -5,17 +5,19 @@ record (a clinic must keep them), while everything that reaches or identifies th
 name and email become placeholders, the phone and the date of birth are cleared (the sex is
 kept: alone it identifies nobody, and a regulator's report still needs it), reminders stop,
 unsent messages are deleted, sent ones keep only what was sent when (their address, subject and
-body are blanked), and every link and session ends.
+body are blanked), and every link and session ends. Photos are clinical record too and are kept,
+unless the admin also asks for them to be deleted (`delete_photos`).
 """
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import selectinload, undefer
 
 from ...extensions import db
 from ...models import (
@@ -27,7 +29,9 @@ from ...models import (
     FlagNote,
     OutboxMessage,
     Patient,
+    Photo,
     RegulatorReport,
+    Treatment,
 )
 from ...timeutil import utcnow
 from ..patients.erased import refuse_if_erased
@@ -160,6 +164,7 @@ def export_record(patient: Patient, now: datetime | None = None) -> dict[str, An
             }
             for c in reversed(record.checkins)
         ],
+        "photos": [_photo(photo) for photo in _photos(patient)],
         "flags": [_flag(flags[f.id]) for f in reversed(record.flags)],
         "messages": [
             {
@@ -173,6 +178,37 @@ def export_record(patient: Patient, now: datetime | None = None) -> dict[str, An
             }
             for m in messages
         ],
+    }
+
+
+def _patients_photos(patient: Patient):
+    return (
+        select(Photo.id)
+        .join(Treatment, Treatment.id == Photo.treatment_id)
+        .where(Treatment.patient_id == patient.id)
+    )
+
+
+def _photos(patient: Patient):
+    """The patient's photos, oldest first, with their image (not their thumbnail) loaded."""
+    return db.session.scalars(
+        select(Photo)
+        .where(Photo.id.in_(_patients_photos(patient)))
+        .options(undefer(Photo.data))
+        .order_by(Photo.created_at, Photo.id)
+    )
+
+
+def _photo(photo: Photo) -> dict[str, Any]:
+    """One photo as stored (the re-encoded JPEG, base64), with its check-in."""
+    return {
+        "id": photo.id,
+        "checkin_id": photo.checkin_id,
+        "created_at": _iso(photo.created_at),
+        "content_type": photo.content_type,
+        "width": photo.width,
+        "height": photo.height,
+        "data_base64": base64.b64encode(photo.data).decode("ascii"),
     }
 
 
@@ -205,6 +241,7 @@ class Erasure:
     messages_deleted: int
     messages_blanked: int
     links_revoked: int
+    photos_deleted: int = 0
 
 
 def name_matches(patient: Patient, typed: str | None) -> bool:
@@ -213,8 +250,12 @@ def name_matches(patient: Patient, typed: str | None) -> bool:
     return bool(normal) and normal == " ".join(patient.name.split()).casefold()
 
 
-def erase_patient(patient: Patient, now: datetime | None = None) -> Erasure:
+def erase_patient(
+    patient: Patient, now: datetime | None = None, *, delete_photos: bool = False
+) -> Erasure:
     """Erase the patient's contact data and unsent messages, end their links (flush only).
+
+    Their photos stay with the clinical record unless `delete_photos` (the admin ticked it).
 
     Raises `PatientErased` if already done. The caller audits and commits, so all of it is one
     transaction: a failure half way leaves the patient as they were.
@@ -245,6 +286,13 @@ def erase_patient(patient: Patient, now: datetime | None = None) -> Erasure:
         )
         .execution_options(synchronize_session=False)
     ).rowcount
+    photos = 0
+    if delete_photos:
+        photos = db.session.execute(
+            delete(Photo)
+            .where(Photo.id.in_(_patients_photos(patient)))
+            .execution_options(synchronize_session=False)
+        ).rowcount
     links = revoke_links(patient, now)
     patient.name = erased_name(patient.id)
     patient.email = placeholder
@@ -255,4 +303,9 @@ def erase_patient(patient: Patient, now: datetime | None = None) -> Erasure:
     patient.reminders_enabled = False
     patient.erased_at = now
     db.session.flush()
-    return Erasure(messages_deleted=deleted, messages_blanked=blanked, links_revoked=links)
+    return Erasure(
+        messages_deleted=deleted,
+        messages_blanked=blanked,
+        links_revoked=links,
+        photos_deleted=photos,
+    )

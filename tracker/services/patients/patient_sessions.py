@@ -47,6 +47,8 @@ class SessionCheck:
     patient: Patient | None = None
     ended: Ended | None = None
     wrote: bool = False
+    started_at: datetime | None = None
+    """When the live session began (what the patient did since is "this session's")."""
 
 
 def idle_timeout() -> timedelta:
@@ -89,10 +91,10 @@ def check_session(token: str, now: datetime | None = None) -> SessionCheck:
         _end_rows(PatientSession.id == row.id, due, now)
         return SessionCheck(ended=due, wrote=True)
     if now - row.last_seen_at < LAST_SEEN_RESOLUTION:
-        return SessionCheck(patient=row.patient)
+        return SessionCheck(patient=row.patient, started_at=row.created_at)
     row.last_seen_at = now
     db.session.flush()
-    return SessionCheck(patient=row.patient, wrote=True)
+    return SessionCheck(patient=row.patient, wrote=True, started_at=row.created_at)
 
 
 def _due_to_end(row: PatientSession, now: datetime) -> Ended | None:
