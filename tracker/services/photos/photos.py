@@ -52,11 +52,13 @@ def add_photos(
     if not uploads:
         return []
     treatment = checkin.treatment
+    refuse_if_erased(treatment.patient)
+    # Decoding takes up to a second a photo: before the row lock, so nobody waits for it (on
+    # SQLite the request holds the write lock from its start; see the README).
+    processed = [_processed(upload, index, len(uploads)) for index, upload in enumerate(uploads)]
     # Photos of one treatment one at a time: the counts below gate the write.
     lock_for_update(Treatment, treatment.id)
-    refuse_if_erased(treatment.patient)
     _check_limits(checkin, len(uploads))
-    processed = [_processed(upload, index, len(uploads)) for index, upload in enumerate(uploads)]
     now = now or utcnow()
     photos = [
         Photo(
