@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Response
 from werkzeug.datastructures import MultiDict
 
+from .models import Photo
 from .services.photos.photos import MAX_PER_CHECKIN, MAX_UPLOAD_BYTES
 
 PHOTOS_FIELD = "photos"
@@ -32,13 +33,19 @@ def uploaded_photos(files: MultiDict) -> list[bytes]:
     return uploads
 
 
-def photo_response(photo_id: int, data: bytes, content_type: str) -> Response:
+def photo_response(photo: Photo, thumbnail: bool = False) -> Response:
     """A stored photo (or its thumbnail) to show in the browser, never cached nor sniffed."""
-    response = Response(data, mimetype=content_type)
-    response.headers["Content-Disposition"] = f'inline; filename="photo-{photo_id}.jpg"'
+    data = photo.thumbnail if thumbnail else photo.data
+    response = Response(data, mimetype=photo.content_type)
+    response.headers["Content-Disposition"] = f'inline; filename="photo-{photo.id}.jpg"'
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def viewed(photo: Photo, thumbnail: bool = False) -> str:
+    """The audit target of a view of the photo (or of its thumbnail)."""
+    return f"photo:{photo.id}{';thumbnail' if thumbnail else ''}"
 
 
 def photos_chosen(files: MultiDict) -> bool:

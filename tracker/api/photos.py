@@ -6,10 +6,9 @@ the image is served as the case page serves it: never cached, inline under a saf
 
 from __future__ import annotations
 
-from flask import Response
-
 from ..extensions import db
 from ..models import CheckIn, Photo
+from ..photo_files import photo_response, viewed
 from ..services.photos.photos import photos_by_checkin
 from . import bp, schemas
 from .common import audit_api
@@ -33,16 +32,7 @@ def checkin_photos(checkin: CheckIn):
 def get_photo(photo: Photo):
     """The stored JPEG (re-encoded on upload: at most 2048 px, no metadata), with
     `Cache-Control: no-store` and `Content-Disposition: inline`. Audited (`photo.view`)."""
-    audit_api("photo.view", photo.checkin.treatment.patient_id, target=f"photo:{photo.id}")
-    data = photo.data
+    audit_api("photo.view", photo.checkin.treatment.patient_id, target=viewed(photo))
+    response = photo_response(photo)  # reads the image before the commit expires the row
     db.session.commit()
-    return photo_response(photo.id, data)
-
-
-def photo_response(photo_id: int, data: bytes) -> Response:
-    """A stored photo's bytes as an answer no cache keeps and no browser reinterprets."""
-    response = Response(data, mimetype="image/jpeg")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Disposition"] = f'inline; filename="photo-{photo_id}.jpg"'
-    response.headers["X-Content-Type-Options"] = "nosniff"
     return response

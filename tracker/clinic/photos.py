@@ -7,7 +7,7 @@ from flask import abort
 from flask_login import current_user, login_required
 
 from ..extensions import db
-from ..photo_files import photo_response
+from ..photo_files import photo_response, viewed
 from ..services.photos.photos import clinic_photo
 from . import bp
 from .access import audit_staff
@@ -31,10 +31,8 @@ def _clinic_photo(photo_id: int, thumbnail: bool):
     found = clinic_photo(photo_id, current_user.clinic_id)
     if found is None:
         abort(404)
-    response = photo_response(
-        found.id, found.thumbnail if thumbnail else found.data, found.content_type
-    )
-    target = f"photo:{found.id}{';thumbnail' if thumbnail else ''}"
-    audit_staff("photo.view", patient_id=found.checkin.treatment.patient_id, target=target)
+    response = photo_response(found, thumbnail)
+    patient_id = found.checkin.treatment.patient_id
+    audit_staff("photo.view", patient_id=patient_id, target=viewed(found, thumbnail))
     db.session.commit()
     return response

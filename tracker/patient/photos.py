@@ -14,7 +14,7 @@ from ..errors import render_error
 from ..extensions import db
 from ..infrastructure.database import restart_write
 from ..invalid import InvalidInput
-from ..photo_files import photo_response, uploaded_photos
+from ..photo_files import photo_response, uploaded_photos, viewed
 from ..services.photos.photos import MAX_PER_CHECKIN, patient_photo
 from ..services.photos.photos import add_photos as store_photos
 from . import bp
@@ -87,10 +87,7 @@ def _own_photo(photo_id: int, thumbnail: bool):
     found = patient_photo(photo_id, g.patient.id)
     if found is None:
         abort(404)
-    data = found.thumbnail if thumbnail else found.data
-    response = photo_response(found.id, data, found.content_type)
-    audit_patient(
-        "patient.photo.view", target=f"photo:{found.id}{';thumbnail' if thumbnail else ''}"
-    )
+    response = photo_response(found, thumbnail)
+    audit_patient("patient.photo.view", target=viewed(found, thumbnail))
     db.session.commit()
     return response
