@@ -508,3 +508,34 @@ def test_a_clinic_with_an_open_notice_of_the_batch_hears_of_a_second_source_in_i
     db.session.expire_all()
     assert db.session.get(BatchSignal, notice.id).source_id == hillside_signal.id
     assert len(emails(clinic=lakeside)) == 2
+
+
+def test_an_open_signal_no_other_clinic_can_hear_of_takes_no_write_lock(riverside):
+    """Every pass looks at every open signal for clinics to tell; with nobody to tell (the
+    usual case, for as long as a signal stays open) it only reads."""
+    treated(riverside, "Ann Able", 0)
+    db.session.add(
+        BatchSignal(
+            clinic_id=riverside.id,
+            kind=SPREAD,
+            product_key="botox",
+            batch_key="C3709C3",
+            product="Botox",
+            batch_number=BATCH,
+            treatment_ids=[],
+            figures={"patients": 2},
+            opened_at=DAY0 + timedelta(days=3),
+        )
+    )
+    db.session.commit()
+    statements: list[str] = []
+
+    def listen(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    sa_event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        watch_batches(DAY0 + timedelta(days=10))
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", listen)
+    assert not [s for s in statements if s.startswith(("INSERT", "UPDATE", "BEGIN IMMEDIATE"))]

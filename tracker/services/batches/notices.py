@@ -112,15 +112,26 @@ def notice_counts(signal: BatchSignal) -> dict:
     }
 
 
-def notify_other_clinics(
+def clinics_to_tell(
     signal: BatchSignal, now: datetime, policy: BatchWatchPolicy = DEFAULT_BATCH_WATCH
+) -> list[int]:
+    """The other clinics that used the open `signal`'s batch in its lookback (one statement)."""
+    return other_clinics_using(signal, min(signal.opened_at, now) - policy.lookback)
+
+
+def notify_other_clinics(
+    signal: BatchSignal,
+    now: datetime,
+    policy: BatchWatchPolicy = DEFAULT_BATCH_WATCH,
+    clinic_ids: list[int] | None = None,
 ) -> Told:
-    """Tell every other clinic that used the open `signal`'s batch in the lookback and was not
-    told of it yet, and bring its open notice of `signal` up to date (flush only): two
-    statements when there is nothing to do (the clinics, their notices of the batch through
-    `ix_batch_signals_batch`). What was done."""
+    """Tell every other clinic that used the open `signal`'s batch in the lookback
+    (`clinic_ids`, when the caller has read `clinics_to_tell`) and was not told of it yet, and
+    bring its open notice of `signal` up to date (flush only): one statement for their notices
+    of the batch (`ix_batch_signals_batch`) when there is nothing to do. What was done."""
     told = Told()
-    clinic_ids = other_clinics_using(signal, min(signal.opened_at, now) - policy.lookback)
+    if clinic_ids is None:
+        clinic_ids = clinics_to_tell(signal, now, policy)
     if not clinic_ids:
         return told
     existing = db.session.execute(

@@ -115,7 +115,8 @@ def _store(found: Found, now: datetime, policy: BatchWatchPolicy, result: WatchR
 
 def _tell_other_clinics(now: datetime, policy: BatchWatchPolicy, result: WatchResult) -> None:
     """Tell the other clinics of every open spread or excess signal, each in its own write
-    transaction (see the module's docstring)."""
+    transaction (see the module's docstring); a signal whose batch no other clinic used takes
+    no write lock (the usual case, every pass, while a signal stays open)."""
     open_signals = list(
         db.session.scalars(
             select(BatchSignal)
@@ -127,8 +128,12 @@ def _tell_other_clinics(now: datetime, policy: BatchWatchPolicy, result: WatchRe
         db.session.expunge(signal)
     db.session.commit()
     for signal in open_signals:
+        clinic_ids = notices.clinics_to_tell(signal, now, policy)
+        db.session.commit()  # the read's transaction ends: a write begins with the lock
+        if not clinic_ids:
+            continue
         begin_write()
-        told = notices.notify_other_clinics(signal, now, policy)
+        told = notices.notify_other_clinics(signal, now, policy, clinic_ids)
         result.notices += told.notices
         result.alerts += told.emails
         db.session.commit()
