@@ -528,6 +528,20 @@ def test_an_open_signal_no_other_clinic_can_hear_of_takes_no_write_lock(riversid
         )
     )
     db.session.commit()
+
+    assert writes_of(lambda: watch_batches(DAY0 + timedelta(days=10))) == []
+
+
+def test_a_signal_found_again_unchanged_takes_no_write_lock(riverside):
+    spread_pair(riverside)
+    sweep(DAY0 + timedelta(days=10))
+    assert len(signals(SPREAD)) == 1
+
+    assert writes_of(lambda: watch_batches(DAY0 + timedelta(days=10, hours=1))) == []
+
+
+def writes_of(run) -> list[str]:
+    """The statements `run` sent that write or take SQLite's write lock."""
     statements: list[str] = []
 
     def listen(_conn, _cursor, statement, *_args):
@@ -535,7 +549,7 @@ def test_an_open_signal_no_other_clinic_can_hear_of_takes_no_write_lock(riversid
 
     sa_event.listen(db.engine, "before_cursor_execute", listen)
     try:
-        watch_batches(DAY0 + timedelta(days=10))
+        run()
     finally:
         sa_event.remove(db.engine, "before_cursor_execute", listen)
-    assert not [s for s in statements if s.startswith(("INSERT", "UPDATE", "BEGIN IMMEDIATE"))]
+    return [s for s in statements if s.startswith(("INSERT", "UPDATE", "BEGIN IMMEDIATE"))]

@@ -53,8 +53,8 @@ class WatchResult:
 # --- storing ------------------------------------------------------------------------------------
 
 
-def _store(found: Found, now: datetime, policy: BatchWatchPolicy, result: WatchResult) -> None:
-    """Open, grow or leave the signal of what was found, in the caller's write transaction."""
+def _change(found: Found):
+    """The clinic's open signal of what was found (or None), and what the rules make of it."""
     clinic_id, product_key, batch_key = found.key
     rows = db.session.execute(
         select(
@@ -71,6 +71,13 @@ def _store(found: Found, now: datetime, policy: BatchWatchPolicy, result: WatchR
     change = batch_rules.signal_change(
         found.treatment_ids, None if open_row is None else open_row.treatment_ids, closed_ids
     )
+    return open_row, change
+
+
+def _store(found: Found, now: datetime, policy: BatchWatchPolicy, result: WatchResult) -> None:
+    """Open, grow or leave the signal of what was found, in the caller's write transaction."""
+    clinic_id, product_key, batch_key = found.key
+    open_row, change = _change(found)
     if change.is_nothing:
         return
     if not change.opens:
@@ -153,8 +160,9 @@ def watch_batches(
     result.batches = len(set(spread) | set(excess))
     found = [f for key in spread if (f := findings.find_spread(key, since, policy))]
     found += findings.find_excesses(excess, since, policy)
+    changing = [one for one in found if not _change(one)[1].is_nothing]
     db.session.commit()
-    for one in found:
+    for one in changing:  # judged again under the lock: another sweep may have stored it
         begin_write()
         _store(one, now, policy, result)
         db.session.commit()
