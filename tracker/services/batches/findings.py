@@ -7,7 +7,8 @@ short range per spread-sign entry); for an excess, batches whose treatments in t
 have urgent or severe flags from at least `excess_min_patients` patients
 (`ix_flags_reason_opened`, a range per reason). Erased patients' treatments count for nothing:
 no job judges an erased record. `serious_case`, `serious_treatments` and `batch_figures` are the
-one measure of a serious case in SQL, for the Batches pages too.
+watch's measure of a serious case in SQL; the Batches pages (`usage.py`) count by the same
+`batch_rules.SERIOUS_REASONS`, with the erased patients' treatments too (the page lists them).
 """
 
 from __future__ import annotations
